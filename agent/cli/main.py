@@ -1,0 +1,19 @@
+"""Entry point of the ``tandem`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from agent.cli import scene
+
+app = typer.Typer(
+    name="tandem",
+    help="Tandem: hierarchical humanoid agents. A planner (System 2) turns requests into skill calls that "
+    "run in parallel on a simulated Unitree G1 (System 1). Embedded default: MuJoCo lab, no GPU, no network.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(scene.app, name="scene")
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,463 @@
+"""G1LabEnv: the embedded MuJoCo lab behind the Env protocol."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import mujoco
+import numpy as np
+from numpy.typing import ArrayLike
+
+from envs.base import (
+    ContainerState,
+    Embodiment,
+    JointGroup,
+    Observation,
+    ObjectState,
+    ReactionState,
+    RobotState,
+    WorldState,
+)
+from envs.chemistry import Chemistry, ContainerPose, Surface, load_rules
+from envs.chemistry.liquids import ContainerLiquid
+from envs.geometry import station_to_world, yaw_quat
+from envs.lab.builder import build_lab
+from envs.rendering.mesh_lod import use_decimated_visual_meshes
+from envs.robots.g1 import g1_constants as g1
+from envs.robots.g1.g1_model import STAND_POSE
+from envs.scene_schema import FIXED_TYPES, ObjectType, SceneConfig, load_scene, sample
+
+MeshQuality = Literal["decimated", "full"]
+
+STATION_TOL_M = 0.05  # base within this of a station's working pose counts as "at" it
+STATION_TOL_RAD = math.radians(5)
+BASE_POS_GAIN = 2.0  # base velocity command + this x position error keeps the base on its planned path
+MAX_QVEL = 200.0  # beyond this (rad/s or m/s) the simulation has blown up
+SETTLE_S = 0.3
+
+
+class SimulationUnstable(RuntimeError):
+    """The physics produced NaN or exploding velocities; the episode must stop."""
+
+
+class G1LabEnv:
+    """A Unitree G1 with Dex3 hands in a chemistry lab built from a scene YAML.
+
+    Args:
+        scene: a shipped scene name (``g1_lab``) or a path to a scene YAML.
+        seed: seed for the object-pose randomization at the first reset.
+        control_dt: seconds per control tick; physics runs at the model's 2 ms below it.
+        mesh_quality: ``decimated`` (fast CPU rendering, cached on first use) or ``full``.
+    """
+
+    def __init__(
+        self,
+        scene: str | Path = "g1_lab",
+        seed: int | None = None,
+        control_dt: float = 0.02,
+        mesh_quality: MeshQuality = "decimated",
+    ) -> None:
+        if mesh_quality not in ("decimated", "full"):
+            raise ValueError(f"mesh_quality must be 'decimated' or 'full', got {mesh_quality!r}")
+        self.mesh_quality = mesh_quality
+        self._requested_dt = control_dt
+        self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
+        self._build(load_scene(scene))
+        self.reset(seed)
+
+    # ----------------------------------------------------------------- construction
+    def _build(self, scene: SceneConfig) -> None:
+        self.close()
+        self.scene = scene
+        built = build_lab(scene)
+        if self.mesh_quality == "decimated":
+            use_decimated_visual_meshes(built.spec)
+        self.model = built.spec.compile()
+        self.data = mujoco.MjData(self.model)
+        m = self.model
+        self.n_substeps = max(1, round(self._requested_dt / m.opt.timestep))
+        self.control_dt = self.n_substeps * m.opt.timestep
+
+        groups: dict[str, JointGroup] = {}
+        offset = 0
+        for name, joints in g1.GROUP_JOINTS.items():
+            groups[name] = JointGroup(
+                name=name,
+                joints=joints,
+                state_index=np.arange(offset, offset + len(joints)),
+                ctrl_index=np.array([m.actuator(j).id for j in joints]),
+            )
+            offset += len(joints)
+        all_joints = [j for js in g1.GROUP_JOINTS.values() for j in js]
+        self._state_qpos = np.array([m.jnt_qposadr[m.joint(j).id] for j in all_joints])
+        self._state_qvel = np.array([m.jnt_dofadr[m.joint(j).id] for j in all_joints])
+        self._state_ctrl = np.array([m.actuator(j).id for j in all_joints])
+        self.holonomic = scene.robot.base == "holonomic"
+        if self.holonomic:
+            self._base_qpos = np.array([m.jnt_qposadr[m.joint(j).id] for j in g1.BASE_JOINTS])
+            self._base_ctrl = np.array([m.actuator(f"{j}_vel").id for j in g1.BASE_JOINTS])
+        self.embodiment = Embodiment(
+            robot="unitree_g1_with_hands",
+            groups=groups,
+            aliases={"legs": ("left_leg", "right_leg"), "arms": ("left_arm", "right_arm"), "hands": ("left_hand", "right_hand")},
+            base_mode=scene.robot.base,
+            state_dim=g1.STATE_DIM,
+        )
+        self._pelvis = m.body(g1.ROOT_BODY).id
+
+        self._free: dict[str, int] = {}
+        self._mocap: dict[str, int] = {}
+        self._body: dict[str, int] = {}
+        for name, obj in scene.objects.items():
+            bid = m.body(name).id
+            self._body[name] = bid
+            if obj.type in FIXED_TYPES:
+                self._mocap[name] = int(m.body_mocapid[bid])
+            else:
+                self._free[name] = int(m.jnt_qposadr[m.joint(f"{name}_free").id])
+        self._object_geom = {name: m.geom(name).id for name in scene.objects}
+        self._geom_object = {gid: name for name, gid in self._object_geom.items()}
+        self._visual = {
+            name: (m.geom(f"{name}_liquid").id, m.geom(f"{name}_foam").id) for name in scene.containers
+        }
+        self._table_geoms = {m.geom(f"{s}_table").id: s for s in scene.stations}
+        self._floor_geom = m.geom("floor").id
+
+        # Which body belongs to which hand, for grip detection from contacts.
+        self._hand_of_body = np.full(m.nbody, -1, dtype=np.int8)
+        self._thumb_body = np.zeros(m.nbody, dtype=bool)
+        for k, side in enumerate(g1.HANDS):
+            wrist = m.body(g1.WRIST_BODY[side]).id
+            self._hand_of_body[wrist] = k
+            for b in range(m.nbody):
+                if m.body(b).name.startswith(g1.FINGER_BODY_PREFIX[side]):
+                    self._hand_of_body[b] = k
+            for t in g1.THUMB_BODIES[side]:
+                self._thumb_body[m.body(t).id] = True
+        self._rules = load_rules()
+
+    def _object_half_height(self, name: str) -> float:
+        obj = self.scene.objects[name]
+        if obj.type == ObjectType.ZONE:
+            return 0.0005
+        return obj.size[1] if obj.shape == "cylinder" else obj.size[2]
+
+    # ----------------------------------------------------------------- episode
+    def reset(self, seed: int | None = None, scene: str | Path | None = None) -> Observation:
+        if scene is not None:
+            self._build(load_scene(scene))
+        self.seed = seed
+        rng = np.random.default_rng(seed)
+        m, d = self.model, self.data
+        mujoco.mj_resetData(m, d)
+        for joint, q in STAND_POSE.items():
+            d.qpos[m.jnt_qposadr[m.joint(joint).id]] = q
+        for side in g1.HANDS:
+            d.qpos[self._state_qpos[self.embodiment.groups[g1.HAND_OF[side]].state_index]] = g1.finger_pose(side, False)
+
+        start = self.scene.stations[self.scene.robot.start_station].robot_pose
+        base = np.array([start[0], start[1], math.radians(start[2])])
+        if self.holonomic:
+            d.qpos[self._base_qpos] = base
+        else:
+            d.qpos[0:3] = [base[0], base[1], g1.PELVIS_HEIGHT]
+            d.qpos[3:7] = yaw_quat(base[2])
+        self._base_target = base.copy()
+        self._base_vel = np.zeros(3)
+
+        placed: dict[str, tuple[float, float, float]] = {}
+        for name, obj in self.scene.objects.items():
+            if obj.in_tray is not None:
+                continue
+            placed[name] = self._sample_pose(name, rng, placed)
+        for name, obj in self.scene.objects.items():
+            if obj.in_tray is not None:
+                tx, ty, tyaw = placed[obj.in_tray]
+                tray_top = self._top_of(obj.in_tray, placed[obj.in_tray])
+                placed[name] = (tx, ty, tyaw)
+                self._set_object_pose(name, (tx, ty, tray_top + self._object_half_height(name)), tyaw)
+        d.ctrl[self._state_ctrl] = d.qpos[self._state_qpos]
+        mujoco.mj_forward(m, d)
+        mujoco.mj_step(m, d, nstep=round(SETTLE_S / m.opt.timestep))  # let objects come to rest
+        d.time = 0.0
+        mujoco.mj_forward(m, d)
+
+        self.chemistry = Chemistry(
+            rules=self._rules,
+            containers={
+                name: ContainerLiquid(
+                    name=name,
+                    radius=obj.size[0],
+                    height=2 * obj.size[1],
+                    capacity_ml=obj.container.capacity_ml,  # type: ignore[union-attr]
+                    contents=dict(obj.container.contents),  # type: ignore[union-attr]
+                )
+                for name, obj in self.scene.containers.items()
+            },
+            surfaces=self._surfaces(),
+            trays={name: obj.in_tray for name, obj in self.scene.containers.items() if obj.in_tray is not None},
+        )
+        self.unstable: str | None = None
+        return self.observation()
+
+    def _sample_pose(self, name: str, rng: np.random.Generator, placed: dict) -> tuple[float, float, float]:
+        obj = self.scene.objects[name]
+        assert obj.station is not None and obj.pose is not None
+        st = self.scene.stations[obj.station]
+        footprint = obj.size[0] if obj.shape == "cylinder" else math.hypot(obj.size[0], obj.size[1])
+        for _ in range(50):  # resample a pose that overlaps an object already placed
+            sx, sy = sample(obj.pose.x, rng), sample(obj.pose.y, rng)
+            yaw = math.radians(sample(obj.pose.yaw, rng) + st.robot_pose[2])
+            wx, wy = station_to_world(st.robot_pose, sx, sy)
+            if all(
+                math.hypot(wx - px, wy - py) > footprint + self._footprint(other) + 0.01
+                for other, (px, py, _) in placed.items()
+                if self.scene.objects[other].type != ObjectType.ZONE and obj.type != ObjectType.ZONE
+            ):
+                break
+        z = st.table.height + self._object_half_height(name)
+        self._set_object_pose(name, (wx, wy, z), yaw)
+        return (wx, wy, yaw)
+
+    def _footprint(self, name: str) -> float:
+        obj = self.scene.objects[name]
+        return obj.size[0] if obj.shape == "cylinder" else math.hypot(obj.size[0], obj.size[1])
+
+    def _top_of(self, name: str, pose: tuple[float, float, float]) -> float:
+        obj = self.scene.objects[name]
+        st = self.scene.stations[self.scene.station_of(name)]
+        return st.table.height + 2 * self._object_half_height(name)
+
+    def _set_object_pose(self, name: str, pos: tuple[float, float, float], yaw: float) -> None:
+        if name in self._mocap:
+            self.data.mocap_pos[self._mocap[name]] = pos
+            self.data.mocap_quat[self._mocap[name]] = yaw_quat(yaw)
+        else:
+            adr = self._free[name]
+            self.data.qpos[adr : adr + 3] = pos
+            self.data.qpos[adr + 3 : adr + 7] = yaw_quat(yaw)
+
+    def _surfaces(self) -> list[Surface]:
+        out = []
+        for name, st in self.scene.stations.items():
+            cx, cy = station_to_world(st.robot_pose, *st.table.center)
+            hx, hy = st.table.size[0] / 2, st.table.size[1] / 2
+            if st.robot_pose[2] % 180 != 0:  # axis-aligned bounds of a rotated table
+                c, s = abs(math.cos(math.radians(st.robot_pose[2]))), abs(math.sin(math.radians(st.robot_pose[2])))
+                hx, hy = c * hx + s * hy, s * hx + c * hy
+            out.append(Surface(f"{name}_table", cx - hx, cx + hx, cy - hy, cy + hy, st.table.height))
+        for name, obj in self.scene.objects.items():
+            if obj.type == ObjectType.TRAY:
+                p = self.data.mocap_pos[self._mocap[name]]
+                r = math.hypot(obj.size[0], obj.size[1])
+                out.append(Surface(name, p[0] - r, p[0] + r, p[1] - r, p[1] + r, float(p[2] + obj.size[2])))
+        return out
+
+    # ----------------------------------------------------------------- stepping
+    def step(self, command: Mapping[str, ArrayLike]) -> Observation:
+        if self.unstable:
+            raise SimulationUnstable(self.unstable)
+        d = self.data
+        for name, value in command.items():
+            if name == "base":
+                self._command_base(value)
+            else:
+                group = self.embodiment.groups.get(name)
+                if group is None:
+                    raise KeyError(f"unknown joint group '{name}' in command; groups: {sorted(self.embodiment.groups)}")
+                d.ctrl[group.ctrl_index] = value
+        if self.holonomic:
+            self._base_target += self._base_vel_world() * self.control_dt
+            err = self._base_target - d.qpos[self._base_qpos]
+            err[2] = (err[2] + math.pi) % (2 * math.pi) - math.pi
+            d.ctrl[self._base_ctrl] = self._base_vel_world() + BASE_POS_GAIN * err
+        mujoco.mj_step(self.model, d, nstep=self.n_substeps)
+        if not (np.isfinite(d.qpos).all() and np.abs(d.qvel).max() < MAX_QVEL):
+            bad = "NaN in the state" if not np.isfinite(d.qpos).all() else "velocities exploded"
+            self.unstable = f"simulation unstable at t={d.time:.3f}s: {bad}"
+            return self.observation()
+        self.chemistry.step(self.control_dt, d.time, self._container_poses())
+        return self.observation()
+
+    def _command_base(self, value: ArrayLike) -> None:
+        if not self.holonomic:
+            raise ValueError("this scene's robot has a floating base: there is no base-velocity model to command")
+        v = np.asarray(value, dtype=float)
+        if v.shape != (3,):
+            raise ValueError(f"base command is (vx, vy, yaw_rate), got shape {v.shape}")
+        self._base_vel = v
+
+    def _base_vel_world(self) -> np.ndarray:
+        yaw = self.data.qpos[self._base_qpos[2]]
+        c, s = math.cos(yaw), math.sin(yaw)
+        vx, vy, wz = self._base_vel
+        return np.array([c * vx - s * vy, s * vx + c * vy, wz])
+
+    def _container_poses(self) -> dict[str, ContainerPose]:
+        d = self.data
+        poses = {}
+        for name in self.chemistry.containers:
+            bid = self._body[name]
+            axis = d.xmat[bid].reshape(3, 3)[:, 2]
+            poses[name] = ContainerPose(base=d.xpos[bid] - axis * self.scene.objects[name].size[1], axis=axis)
+        return poses
+
+    def base_pose(self) -> np.ndarray:
+        d = self.data
+        if self.holonomic:
+            return d.qpos[self._base_qpos].copy()
+        q = d.qpos[3:7]
+        yaw = math.atan2(2 * (q[0] * q[3] + q[1] * q[2]), 1 - 2 * (q[2] ** 2 + q[3] ** 2))
+        return np.array([d.qpos[0], d.qpos[1], yaw])
+
+    def observation(self) -> Observation:
+        d = self.data
+        return Observation(
+            time_s=float(d.time),
+            state=d.qpos[self._state_qpos].copy(),
+            velocity=d.qvel[self._state_qvel].copy(),
+            base_pose=self.base_pose(),
+        )
+
+    # ----------------------------------------------------------------- world state
+    def holding(self) -> dict[str, str | None]:
+        """Which object each hand grips: it touches the thumb and another part of the same hand."""
+        d = self.data
+        n = d.ncon
+        held: dict[str, str | None] = {side: None for side in g1.HANDS}
+        if n == 0:
+            return held
+        geoms = d.contact.geom[:n]
+        bodies = self.model.geom_bodyid[geoms]
+        touch: dict[tuple[int, str], set[bool]] = {}
+        for (g_a, g_b), (b_a, b_b) in zip(geoms, bodies, strict=True):
+            for obj_g, hand_b in ((g_a, b_b), (g_b, b_a)):
+                obj = self._geom_object.get(int(obj_g))
+                k = self._hand_of_body[hand_b]
+                if obj is not None and k >= 0:
+                    touch.setdefault((int(k), obj), set()).add(bool(self._thumb_body[hand_b]))
+        for (k, obj), kinds in touch.items():
+            if kinds == {True, False}:
+                held[g1.HANDS[k]] = obj
+        return held
+
+    def world_state(self) -> WorldState:
+        d, m = self.data, self.model
+        holding = self.holding()
+        held_by = {obj: side for side, obj in holding.items() if obj is not None}
+        base = self.base_pose()
+        pelvis_z = d.xmat[self._pelvis].reshape(3, 3)[:, 2]
+        objects = {}
+        zones = {n: o for n, o in self.scene.objects.items() if o.type == ObjectType.ZONE}
+        for name, obj in self.scene.objects.items():
+            bid = self._body[name]
+            pos = d.xpos[bid]
+            objects[name] = ObjectState(
+                name=name,
+                type=obj.type.value,
+                pos=pos.round(5).tolist(),
+                quat=d.xquat[bid].round(5).tolist(),
+                tilt_deg=round(math.degrees(math.acos(float(np.clip(d.xmat[bid][8], -1, 1)))), 2),
+                station=self.station_at_xy(pos[0], pos[1]),
+                held_by=held_by.get(name),
+                in_zone=None if obj.type == ObjectType.ZONE else self._zone_of(pos, zones),
+            )
+        chem = self.chemistry
+        return WorldState(
+            time_s=round(float(d.time), 6),
+            robot=RobotState(
+                base_pose=base.round(5).tolist(),
+                station=self.station_of_base(base),
+                pelvis_height=round(float(d.xpos[self._pelvis][2]), 5),
+                pelvis_tilt_deg=round(math.degrees(math.acos(float(np.clip(pelvis_z[2], -1, 1)))), 3),
+                holding=holding,
+            ),
+            objects=objects,
+            containers={
+                name: ContainerState(
+                    name=name,
+                    contents_ml={k: round(v, 4) for k, v in c.contents.items() if v > 1e-6},
+                    total_ml=round(c.total_ml, 4),
+                    capacity_ml=c.capacity_ml,
+                    poured_out_ml=round(c.poured_out_ml, 4),
+                    received_ml=round(c.received_ml, 4),
+                    foam_ml=round(c.foam_ml, 3),
+                )
+                for name, c in chem.containers.items()
+            },
+            spills_ml={loc: {k: round(v, 4) for k, v in mix.items()} for loc, mix in chem.spills.items()},
+            spilled_ml=round(chem.spilled_ml, 4),
+            foam_overflow_ml={k: round(v, 3) for k, v in chem.overflow_ml.items()},
+            reactions=[ReactionState(r.reaction, r.container, round(r.started_s, 4), round(r.progress, 4)) for r in chem.reactions],
+            stations=list(self.scene.stations),
+            unstable=self.unstable,
+        )
+
+    def station_at_xy(self, x: float, y: float) -> str | None:
+        for s in self._surfaces()[: len(self.scene.stations)]:
+            if s.xmin <= x <= s.xmax and s.ymin <= y <= s.ymax:
+                return s.name.removesuffix("_table")
+        return None
+
+    def station_of_base(self, base: np.ndarray) -> str | None:
+        for name, st in self.scene.stations.items():
+            x, y, yaw = st.robot_pose
+            dyaw = abs((base[2] - math.radians(yaw) + math.pi) % (2 * math.pi) - math.pi)
+            if math.hypot(base[0] - x, base[1] - y) <= STATION_TOL_M and dyaw <= STATION_TOL_RAD:
+                return name
+        return None
+
+    def _zone_of(self, pos: np.ndarray, zones: dict) -> str | None:
+        for name, z in zones.items():
+            zp = self.data.xpos[self._body[name]]
+            if abs(pos[0] - zp[0]) <= z.size[0] and abs(pos[1] - zp[1]) <= z.size[1]:
+                return name
+        return None
+
+    # ----------------------------------------------------------------- rendering
+    @property
+    def cameras(self) -> list[str]:
+        return [self.model.camera(i).name for i in range(self.model.ncam)]
+
+    def render(self, camera: str = "ego_view", width: int = 224, height: int = 224) -> np.ndarray:
+        """An RGB frame (height, width, 3) uint8 from a named camera."""
+        if camera not in self.cameras:
+            raise ValueError(f"unknown camera '{camera}'; cameras: {', '.join(self.cameras)}")
+        renderer = self._renderers.get((width, height))
+        if renderer is None:
+            renderer = mujoco.Renderer(self.model, height=height, width=width)
+            for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION, mujoco.mjtRndFlag.mjRND_SKYBOX):
+                renderer.scene.flags[flag] = False
+            self._renderers[(width, height)] = renderer
+        self._update_liquid_visuals()
+        renderer.update_scene(self.data, camera=camera)
+        return renderer.render()
+
+    def _update_liquid_visuals(self) -> None:
+        m = self.model
+        for name, (liquid_g, foam_g) in self._visual.items():
+            c = self.chemistry.containers[name]
+            half = self.scene.objects[name].size[1]
+            level = min(c.total_ml / c.capacity_ml, 1.0) * c.height
+            m.geom_size[liquid_g, 1] = max(level / 2, 1e-4)
+            m.geom_pos[liquid_g] = [0.0, 0.0, -half + level / 2]
+            mix = max(c.contents, key=c.contents.get) if c.total_ml > 1e-6 else None
+            m.geom_rgba[liquid_g] = self._rules.liquids[mix].rgba if mix else (0, 0, 0, 0)
+            overflow = sum(v for k, v in self.chemistry.overflow_ml.items() if k == self.chemistry.trays.get(name))
+            foam_h = c.foam_ml / c.capacity_ml * c.height + min(0.25, overflow / (math.pi * c.radius**2 * 1e6) * 0.3)
+            if foam_h > 1e-4:
+                bottom = -half + level
+                m.geom_size[foam_g] = [c.radius * 1.05, foam_h / 2, 0]
+                m.geom_pos[foam_g] = [0.0, 0.0, bottom + foam_h / 2]
+                m.geom_rgba[foam_g] = self._rules.reactions["elephant_toothpaste"].foam_rgba
+                m.geom_rbound[foam_g] = foam_h + c.radius
+            else:
+                m.geom_rgba[foam_g] = (0, 0, 0, 0)
+
+    def close(self) -> None:
+        for r in getattr(self, "_renderers", {}).values():
+            r.close()
+        self._renderers = {}

@@ -1,0 +1,1 @@
+"""Robot models and their constants (joint groups, sites, hand poses)."""

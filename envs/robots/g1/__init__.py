@@ -1,0 +1,1 @@
+"""The Unitree G1 with Dex3 hands, from mujoco-menagerie."""

@@ -1,0 +1,1 @@
+"""Eval suites, runner, metrics, reports and benchmarks. May import everything."""
