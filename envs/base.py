@@ -88,6 +88,7 @@ class RobotState:
     pelvis_height: float
     pelvis_tilt_deg: float
     holding: dict[str, str | None]  # hand -> object
+    joints: dict[str, list[float]] = field(default_factory=dict)  # joint group -> positions (rad)
 
 
 @dataclass

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from envs.validation import format_validation_error
+
 SCENES_DIR = Path(__file__).parent / "scenes"
 
 Range = float | tuple[float, float]
@@ -143,18 +145,28 @@ class SceneConfig(_Strict):
 
     @model_validator(mode="after")
     def _references(self) -> SceneConfig:
+        # Messages start with the field's dotted path: a whole-model error carries no location of its own.
+        stations = ", ".join(sorted(self.stations))
         if self.robot.start_station not in self.stations:
-            raise ValueError(f"robot.start_station '{self.robot.start_station}' is not one of {sorted(self.stations)}")
+            raise ValueError(
+                f"robot.start_station: '{self.robot.start_station}' is not a station of this scene; "
+                f"expected one of: {stations}"
+            )
         for name, obj in self.objects.items():
             if obj.station is not None and obj.station not in self.stations:
-                raise ValueError(f"objects.{name}.station '{obj.station}' is not one of {sorted(self.stations)}")
+                raise ValueError(
+                    f"objects.{name}.station: '{obj.station}' is not a station of this scene; expected one of: {stations}"
+                )
             if obj.in_tray is not None:
                 base = self.objects.get(obj.in_tray)
                 if base is None or base.type != ObjectType.TRAY:
-                    raise ValueError(f"objects.{name}.in_tray '{obj.in_tray}' must name a tray in this scene")
+                    trays = ", ".join(n for n, o in self.objects.items() if o.type == ObjectType.TRAY) or "none"
+                    raise ValueError(
+                        f"objects.{name}.in_tray: '{obj.in_tray}' is not a tray of this scene; trays: {trays}"
+                    )
         clash = set(self.objects) & set(self.stations)
         if clash:
-            raise ValueError(f"names used for both a station and an object: {sorted(clash)}")
+            raise ValueError(f"objects: names used for both a station and an object: {sorted(clash)}")
         return self
 
     def station_of(self, name: str) -> str:
@@ -179,17 +191,6 @@ def resolve_scene_path(scene: str | Path) -> Path:
     raise SceneError(f"unknown scene '{scene}': not a file, and not a shipped scene ({', '.join(names)})")
 
 
-def _format_errors(err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        msg = e["msg"].removeprefix("Value error, ")
-        got = e.get("input")
-        shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
-        lines.append(f"  {where}: {msg}{shown}")
-    return "\n".join(lines)
-
-
 def load_scene(scene: str | Path) -> SceneConfig:
     """Read and validate a scene file; raise SceneError naming the file, the field and what was expected."""
     path = resolve_scene_path(scene)
@@ -205,7 +206,8 @@ def load_scene(scene: str | Path) -> SceneConfig:
     try:
         cfg = SceneConfig.model_validate(raw)
     except ValidationError as e:
-        raise SceneError(f"{path}: invalid scene\n{_format_errors(e)}") from None
+        detail = format_validation_error(e).replace("(top level): ", "")  # those messages name their field
+        raise SceneError(f"{path}: invalid scene\n{detail}") from None
     from envs.chemistry.rules import load_rules  # local: chemistry owns the liquid catalogue
 
     known = load_rules().liquids

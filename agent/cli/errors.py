@@ -19,5 +19,7 @@ def user_errors(*kinds: type[BaseException]) -> Iterator[None]:
     try:
         yield
     except kinds as e:
-        err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+        # KeyError's str() adds quotes; show the message as written.
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        err_console.print(f"error: {msg}", style="red", highlight=False, markup=False)
         raise typer.Exit(BAD_INPUT) from None

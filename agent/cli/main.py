@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import scene
+from agent.cli import scene, skill
 
 app = typer.Typer(
     name="tandem",
@@ -14,6 +14,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(scene.app, name="scene")
+app.command("skills")(skill.list_skills)
+app.command("skill", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(skill.run_skill)
 
 if __name__ == "__main__":
     app()

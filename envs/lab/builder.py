@@ -16,6 +16,7 @@ from envs.robots.g1.g1_model import build_g1, load_g1_spec
 from envs.scene_schema import FIXED_TYPES, ObjectType, SceneConfig
 
 THIRD_PERSON_EYE = (-1.3, -1.5, 1.9)
+OBSTACLE = "obstacle"
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,10 @@ def build_lab(scene: SceneConfig, stance_kp: float = g1.STANCE_KP) -> BuiltLab:
     bench = scene.stations[scene.robot.start_station]
     target = (*station_to_world(bench.robot_pose, 0.35, 0.0), 0.9)
     world.add_camera(name="third_person", pos=list(THIRD_PERSON_EYE), quat=lookat_quat(THIRD_PERSON_EYE, target).tolist(), fovy=50.0)
+
+    # Parked below the floor; fault injection moves it onto a station's working spot ("blocked").
+    obstacle = world.add_body(name=OBSTACLE, mocap=True, pos=[0.0, 0.0, -5.0])
+    obstacle.add_geom(name=OBSTACLE, type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.15, 0.15, 0.5], rgba=[0.9, 0.4, 0.1, 1])
 
     for name, obj in scene.objects.items():
         body = world.add_body(name=name, mocap=obj.type in FIXED_TYPES)

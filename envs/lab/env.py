@@ -37,6 +37,11 @@ STATION_TOL_RAD = math.radians(5)
 BASE_POS_GAIN = 2.0  # base velocity command + this x position error keeps the base on its planned path
 MAX_QVEL = 200.0  # beyond this (rad/s or m/s) the simulation has blown up
 SETTLE_S = 0.3
+_BAD_STATE_WARNINGS = [
+    int(mujoco.mjtWarning.mjWARN_BADQPOS),
+    int(mujoco.mjtWarning.mjWARN_BADQVEL),
+    int(mujoco.mjtWarning.mjWARN_BADQACC),
+]
 
 
 class SimulationUnstable(RuntimeError):
@@ -261,34 +266,66 @@ class G1LabEnv:
         if self.unstable:
             raise SimulationUnstable(self.unstable)
         d = self.data
+        # Check the whole command before writing any of it: a bad entry leaves the targets unchanged.
+        writes = []
+        base_vel = None
         for name, value in command.items():
             if name == "base":
-                self._command_base(value)
-            else:
-                group = self.embodiment.groups.get(name)
-                if group is None:
-                    raise KeyError(f"unknown joint group '{name}' in command; groups: {sorted(self.embodiment.groups)}")
-                d.ctrl[group.ctrl_index] = value
+                base_vel = self._check_base_command(value)
+                continue
+            group = self.embodiment.groups.get(name)
+            if group is None:
+                raise KeyError(self._unknown_group_message(name))
+            v = np.asarray(value, dtype=float)
+            if v.shape != group.state_index.shape or not np.isfinite(v).all():
+                raise ValueError(
+                    f"command for joint group '{name}' must be {group.size} finite joint targets "
+                    f"({', '.join(group.joints)}), got {value!r}"
+                )
+            writes.append((group.ctrl_index, v))
+        for index, v in writes:
+            d.ctrl[index] = v
+        if base_vel is not None:
+            self._base_vel = base_vel
         if self.holonomic:
             self._base_target += self._base_vel_world() * self.control_dt
             err = self._base_target - d.qpos[self._base_qpos]
             err[2] = (err[2] + math.pi) % (2 * math.pi) - math.pi
             d.ctrl[self._base_ctrl] = self._base_vel_world() + BASE_POS_GAIN * err
+        t_before = d.time
+        if not np.isfinite(d.qvel).all() or not np.isfinite(d.qpos).all():
+            self.unstable = f"simulation unstable at t={t_before:.3f}s: NaN in the state"
+            return self.observation()
+        warnings_before = int(d.warning.number[_BAD_STATE_WARNINGS].sum())
         mujoco.mj_step(self.model, d, nstep=self.n_substeps)
-        if not (np.isfinite(d.qpos).all() and np.abs(d.qvel).max() < MAX_QVEL):
-            bad = "NaN in the state" if not np.isfinite(d.qpos).all() else "velocities exploded"
-            self.unstable = f"simulation unstable at t={d.time:.3f}s: {bad}"
+        # MuJoCo resets the data by itself when the state blows up: a new warning means it happened.
+        if int(d.warning.number[_BAD_STATE_WARNINGS].sum()) > warnings_before or np.abs(d.qvel).max() > MAX_QVEL:
+            self.unstable = f"simulation unstable at t={t_before:.3f}s: NaN or exploding velocities"
             return self.observation()
         self.chemistry.step(self.control_dt, d.time, self._container_poses())
         return self.observation()
 
-    def _command_base(self, value: ArrayLike) -> None:
+    def place_obstacle(self, xy: tuple[float, float]) -> None:
+        """Put the obstacle box (0.3 x 0.3 x 1 m) on the floor at ``xy``; a reset parks it again."""
+        self.data.mocap_pos[self.model.body_mocapid[self.model.body("obstacle").id]] = [xy[0], xy[1], 0.5]
+
+    def _unknown_group_message(self, name: str) -> str:
+        known = sorted(self.embodiment.groups) + (["base"] if self.holonomic else [])
+        if name in self.embodiment.aliases:
+            parts = ", ".join(self.embodiment.aliases[name])
+            return f"'{name}' is an alias ({parts}): command each group by name; known groups: {', '.join(known)}"
+        return f"unknown joint group '{name}' in command; known groups: {', '.join(known)}"
+
+    def _check_base_command(self, value: ArrayLike) -> np.ndarray:
         if not self.holonomic:
-            raise ValueError("this scene's robot has a floating base: there is no base-velocity model to command")
+            raise ValueError(
+                f"scene '{self.scene.name}' has robot.base: floating (a free-standing G1): there is no "
+                "base-velocity model, so 'base' cannot be commanded; use robot.base: holonomic to drive the base"
+            )
         v = np.asarray(value, dtype=float)
-        if v.shape != (3,):
-            raise ValueError(f"base command is (vx, vy, yaw_rate), got shape {v.shape}")
-        self._base_vel = v
+        if v.shape != (3,) or not np.isfinite(v).all():
+            raise ValueError(f"base command must be 3 finite numbers (vx, vy, yaw_rate), got {value!r}")
+        return v
 
     def _base_vel_world(self) -> np.ndarray:
         yaw = self.data.qpos[self._base_qpos[2]]
@@ -374,6 +411,7 @@ class G1LabEnv:
                 pelvis_height=round(float(d.xpos[self._pelvis][2]), 5),
                 pelvis_tilt_deg=round(math.degrees(math.acos(float(np.clip(pelvis_z[2], -1, 1)))), 3),
                 holding=holding,
+                joints={g.name: d.qpos[self._state_qpos[g.state_index]].round(4).tolist() for g in self.embodiment.groups.values()},
             ),
             objects=objects,
             containers={
@@ -446,14 +484,18 @@ class G1LabEnv:
             m.geom_pos[liquid_g] = [0.0, 0.0, -half + level / 2]
             mix = max(c.contents, key=c.contents.get) if c.total_ml > 1e-6 else None
             m.geom_rgba[liquid_g] = self._rules.liquids[mix].rgba if mix else (0, 0, 0, 0)
-            overflow = sum(v for k, v in self.chemistry.overflow_ml.items() if k == self.chemistry.trays.get(name))
-            foam_h = c.foam_ml / c.capacity_ml * c.height + min(0.25, overflow / (math.pi * c.radius**2 * 1e6) * 0.3)
-            if foam_h > 1e-4:
-                bottom = -half + level
-                m.geom_size[foam_g] = [c.radius * 1.05, foam_h / 2, 0]
-                m.geom_pos[foam_g] = [0.0, 0.0, bottom + foam_h / 2]
+            # Foam inside fills the room over the liquid; what ran over stands as a column above the rim
+            # (at the liquid's ml per metre, capped at 25 cm) and coats the outside down to the bottom.
+            ml_per_m = c.capacity_ml / c.height
+            over = min(0.25, c.foam_overflow_ml / ml_per_m)
+            top = -half + level + c.foam_ml / ml_per_m + over
+            bottom = -half if over > 0 else -half + level
+            if top - bottom > 1e-4:
+                foam_h = top - bottom
+                m.geom_size[foam_g] = [c.radius * (1.2 if over > 0 else 1.05), foam_h / 2, 0]
+                m.geom_pos[foam_g] = [0.0, 0.0, (top + bottom) / 2]
                 m.geom_rgba[foam_g] = self._rules.reactions["elephant_toothpaste"].foam_rgba
-                m.geom_rbound[foam_g] = foam_h + c.radius
+                m.geom_rbound[foam_g] = foam_h + 2 * c.radius
             else:
                 m.geom_rgba[foam_g] = (0, 0, 0, 0)
 

@@ -43,8 +43,16 @@ def _set_kp(act: mujoco.MjsActuator, kp: float) -> None:
     act.biasprm[1] = -kp
 
 
-def build_g1(spec: mujoco.MjSpec, base: Literal["holonomic", "floating"], stance_kp: float) -> None:
-    """Adapt the G1 in place (``spec`` comes from ``load_g1_spec``)."""
+def build_g1(
+    spec: mujoco.MjSpec,
+    base: Literal["holonomic", "floating"],
+    stance_kp: float,
+    ankle_kp: float = c.STANCE_ANKLE_KP,
+) -> None:
+    """Adapt the G1 in place (``spec`` comes from ``load_g1_spec``).
+
+    Hips, knees and waist get ``stance_kp``; the ankles ``min(stance_kp, ankle_kp)`` (see g1_constants).
+    """
     for side, sites in c.HAND_SITES.items():
         wrist = spec.body(c.WRIST_BODY[side])
         for name, pos in sites.items():
@@ -61,7 +69,11 @@ def build_g1(spec: mujoco.MjSpec, base: Literal["holonomic", "floating"], stance
     legs_and_waist = set(c.GROUP_JOINTS["left_leg"] + c.GROUP_JOINTS["right_leg"] + c.GROUP_JOINTS["waist"])
     for act in spec.actuators:
         if act.name in legs_and_waist:
-            _set_kp(act, stance_kp)
+            _set_kp(act, min(stance_kp, ankle_kp) if act.name in c.ANKLE_JOINTS else stance_kp)
+    for foot in c.FOOT_BODIES:
+        for geom in spec.body(foot).geoms:
+            if geom.type == mujoco.mjtGeom.mjGEOM_SPHERE:  # the sole's contact points (class "foot")
+                geom.friction = [c.FOOT_FRICTION, *geom.friction[1:]]
 
     if base == "holonomic":
         pelvis = spec.body(c.ROOT_BODY)
@@ -78,6 +90,9 @@ def build_g1(spec: mujoco.MjSpec, base: Literal["holonomic", "floating"], stance
         for name, kv in (("base_x", 2000.0), ("base_y", 2000.0), ("base_yaw", 300.0)):
             act = spec.add_actuator(name=f"{name}_vel", target=name, trntype=mujoco.mjtTrn.mjTRN_JOINT)
             act.set_to_velocity(kv=kv)
+            # Bounded push: against an obstacle the base stalls instead of blowing up the contact solver.
+            act.forcelimited = True
+            act.forcerange = [-kv / 4, kv / 4]
         # The base model stands in for a balance controller: weight is carried, joints stay where commanded.
         for body in _robot_bodies(spec):
             body.gravcomp = 1.0

@@ -1,0 +1,186 @@
+"""Fault injection for tests and evals, named in a small syntax: ``KIND:key=value,key=value``.
+
+  drop:hand=right,during=walk_to,after=1.0   knock what the right hand holds out of it, 1 s into walk_to
+  displace:object=red_block,dx=0.05,dy=0,before=pick   move an object just before a skill starts
+  block:station=shelf                        put an obstacle on a station's working spot
+  slow:skill=pick,delay=0.2                  that skill's executor answers 0.2 s (wall) late, off-thread
+  noanswer:skill=pick                        that skill's executor never answers
+  nan:after=0.5,during=pick                  write NaN into the simulator state
+
+``during``/``before`` name a skill: the fault fires relative to its first call (default: the first call).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from envs.validation import format_validation_error
+
+
+class FaultError(ValueError):
+    """A fault string or YAML entry that cannot be used."""
+
+
+class _Fault(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    during: str | None = None
+    after: Annotated[float, Field(ge=0)] = 1.0
+    _anchor: float | None = None
+    _fired: bool = False
+
+    def before_start(self, rt, call) -> None:  # noqa: ANN001
+        if self._anchor is None and self.during in (None, call.spec.name):
+            self._anchor = rt.world.time_s
+
+    def wrap(self, call, executor):  # noqa: ANN001, ANN201
+        return executor
+
+    def on_tick(self, rt) -> None:  # noqa: ANN001
+        if not self._fired and self._anchor is not None and rt.world.time_s >= self._anchor + self.after - 1e-9:
+            self._fired = True
+            self.fire(rt)
+
+    def fire(self, rt) -> None:  # noqa: ANN001
+        pass
+
+
+def _teleport(env, name: str, pos: np.ndarray) -> None:  # noqa: ANN001
+    adr = env._free[name]
+    env.data.qpos[adr : adr + 3] = pos
+    dof = env.model.jnt_dofadr[env.model.joint(f"{name}_free").id]
+    env.data.qvel[dof : dof + 6] = 0.0
+
+
+class DropFault(_Fault):
+    kind: Literal["drop"] = "drop"
+    hand: Literal["left", "right"] = "right"
+
+    def fire(self, rt) -> None:  # noqa: ANN001
+        obj = rt.world.robot.holding.get(self.hand)
+        if obj is None:
+            return
+        pos = np.array(rt.world.objects[obj].pos)
+        side = 1.0 if self.hand == "left" else -1.0
+        _teleport(rt.env, obj, pos + np.array([0.0, 0.12 * side, -0.05]))
+
+
+class DisplaceFault(_Fault):
+    kind: Literal["displace"] = "displace"
+    object: str
+    dx: float = 0.05
+    dy: float = 0.0
+    before: str = "pick"
+
+    def before_start(self, rt, call) -> None:  # noqa: ANN001
+        if not self._fired and call.spec.name == self.before:
+            self._fired = True
+            pos = np.array(rt.world.objects[self.object].pos) + [self.dx, self.dy, 0.005]
+            _teleport(rt.env, self.object, pos)
+            import mujoco
+
+            mujoco.mj_forward(rt.env.model, rt.env.data)
+            rt.world = rt.env.world_state()
+
+
+class BlockFault(_Fault):
+    kind: Literal["block"] = "block"
+    station: str
+
+    def before_start(self, rt, call) -> None:  # noqa: ANN001
+        if not self._fired and call.spec.name == "walk_to" and getattr(call.args, "station", None) == self.station:
+            self._fired = True
+            x, y, yaw = rt.env.scene.stations[self.station].robot_pose
+            rt.env.place_obstacle((x, y))
+
+
+class _Answering:
+    """An executor whose act() runs in a background thread with a delay; the loop reuses the last answer."""
+
+    def __init__(self, inner, delay_s: float | None) -> None:  # noqa: ANN001
+        self.inner, self.delay_s = inner, delay_s
+        self.groups = inner.groups
+        self._result: dict = {}
+        self._busy = threading.Event()
+        self.late_ticks = 0
+
+    def reset(self, obs, world) -> None:  # noqa: ANN001
+        self.inner.reset(obs, world)
+
+    def _work(self, obs, world) -> None:  # noqa: ANN001
+        time.sleep(self.delay_s or 0.0)
+        self._result = dict(self.inner.act(obs, world))
+        self._busy.clear()
+
+    def act(self, obs, world) -> dict:  # noqa: ANN001
+        if self.delay_s is None:
+            return {}
+        if not self._busy.is_set():
+            self._busy.set()
+            threading.Thread(target=self._work, args=(obs, world), daemon=True).start()
+        else:
+            self.late_ticks += 1
+        return self._result
+
+    @property
+    def finished(self) -> bool:
+        return self.delay_s is not None and self.inner.finished
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class SlowFault(_Fault):
+    kind: Literal["slow"] = "slow"
+    skill: str
+    delay: Annotated[float, Field(gt=0, le=10)] = 0.2
+
+    def wrap(self, call, executor):  # noqa: ANN001, ANN201
+        return _Answering(executor, self.delay) if call.spec.name == self.skill else executor
+
+
+class NoAnswerFault(_Fault):
+    kind: Literal["noanswer"] = "noanswer"
+    skill: str
+
+    def wrap(self, call, executor):  # noqa: ANN001, ANN201
+        return _Answering(executor, None) if call.spec.name == self.skill else executor
+
+
+class NanFault(_Fault):
+    kind: Literal["nan"] = "nan"
+
+    def fire(self, rt) -> None:  # noqa: ANN001
+        rt.env.data.qvel[0] = math.nan
+
+
+Fault = Annotated[
+    DropFault | DisplaceFault | BlockFault | SlowFault | NoAnswerFault | NanFault, Field(discriminator="kind")
+]
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(Fault)
+KINDS = ("drop", "displace", "block", "slow", "noanswer", "nan")
+
+
+def parse_fault(text: str | dict[str, Any]) -> Any:
+    """A fault from ``kind:key=value,...`` (CLI) or a mapping with ``kind`` (YAML)."""
+    if isinstance(text, str):
+        kind, _, rest = text.strip().partition(":")
+        raw: dict[str, Any] = {"kind": kind}
+        for part in filter(None, rest.split(",")):
+            key, eq, value = part.partition("=")
+            if not eq:
+                raise FaultError(f"fault '{text}': expected key=value, got '{part}'")
+            raw[key.strip()] = value.strip()
+    else:
+        raw = dict(text)
+    if raw.get("kind") not in KINDS:
+        raise FaultError(f"fault '{text}': unknown kind '{raw.get('kind')}'; kinds: {', '.join(KINDS)}")
+    try:
+        return _ADAPTER.validate_python(raw)
+    except ValidationError as e:
+        raise FaultError(f"fault '{text}':\n{format_validation_error(e)}") from None

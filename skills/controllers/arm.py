@@ -1,0 +1,178 @@
+"""Scripted arm executors: the shared base (IK + scripted playback) and the simple ones (hold, hand, home)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from envs.base import Observation, WorldState
+from envs.robots.g1 import g1_constants as g1
+from envs.robots.g1.g1_model import STAND_POSE
+from skills.controllers.grasps import mirror, side_grasp_rot
+from skills.controllers.ik import ArmIK
+from skills.controllers.trajectory import JointPath, Script, Step
+from skills.executor import GroupCommand
+
+LINE_STEP = 0.015  # m between IK points on a straight hand move
+IK_TOL = 0.004  # m; a target missed by more is unreachable
+VIA_LOCAL = (0.06, 0.27)  # via point beside the body: x forward, y outward (pelvis frame)
+OVER_TABLE_X = 0.10  # hand site further forward than this (pelvis frame) may be over a table
+HAND_S = 0.5  # seconds to open or close the fingers without the arm moving
+
+
+class Unreachable(RuntimeError):
+    """No arm configuration puts the hand where the skill needs it."""
+
+
+def side_of(name: str) -> str:
+    """``right`` / ``right_arm`` / ``right_hand`` -> ``right``."""
+    side = name.split("_")[0]
+    if side not in g1.HANDS:
+        raise ValueError(f"expected a hand or arm name (left/right), got {name!r}")
+    return side
+
+
+class ScriptedArm:
+    """Base of the arm executors: plans a ``Script`` at reset, then plays it tick by tick.
+
+    Subclasses implement ``plan``. Helpers give IK chains for straight hand moves in the world.
+    """
+
+    def __init__(self, env, hand: str) -> None:  # noqa: ANN001 (any Env with model/embodiment/scene)
+        self.env = env
+        self.side = side_of(hand)
+        self.arm_group, self.hand_group = g1.ARM_OF[self.side], g1.HAND_OF[self.side]
+        self.groups: tuple[str, ...] = (self.arm_group, self.hand_group)
+        groups = env.embodiment.groups
+        self._arm_idx = groups[self.arm_group].state_index
+        self._hand_idx = groups[self.hand_group].state_index
+        self._waist_idx = groups["waist"].state_index
+        self.ik = ArmIK(self.side)
+        self.open_hand = np.array(g1.finger_pose(self.side, False))
+        self.closed_hand = np.array(g1.finger_pose(self.side, True))
+        self.script = Script([], np.zeros(7), np.zeros(7))
+        self._t0 = 0.0
+        self._t = 0.0
+
+    # ----------------------------------------------------------------- Executor
+    def reset(self, obs: Observation, world: WorldState) -> None:
+        self.ik.seed(obs, self._arm_idx, self._waist_idx)
+        self.obs = obs
+        self._t0 = self._t = obs.time_s
+        self.script = Script(self.plan(obs, world), obs.state[self._arm_idx].copy(), self.start_hand(obs))
+
+    def act(self, obs: Observation, world: WorldState) -> GroupCommand:
+        self._t = obs.time_s
+        arm, hand = self.script.at(obs.time_s - self._t0)
+        return {self.arm_group: arm, self.hand_group: hand}
+
+    @property
+    def finished(self) -> bool:
+        return self._t - self._t0 >= self.script.duration
+
+    def close(self) -> None:
+        """Nothing runs in the background."""
+
+    # ----------------------------------------------------------------- for subclasses
+    def plan(self, obs: Observation, world: WorldState) -> list[Step]:
+        raise NotImplementedError
+
+    def start_hand(self, obs: Observation) -> np.ndarray:
+        """Finger targets the script starts from (the measured finger pose)."""
+        return obs.state[self._hand_idx].copy()
+
+    def table_height(self, world: WorldState) -> float:
+        station = world.robot.station or self.env.scene.robot.start_station
+        return self.env.scene.stations[station].table.height
+
+    def robot_point(self, x: float, y: float, z: float) -> np.ndarray:
+        """A world point from x forward / y left of the robot's base, at world height z."""
+        p, _ = self.ik.to_world(np.array([x, y, 0.0]), np.eye(3))
+        return np.array([p[0], p[1], z])
+
+    def local(self, p: np.ndarray) -> np.ndarray:
+        """World point -> (x forward, y left) of the base, world z."""
+        x, y, yaw = self.obs.base_pose
+        c, s = np.cos(yaw), np.sin(yaw)
+        dx, dy = p[0] - x, p[1] - y
+        return np.array([c * dx + s * dy, -s * dx + c * dy, p[2]])
+
+    def base_rot(self, rot: np.ndarray) -> np.ndarray:
+        """A rotation given in the robot's frame, in the world."""
+        return self.ik.to_world(np.zeros(3), rot)[1]
+
+    def reach(self, site: str, pos: np.ndarray, rot: np.ndarray, start: np.ndarray) -> np.ndarray:
+        q, err = self.ik.solve(site, pos, rot, start=start)
+        if err > IK_TOL:
+            raise Unreachable(f"{self.side} {site} cannot reach {np.round(pos, 3).tolist()} (off by {err:.3f} m)")
+        return q
+
+    def line(self, site: str, p0: np.ndarray, p1: np.ndarray, rot: np.ndarray, start: np.ndarray) -> list[np.ndarray]:
+        """IK points along the straight hand move p0 -> p1 (``start`` solves p0), first point included."""
+        n = max(1, int(np.ceil(np.linalg.norm(p1 - p0) / LINE_STEP)))
+        qs = [start]
+        for k in range(1, n + 1):
+            qs.append(self.reach(site, p0 + (p1 - p0) * k / n, rot, qs[-1]))
+        return qs
+
+    def via_beside_body(self, q: np.ndarray, table_z: float) -> list[Step]:
+        """From a hand below the tabletop (the stand pose), rise beside the body to above the table."""
+        pos, _ = self.ik.site_pose("grasp", q)
+        if self.local(pos)[2] > table_z + 0.05:
+            return []
+        rot = self.base_rot(side_grasp_rot(self.side, 0.0))
+        via = self.robot_point(VIA_LOCAL[0], -mirror(self.side) * VIA_LOCAL[1], table_z + 0.15)
+        return [Step(0.0, JointPath.through([q, self.reach("grasp", via, rot, q)], min_duration=1.0))]
+
+
+class HoldExecutor(ScriptedArm):
+    """Keeps the arm where it is and the fingers closed on ``object``; runs until cancelled."""
+
+    def __init__(self, env, object: str, hand: str) -> None:  # noqa: ANN001, A002
+        super().__init__(env, hand)
+        self.object = object
+
+    def plan(self, obs: Observation, world: WorldState) -> list[Step]:
+        return [Step(0.1, hand=self.closed_hand)]
+
+    @property
+    def finished(self) -> bool:
+        return False
+
+
+class HandExecutor(ScriptedArm):
+    """Opens or closes one hand's fingers over ``HAND_S``; the arm is not touched."""
+
+    def __init__(self, env, hand: str, closed: bool) -> None:  # noqa: ANN001
+        super().__init__(env, hand)
+        self.groups = (self.hand_group,)
+        self.closed = closed
+
+    def plan(self, obs: Observation, world: WorldState) -> list[Step]:
+        return [Step(HAND_S, hand=self.closed_hand if self.closed else self.open_hand)]
+
+    def act(self, obs: Observation, world: WorldState) -> GroupCommand:
+        return {self.hand_group: super().act(obs, world)[self.hand_group]}
+
+
+class HomeExecutor(ScriptedArm):
+    """Brings an arm back to the stand pose with the hand open: up off the table, beside the body, down."""
+
+    def __init__(self, env, arm: str) -> None:  # noqa: ANN001
+        super().__init__(env, arm)
+
+    def plan(self, obs: Observation, world: WorldState) -> list[Step]:
+        q = obs.state[self._arm_idx].copy()
+        stand = np.array([STAND_POSE.get(j, 0.0) for j in g1.GROUP_JOINTS[self.arm_group]])
+        table_z = self.table_height(world)
+        pos, rot = self.ik.site_pose("grasp", q)
+        steps = [Step(HAND_S, hand=self.open_hand)]
+        here = self.local(pos)
+        if here[0] > OVER_TABLE_X and here[2] < table_z + 0.25:
+            up = pos + np.array([0.0, 0.0, table_z + 0.12 - pos[2]]) if pos[2] < table_z + 0.12 else pos
+            pts = self.line("grasp", pos, up, rot, q) if up is not pos else [q]
+            via = self.robot_point(VIA_LOCAL[0], -mirror(self.side) * VIA_LOCAL[1], up[2])
+            pts += self.line("grasp", up, via, rot, pts[-1])[1:]
+            steps.append(Step(0.0, JointPath.through(pts, min_duration=0.8)))
+            q = pts[-1]
+        steps.append(Step(0.0, JointPath.through([q, stand], min_duration=1.0)))
+        return steps

@@ -1,0 +1,81 @@
+"""Hand frames and object geometry for side grasps, top pinches and placing.
+
+Hand-site frames (g1_constants.HAND_SITES): local x runs along the fingers, the palm normal is local +y
+on the right hand and -y on the left. With the identity rotation both hands hold a bottle upright,
+fingers forward, palm facing the body's midline; a yaw turns that about the vertical.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from envs.scene_schema import ObjectConfig
+
+SITE_RADIUS = 0.033  # the grasp site sits on the axis of a cylinder this wide held against the palm
+HAND_BELOW_GRASP = 0.045  # how far the fingers reach below the grasp site in a side grasp
+PINCH_HEIGHT = 0.018  # pinch point above the table for the 4 cm block (2.5 cm knocks it over)
+
+
+def rot_z(a: float) -> np.ndarray:
+    c, s = math.cos(a), math.sin(a)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def rot_x(a: float) -> np.ndarray:
+    c, s = math.cos(a), math.sin(a)
+    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+
+
+def mirror(side: str) -> float:
+    """+1 for the right hand, -1 for the left: flips lateral signs."""
+    return 1.0 if side == "right" else -1.0
+
+
+def side_grasp_rot(side: str, yaw: float) -> np.ndarray:
+    """Upright side grasp; ``yaw`` > 0 turns the fingers outward (away from the midline)."""
+    return rot_z(-mirror(side) * yaw)
+
+
+def top_pinch_rot(side: str, yaw: float) -> np.ndarray:
+    """Palm down, fingers forward turned by ``yaw`` about the vertical (world frame)."""
+    return rot_z(yaw) @ rot_x(-mirror(side) * math.pi / 2)
+
+
+def tilt_rot(side: str, angle: float) -> np.ndarray:
+    """Local rotation tilting a held bottle by ``angle`` so that the palm ends on top of it."""
+    return rot_x(-mirror(side) * angle)
+
+
+def palm_normal(side: str, rot: np.ndarray) -> np.ndarray:
+    """World direction the palm faces (from the palm towards a held object)."""
+    return rot[:, 1] * mirror(side)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What the grasp planner needs of an object: footprint radius and half height."""
+
+    cylinder: bool
+    radius: float
+    half_height: float
+
+    @classmethod
+    def of(cls, obj: ObjectConfig) -> Shape:
+        if obj.shape == "cylinder":
+            return cls(True, obj.size[0], obj.size[1])
+        return cls(False, math.hypot(obj.size[0], obj.size[1]), obj.size[2])
+
+
+def side_grasp_height(shape: Shape, bottom_z: float) -> float:
+    """Grasp below the middle (the mouth then reaches further when pouring), fingers clear of the table."""
+    return max(bottom_z + HAND_BELOW_GRASP + 0.01, bottom_z + 0.8 * shape.half_height)
+
+
+def block_yaw(quat: list[float], base_yaw: float) -> float:
+    """World yaw for a pinch closing on two faces of the block: its yaw within 45 deg of the base's."""
+    w, x, y, z = quat
+    yaw = math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)) - base_yaw
+    return base_yaw + (yaw + math.pi / 4) % (math.pi / 2) - math.pi / 4

@@ -1,0 +1,126 @@
+"""Arm IK on mink over a reduced G1: pelvis fixed, waist frozen, one arm's 7 joints free.
+
+The lab model has ~80 DoF (objects, fingers, legs); a QP that large costs ~4 ms an iteration in mink,
+so the solver runs on a kinematic copy holding only the chain that matters: pelvis -> waist -> arm.
+Targets are given in the world and mapped into the pelvis frame with the observed base pose.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import mink
+import mujoco
+import numpy as np
+
+from envs.base import Observation
+from envs.robots.g1 import g1_constants as g1
+from envs.robots.g1.g1_model import load_g1_spec
+
+_SOLVER = "daqp"
+_DT = 1.0  # mink integrates v * dt; with dt = 1 each iteration takes a full Gauss-Newton step
+_DAMPING = 1e-3
+_POS_TOL = 2e-3  # m; the posture regulariser keeps the last ~1 mm from closing
+_ROT_TOL = 2e-2  # rad
+
+
+@functools.cache
+def _chain_model(side: str) -> mujoco.MjModel:
+    """The G1 with only the waist and ``side`` arm jointed and no geoms (kinematics only)."""
+    spec = load_g1_spec()
+    keep = set(g1.GROUP_JOINTS["waist"] + g1.GROUP_JOINTS[g1.ARM_OF[side]])
+    for j in list(spec.joints):
+        if j.name not in keep:
+            spec.delete(j)
+    for a in list(spec.actuators):
+        spec.delete(a)
+    for key in list(spec.keys):
+        spec.delete(key)
+    for g in list(spec.geoms):
+        spec.delete(g)
+    for name, pos in g1.HAND_SITES[side].items():
+        spec.body(g1.WRIST_BODY[side]).add_site(name=f"{side}_{name}", pos=list(pos))
+    spec.body(g1.ROOT_BODY).pos = [0.0, 0.0, 0.0]
+    return spec.compile()
+
+
+class ArmIK:
+    """Solves world poses of one hand's sites for its 7 arm joints (waist and base as observed).
+
+    Args:
+        side: ``left`` or ``right``.
+    """
+
+    def __init__(self, side: str) -> None:
+        model = _chain_model(side)
+        self.side = side
+        self.config = mink.Configuration(model)
+        self._arm = np.array([model.jnt_qposadr[model.joint(j).id] for j in g1.GROUP_JOINTS[g1.ARM_OF[side]]])
+        self._waist = np.array([model.jnt_qposadr[model.joint(j).id] for j in g1.GROUP_JOINTS["waist"]])
+        self._freeze = mink.DofFreezingTask(model, [int(model.jnt_dofadr[model.joint(j).id]) for j in g1.GROUP_JOINTS["waist"]])
+        self._posture = mink.PostureTask(model, cost=1e-2)
+        self._limits = [mink.ConfigurationLimit(model)]
+        self._tasks: dict[str, mink.FrameTask] = {}
+        self._range = model.jnt_range[[model.joint(j).id for j in g1.GROUP_JOINTS[g1.ARM_OF[side]]]]
+        self._pelvis_pos = np.array([0.0, 0.0, g1.PELVIS_HEIGHT])
+        self._pelvis_rot = np.eye(3)
+
+    def seed(self, obs: Observation, arm_index: np.ndarray, waist_index: np.ndarray) -> None:
+        """Take waist, arm and base pose from an observation (``*_index`` index ``obs.state``)."""
+        q = self.config.q.copy()
+        q[self._waist] = obs.state[waist_index]
+        q[self._arm] = np.clip(obs.state[arm_index], self._range[:, 0], self._range[:, 1])
+        self.config.update(q)
+        self._posture.set_target(q)
+        x, y, yaw = obs.base_pose
+        c, s = math.cos(yaw), math.sin(yaw)
+        self._pelvis_pos = np.array([x, y, g1.PELVIS_HEIGHT])
+        self._pelvis_rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+    def to_world(self, pos: np.ndarray, rot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._pelvis_pos + self._pelvis_rot @ pos, self._pelvis_rot @ rot
+
+    @property
+    def arm(self) -> np.ndarray:
+        return self.config.q[self._arm].copy()
+
+    def set_arm(self, arm_q: np.ndarray) -> None:
+        q = self.config.q.copy()
+        q[self._arm] = arm_q
+        self.config.update(q)
+
+    def site_pose(self, site: str, arm_q: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """World position and rotation matrix of ``{side}_{site}`` (at ``arm_q`` if given)."""
+        if arm_q is not None:
+            self.set_arm(arm_q)
+        T = self.config.get_transform_frame_to_world(f"{self.side}_{site}", "site")
+        return self.to_world(T.translation(), T.rotation().as_matrix())
+
+    def solve(
+        self, site: str, pos: np.ndarray, rot: np.ndarray, start: np.ndarray | None = None, iters: int = 40
+    ) -> tuple[np.ndarray, float]:
+        """Arm joints putting ``{side}_{site}`` at world ``pos`` / ``rot``; returns (q, position error).
+
+        Starts from ``start`` (else from the last solution), so a chain of nearby targets solves fast.
+        """
+        task = self._tasks.get(site)
+        if task is None:
+            task = mink.FrameTask(f"{self.side}_{site}", "site", position_cost=1.0, orientation_cost=0.5)
+            self._tasks[site] = task
+        local_pos = self._pelvis_rot.T @ (np.asarray(pos, float) - self._pelvis_pos)
+        local_rot = self._pelvis_rot.T @ rot
+        task.set_target(mink.SE3.from_rotation_and_translation(mink.SO3.from_matrix(local_rot), local_pos))
+        if start is not None:
+            self.set_arm(start)
+        for _ in range(iters):
+            err = task.compute_error(self.config)
+            if np.linalg.norm(err[:3]) < _POS_TOL and np.linalg.norm(err[3:]) < _ROT_TOL:
+                break
+            v = mink.solve_ik(
+                self.config, [task, self._posture], _DT, _SOLVER, damping=_DAMPING,
+                limits=self._limits, constraints=[self._freeze],
+            )
+            self.config.integrate_inplace(v, _DT)
+        err = task.compute_error(self.config)
+        return self.arm, float(np.linalg.norm(err[:3]))

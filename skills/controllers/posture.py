@@ -1,0 +1,49 @@
+"""Waist posture: turn the torso (and the ego camera on it) toward an object."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from envs.base import Observation, WorldState
+
+WAIST_YAW_LIMIT = 1.2  # rad; the joint allows 2.6, but beyond ~70 deg the arms sweep the table
+WAIST_PITCH_LIMIT = 0.4
+WAIST_SPEED = 0.8  # rad/s
+
+
+class LookAtExecutor:
+    """Waist yaw toward the object, pitch down toward near objects; a smooth ramp, then done."""
+
+    groups = ("waist",)
+
+    def __init__(self, env, object: str) -> None:  # noqa: ANN001
+        self.object = object
+        self._dt = env.control_dt
+        self._done = False
+
+    def reset(self, obs: Observation, world: WorldState) -> None:
+        x, y, yaw = obs.base_pose
+        p = world.objects[self.object].pos
+        rel = math.atan2(p[1] - y, p[0] - x) - yaw
+        rel = (rel + math.pi) % (2 * math.pi) - math.pi
+        dist = math.hypot(p[0] - x, p[1] - y)
+        pitch = float(np.clip(math.atan2(1.0 - p[2], max(dist, 0.2)) * 0.5, 0.0, WAIST_PITCH_LIMIT))
+        self.goal = np.array([float(np.clip(rel, -WAIST_YAW_LIMIT, WAIST_YAW_LIMIT)), 0.0, pitch])
+        self._cmd = np.array(world.robot.joints["waist"], dtype=float)
+        self._done = False
+
+    def act(self, obs: Observation, world: WorldState) -> dict[str, np.ndarray]:
+        step = WAIST_SPEED * self._dt
+        self._cmd += np.clip(self.goal - self._cmd, -step, step)
+        if np.abs(self._cmd - self.goal).max() < 1e-6 and np.abs(obs.state[12:15] - self.goal).max() < 0.02:
+            self._done = True
+        return {"waist": self._cmd.copy()}
+
+    @property
+    def finished(self) -> bool:
+        return self._done
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,1 @@
+"""The lab's skills, one per module; each module exposes SPEC."""

@@ -1,0 +1,37 @@
+"""Checks shared by several skills' preconditions and judges."""
+
+from __future__ import annotations
+
+import math
+
+from envs.base import WorldState
+from skills.symbolic import SymbolicState
+
+
+def need_at_station_of(state: SymbolicState, obj: str) -> list[str]:
+    """The object must be at the station where the robot stands."""
+    where = state.object_station.get(obj) or state.station_of_location(obj)
+    if state.hand_of(obj) is not None:
+        return []
+    if where is None:
+        return [f"'{obj}' is not at any station"]
+    if where != state.robot_station:
+        return [f"'{obj}' is at {where} but the robot is at {state.robot_station or 'no station'}: walk_to {where} first"]
+    return []
+
+
+def need_holding(state: SymbolicState, hand: str, obj: str) -> list[str]:
+    held = state.holding.get(hand)
+    if held != obj:
+        return [f"the {hand} hand must hold '{obj}' (it holds {held or 'nothing'}): pick it first"]
+    return []
+
+
+def need_hand_free(state: SymbolicState, hand: str) -> list[str]:
+    held = state.holding.get(hand)
+    return [f"the {hand} hand already holds '{held}': place it first"] if held else []
+
+
+def xy_distance(world: WorldState, a: str, b: str) -> float:
+    pa, pb = world.objects[a].pos, world.objects[b].pos
+    return math.hypot(pa[0] - pb[0], pa[1] - pb[1])

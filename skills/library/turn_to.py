@@ -1,0 +1,56 @@
+"""turn_to(target): rotate the base in place to face an object or a station's table."""
+
+from __future__ import annotations
+
+import math
+
+from skills.spec import CallContext, ObjectName, SkillArgs, SkillSpec, Verdict
+
+FACING_TOL_DEG = 5.0
+
+
+class TurnToArgs(SkillArgs):
+    target: ObjectName
+
+
+def _target_xy(world, target: str) -> tuple[float, float]:  # noqa: ANN001
+    if target in world.objects:
+        p = world.objects[target].pos
+        return p[0], p[1]
+    raise KeyError(target)
+
+
+def heading_error_deg(world, target_xy: tuple[float, float]) -> float:  # noqa: ANN001
+    x, y, yaw = world.robot.base_pose
+    want = math.atan2(target_xy[1] - y, target_xy[0] - x)
+    return abs(math.degrees((want - yaw + math.pi) % (2 * math.pi) - math.pi))
+
+
+def _executor(env, a: TurnToArgs):  # noqa: ANN001, ANN202
+    from skills.controllers.base_motion import TurnExecutor
+
+    return TurnExecutor(env, target=a.target)
+
+
+def _judge(c: CallContext) -> Verdict | None:
+    args: TurnToArgs = c.args  # type: ignore[assignment]
+    if not c.executor_finished:
+        return None
+    err = heading_error_deg(c.world, _target_xy(c.world, args.target))
+    if err <= FACING_TOL_DEG:
+        return Verdict("success", f"facing {args.target}", {"heading_error_deg": round(err, 2)})
+    return Verdict("failure", "not_facing", {"heading_error_deg": round(err, 2)})
+
+
+SPEC = SkillSpec(
+    name="turn_to",
+    description="Rotate the robot in place until its front faces an object (e.g. the flask or a bottle). "
+    "Useful to look at something beside the robot; walk_to already faces a station's table.",
+    args=TurnToArgs,
+    resources=lambda a: ("base", "left_leg", "right_leg"),
+    preconditions=lambda s, a: [] if a.target in s.object_types else [f"unknown target '{a.target}'"],
+    effects=lambda s, a: None,
+    timeout_s=10.0,
+    executor=_executor,
+    judge=_judge,
+)
