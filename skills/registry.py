@@ -16,6 +16,10 @@ def register_skill(spec: SkillSpec) -> None:
     _SKILLS[spec.name] = spec
 
 
+def unregister_skill(name: str) -> None:
+    _SKILLS.pop(name, None)
+
+
 def get_skill(name: str) -> SkillSpec:
     spec = _SKILLS.get(name)
     if spec is None:

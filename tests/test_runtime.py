@@ -1,0 +1,199 @@
+"""System-1 runtime: dispatching, composition, slow executors, faults, and clear refusals."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli.main import app
+from agent.dispatcher import GroupsBusy
+from agent.faults import FaultError, parse_fault
+from agent.records import RunRecord, read_events
+from agent.runtime import Runtime
+from skills.policies.chunked import ChunkedPolicyExecutor
+from skills.policies.wave import WavePolicy
+from skills.registry import register_skill, unregister_skill
+from skills.spec import CallContext, SkillArgs, SkillSpec, Verdict
+
+
+class _WaveArgs(SkillArgs):
+    latency_s: float = 0.0
+    ticks: int = 100
+
+
+def _wave_spec() -> SkillSpec:
+    def judge(c: CallContext) -> Verdict | None:
+        # The shoulder roll must actually have moved: read from the simulator's joint state.
+        moved = abs(c.world.robot.joints["left_arm"][1] - c.start.robot.joints["left_arm"][1])
+        return Verdict("success", "waved", {"moved_rad": moved}) if c.executor_finished and moved > 0.05 else None
+
+    return SkillSpec(
+        name="test_wave",
+        description="wave the left arm (test policy)",
+        args=_WaveArgs,
+        resources=lambda a: ("left_arm",),
+        preconditions=lambda s, a: [],
+        effects=lambda s, a: None,
+        timeout_s=30.0,
+        executor=lambda env, a: ChunkedPolicyExecutor(WavePolicy("left", latency_s=a.latency_s), steps=a.ticks),
+        judge=judge,
+    )
+
+
+@pytest.fixture
+def wave_skill():
+    register_skill(_wave_spec())
+    yield
+    unregister_skill("test_wave")
+
+
+def test_slow_executor_does_not_stall_others(lab, wave_skill):
+    """A chunk policy answering 60 ms late (many ticks at this sim speed) runs beside walk_to;
+    the base keeps receiving commands every tick while the policy's answers are pending."""
+    rt = Runtime(lab)
+    rt.call("walk", "walk_to", {"station": "shelf"})
+    rt.call("wave", "test_wave", {"latency_s": 0.06, "ticks": 150})
+    base_ticks = 0
+    wave_ticks = 0
+    late_base_ticks = 0
+    executors = {}
+    rt.on_start.append(lambda a: executors.__setitem__(a.call.id, a.executor))
+
+    def watch(r: Runtime) -> None:
+        nonlocal base_ticks, wave_ticks, late_base_ticks
+        if "base" in r.last_command:
+            base_ticks += 1
+            if "wave" in executors and executors["wave"]._pending is not None:
+                late_base_ticks += 1
+        if "left_arm" in r.last_command:
+            wave_ticks += 1
+
+    rt.on_tick.append(watch)
+    outcomes = {o.call_id: o for o in rt.run_until_event()}
+    assert outcomes["walk"].ok and outcomes["wave"].ok, outcomes
+    assert executors["wave"].late_ticks > 0  # the policy really was late...
+    assert late_base_ticks > 20  # ...and the base kept being commanded meanwhile
+    assert wave_ticks > 0 and base_ticks > 100
+
+
+def test_parallel_calls_write_their_own_groups_in_the_same_ticks(lab, wave_skill):
+    rt = Runtime(lab)
+    rt.call("walk", "walk_to", {"station": "shelf"})
+    rt.call("wave", "test_wave", {"ticks": 120})
+    both = 0
+
+    def watch(r: Runtime) -> None:
+        nonlocal both
+        both += "base" in r.last_command and "left_arm" in r.last_command
+
+    rt.on_tick.append(watch)
+    outcomes = {o.call_id: o for o in rt.run_until_event()}
+    assert outcomes["walk"].ok and outcomes["wave"].ok
+    assert both > 50
+    assert lab.world_state().robot.station == "shelf"
+
+
+def test_groups_in_use_are_refused_with_the_holder_named(lab, wave_skill):
+    rt = Runtime(lab)
+    rt.start_now("w1", "test_wave", {"ticks": 50})
+    with pytest.raises(GroupsBusy, match=r"left_arm \(held by 'w1' test_wave\)"):
+        rt.start_now("w2", "test_wave", {"ticks": 50})
+
+
+@pytest.mark.parametrize(
+    ("skill", "args", "message"),
+    [
+        ("pick", {"object": "unicorn", "hand": "right"}, "unknown object 'unicorn'"),
+        ("pick", {"object": "red_block", "hand": "middle"}, "hand: Input should be 'left' or 'right'"),
+        ("pick", {"object": "yellow_zone"}, "'yellow_zone' is a zone, not a"),
+        ("walk_to", {"station": "kitchen"}, "unknown station 'kitchen'"),
+        ("pour", {"source": "flask", "target": "red_block", "volume_ml": 5}, "'red_block' is a block"),
+        ("wait", {"seconds": -1}, "seconds: Input should be greater than 0"),
+    ],
+)
+def test_bad_calls_say_which_and_why(lab, skill, args, message):
+    rt = Runtime(lab)
+    with pytest.raises(ValueError, match=message):
+        rt.call("c1", skill, args)
+
+
+def test_timeout_is_reported(lab):
+    rt = Runtime(lab, faults=[parse_fault("noanswer:skill=walk_to")])
+    rt.call("walk", "walk_to", {"station": "shelf"})
+    (out,) = rt.run_until_event()
+    assert (out.status, out.reason) == ("failure", "timeout")
+    assert out.sim_time_s == pytest.approx(20.0, abs=0.05)
+    assert lab.world_state().robot.station == "bench"  # nothing moved the base
+
+
+def test_blocked_station_is_reported_from_the_base_stalling(lab):
+    rt = Runtime(lab, faults=[parse_fault("block:station=shelf")])
+    rt.call("walk", "walk_to", {"station": "shelf"})
+    (out,) = rt.run_until_event()
+    assert (out.status, out.reason) == ("failure", "blocked")
+    assert 0.5 < out.evidence["base_pose"][1] < 2.4
+
+
+def test_nan_ends_the_episode_as_unstable_and_keeps_the_record(lab, tmp_path):
+    record = RunRecord(root=tmp_path)
+    rt = Runtime(lab, faults=[parse_fault("nan:after=0.4")])
+    rt.call("walk", "walk_to", {"station": "shelf"})
+    record.event("dispatch", call_id="walk")
+    outcomes = rt.run_until_event()
+    for o in outcomes:
+        record.event("outcome", **o.to_dict())
+    record.close()
+    assert [(o.status, o.reason) for o in outcomes] == [("failure", "unstable")]
+    assert outcomes[0].sim_time_s == pytest.approx(0.4, abs=0.03)
+    assert rt.episode_over is not None
+    events = read_events(record.dir)
+    assert [e["kind"] for e in events] == ["dispatch", "outcome"] and events[1]["reason"] == "unstable"
+
+
+@pytest.mark.parametrize("text", ["explode:x=1", "drop:hand=middle", "drop:hand", "slow:delay=1"])
+def test_bad_faults_are_refused(text):
+    with pytest.raises(FaultError):
+        parse_fault(text)
+
+
+def test_skill_cli_json_and_exit_codes(tmp_path, monkeypatch):
+    monkeypatch.setenv("TANDEM_RUNS_DIR", str(tmp_path))
+    runner = CliRunner()
+    ok = runner.invoke(app, ["skill", "walk_to", "--station", "shelf", "--seed", "1", "--json"])
+    assert ok.exit_code == 0, ok.output
+    result = json.loads(ok.stdout)
+    assert result["skill"] == "walk_to" and result["status"] == "success"
+    assert result["sim_time_s"] > 2 and result["wall_time_s"] > 0
+    assert (tmp_path / result["run_id"] / "events.jsonl").exists()
+    failed = runner.invoke(app, ["skill", "walk_to", "--station", "shelf", "--inject", "block:station=shelf", "--json"])
+    assert failed.exit_code == 1 and json.loads(failed.stdout)["reason"] == "blocked"
+    bad = runner.invoke(app, ["skill", "walk_to", "--station", "kitchen"])
+    assert bad.exit_code == 2 and "unknown station 'kitchen'" in bad.output and "Traceback" not in bad.output
+    unknown = runner.invoke(app, ["skill", "fly"])
+    assert unknown.exit_code == 2 and "unknown skill 'fly'" in unknown.output
+
+
+def test_skills_json_lists_schemas_with_scene_names():
+    runner = CliRunner()
+    res = runner.invoke(app, ["skills", "--json", "--scene", "g1_lab"])
+    assert res.exit_code == 0, res.output
+    tools = {t["name"]: t for t in json.loads(res.stdout)}
+    assert {"walk_to", "pick", "place", "pour", "hold", "open_hand", "close_hand", "look_at", "home", "wait", "turn_to"} <= set(tools)
+    assert tools["walk_to"]["parameters"]["properties"]["station"]["enum"] == ["bench", "shelf"]
+    assert "red_block" in tools["pick"]["parameters"]["properties"]["object"]["enum"]
+    assert "yellow_zone" not in tools["pick"]["parameters"]["properties"]["object"]["enum"]
+
+
+def test_look_at_turns_the_waist_toward_the_object(lab):
+    rt = Runtime(lab)
+    rt.call("look", "look_at", {"object": "graduated_cylinder"})
+    (out,) = rt.run_until_event()
+    assert out.ok, out
+    waist_yaw = lab.world_state().robot.joints["waist"][0]
+    p = lab.world_state().objects["graduated_cylinder"].pos
+    assert waist_yaw == pytest.approx(math.atan2(p[1], p[0]), abs=math.radians(8))
+    assert np.sign(waist_yaw) == np.sign(p[1])
