@@ -1,12 +1,33 @@
 """Liquid bookkeeping: flow out of tilted containers, where the stream lands, spills and reactions.
 
-Model (per control tick): a container is a cylinder of radius r and height h whose liquid fills
-``level = V / capacity * h`` along its axis. The free surface stays horizontal through that point of
-the axis. Liquid leaves when the surface rises above the lowest point of the rim, at a weir-like rate
-that grows with the excess height (so with tilt), capped by the volume actually above the rim. The
-stream falls straight down from that rim point into whichever upright container's opening is below it;
-otherwise it is spilled onto the surface underneath (a table or a tray) or the floor. Every ml removed
-is either received or spilled, so volume is conserved to floating-point error.
+Model (per control tick), with tilt ``θ`` the angle between a container's axis and world up:
+
+* A container is a cylinder of radius ``r`` and height ``h`` holding ``V`` ml of a well-mixed liquid.
+  Its fill ``level = V / capacity * h`` is measured along the axis from the bottom (from the mouth
+  when the container is upside down, θ > 90°). The free surface is horizontal and passes through the
+  axis at that level (exact for a tilted cylinder while the surface cuts neither end face; beyond that
+  it is an approximation that lets a steeply tilted container drain completely).
+* The lip is the lowest point of the rim: ``top + r * d`` with ``d`` the unit down-slope direction in
+  the rim plane (world -z projected onto that plane). Liquid leaves only when the surface is above the
+  lip, by the head ``H = r sinθ − (h − level) cosθ``, i.e. once ``level + r tanθ > h``: an upright
+  container (θ = 0) never loses liquid, and ``H`` grows with tilt. Past 90° the mouth faces down and
+  nothing holds the liquid back; there ``H = r + level |cosθ|`` (continuous at 90°, still growing),
+  so the flow keeps rising with tilt up to upside down and the container drains.
+* The flow is that of a sharp-crested weir, ``Q = 2/3 · Cd · 2r · sqrt(2g) · H^1.5``, for one tick,
+  capped by the volume above the lip (``H`` times the horizontal cross-section) and by ``V``.
+* The stream falls straight down from the lip into the highest upright container (axis within ~32°
+  of vertical) whose mouth is below the lip and within its radius horizontally. What does not fit in
+  that container overflows onto the tray it stands in (or the surface under it). A stream that finds
+  no opening is spilled onto the highest surface under the lip (a table or a tray), else the floor.
+  Every ml removed is either received or spilled, so ``Σ poured_out = Σ received + spilled`` and the
+  total liquid only ever drops by what was spilled (to floating-point error).
+* Reactions (rules.yaml): when a vessel holds every required group at or above its minimum, the rule
+  fires there (a vessel runs one reaction at a time; it can fire again once that run is over). Over
+  ``duration_s`` the consumed liquid present at the start turns into the same volume of water, and
+  ``foam_ml_per_ml`` ml of foam per ml of it grows linearly; foam beyond the vessel's free room
+  overflows onto its tray (or the surface under it) and is counted in ``overflow_ml`` (by place) and
+  in the vessel's ``foam_overflow_ml``.
+  Foam is not liquid: it is neither poured nor spilled.
 """
 
 from __future__ import annotations
@@ -59,6 +80,7 @@ class ContainerLiquid:
     poured_out_ml: float = 0.0
     received_ml: float = 0.0
     foam_ml: float = 0.0
+    foam_overflow_ml: float = 0.0  # foam that has run over this container's rim
 
     @property
     def total_ml(self) -> float:
@@ -119,31 +141,33 @@ class Chemistry:
         for name, c in self.containers.items():
             if c.total_ml > _EPS_ML:
                 self._pour(c, poses[name], poses, dt)
-        self._react(t, dt)
+        self._react(t, dt, poses)
 
     def _pour(
         self, c: ContainerLiquid, pose: ContainerPose, poses: dict[str, ContainerPose], dt: float
     ) -> None:
-        axis = pose.axis
+        axis = np.asarray(pose.axis, dtype=float)
         cos_t = float(axis[2])
-        down = np.array([0.0, 0.0, -1.0]) - cos_t * axis  # -z projected onto the rim plane
-        norm = float(np.linalg.norm(down))
-        if norm < 1e-6:
-            return  # upright or upside down exactly: a level rim, nothing leaves over it
-        lip = pose.base + c.height * axis + c.radius * down / norm
+        down = np.array([0.0, 0.0, -1.0]) + cos_t * axis  # world -z projected onto the rim plane
+        sin_t = float(np.linalg.norm(down))  # |(-z) - ((-z)·a) a| = sin(tilt)
+        top = pose.base + c.height * axis
+        lip = top + c.radius * down / sin_t if sin_t > 1e-9 else top  # (level rim: any point of it)
         level = c.total_ml / c.capacity_ml * c.height
-        surface_z = pose.base[2] + level * cos_t if cos_t > 0 else pose.base[2] + c.height
-        excess = surface_z - lip[2]
+        # Head of the free surface over the lip (see the module docstring).
+        excess = c.radius * sin_t - (c.height - level) * cos_t if cos_t >= 0 else c.radius - level * cos_t
         if excess <= 0:
             return
-        weir_ml_s = _WEIR_COEFF * (2 * c.radius) * math.sqrt(2 * _G) * excess**1.5 * 1e6
-        area_ml_per_m = c.capacity_ml / c.height / max(cos_t, 0.05)
-        out_ml = min(weir_ml_s * dt, excess * area_ml_per_m, c.total_ml)
+        weir_ml_s = 2 / 3 * _WEIR_COEFF * (2 * c.radius) * math.sqrt(2 * _G) * excess**1.5 * 1e6
+        above_ml = excess * c.capacity_ml / c.height / cos_t if cos_t > 0.05 else c.total_ml
+        out_ml = min(weir_ml_s * dt, above_ml, c.total_ml)
         mix = c.take(out_ml)
         self.stream[c.name] = lip
         self._land(c.name, lip, mix, poses)
 
-    def _land(self, source: str, lip: np.ndarray, mix: dict[str, float], poses: dict[str, ContainerPose]) -> None:
+    def _land(
+        self, source: str, lip: np.ndarray, mix: dict[str, float], poses: dict[str, ContainerPose]
+    ) -> None:
+        best, best_z = None, -math.inf
         for name, other in self.containers.items():
             if name == source:
                 continue
@@ -151,12 +175,20 @@ class Chemistry:
             if p.axis[2] < _UPRIGHT_COS:
                 continue
             mouth = p.base + other.height * p.axis
-            if mouth[2] < lip[2] and math.hypot(lip[0] - mouth[0], lip[1] - mouth[1]) <= other.radius:
-                rest = other.add(mix)
-                if rest:
-                    self._spill(self.trays.get(name) or self._surface_under(mouth), rest)
-                return
-        self._spill(self._surface_under(lip), mix)
+            inside = math.hypot(lip[0] - mouth[0], lip[1] - mouth[1]) <= other.radius
+            if inside and best_z < mouth[2] < lip[2]:
+                best, best_z = name, mouth[2]
+        if best is None:
+            self._spill(self._surface_under(lip), mix)
+            return
+        rest = self.containers[best].add(mix)
+        if rest:
+            self._spill(self._catch_basin(best, poses[best]), rest)
+
+    def _catch_basin(self, name: str, pose: ContainerPose) -> str:
+        """Where liquid or foam running over a container's rim ends up: its tray, else what is under it."""
+        mouth = pose.base + self.containers[name].height * pose.axis
+        return self.trays.get(name) or self._surface_under(mouth)
 
     def _surface_under(self, p: np.ndarray) -> str:
         best, best_z = "floor", -math.inf
@@ -170,10 +202,10 @@ class Chemistry:
         for liq, v in mix.items():
             bucket[liq] = bucket.get(liq, 0.0) + v
 
-    def _react(self, t: float, dt: float) -> None:
-        running = {r.container for r in self.reactions}
+    def _react(self, t: float, dt: float, poses: dict[str, ContainerPose]) -> None:
+        busy = {r.container for r in self.reactions if r.progress < 1.0}
         for name, c in self.containers.items():
-            if name in running:
+            if name in busy:
                 continue
             for rname, rule in self.rules.reactions.items():
                 if rule.satisfied_by(c.contents):
@@ -197,6 +229,7 @@ class Chemistry:
             c.foam_ml += run.foam_total_ml * step
             room = max(0.0, c.capacity_ml - c.total_ml)
             if c.foam_ml > room:
-                where = self.trays.get(run.container, "floor")
+                where = self._catch_basin(run.container, poses[run.container])
                 self.overflow_ml[where] = self.overflow_ml.get(where, 0.0) + (c.foam_ml - room)
+                c.foam_overflow_ml += c.foam_ml - room
                 c.foam_ml = room

@@ -31,7 +31,9 @@ class Reaction(_Strict):
 
     def satisfied_by(self, contents: dict[str, float]) -> bool:
         """Every group has at least one liquid at or above its minimum."""
-        return all(any(contents.get(liq, 0.0) >= need for liq, need in group.items()) for group in self.requires)
+        return all(
+            any(contents.get(liq, 0.0) >= need for liq, need in group.items()) for group in self.requires
+        )
 
 
 class ChemistryRules(_Strict):

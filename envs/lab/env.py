@@ -15,8 +15,8 @@ from envs.base import (
     ContainerState,
     Embodiment,
     JointGroup,
-    Observation,
     ObjectState,
+    Observation,
     ReactionState,
     RobotState,
     WorldState,
@@ -107,7 +107,11 @@ class G1LabEnv:
         self.embodiment = Embodiment(
             robot="unitree_g1_with_hands",
             groups=groups,
-            aliases={"legs": ("left_leg", "right_leg"), "arms": ("left_arm", "right_arm"), "hands": ("left_hand", "right_hand")},
+            aliases={
+                "legs": ("left_leg", "right_leg"),
+                "arms": ("left_arm", "right_arm"),
+                "hands": ("left_hand", "right_hand"),
+            },
             base_mode=scene.robot.base,
             state_dim=g1.STATE_DIM,
         )
@@ -161,7 +165,8 @@ class G1LabEnv:
         for joint, q in STAND_POSE.items():
             d.qpos[m.jnt_qposadr[m.joint(joint).id]] = q
         for side in g1.HANDS:
-            d.qpos[self._state_qpos[self.embodiment.groups[g1.HAND_OF[side]].state_index]] = g1.finger_pose(side, False)
+            hand = self.embodiment.groups[g1.HAND_OF[side]]
+            d.qpos[self._state_qpos[hand.state_index]] = g1.finger_pose(side, False)
 
         start = self.scene.stations[self.scene.robot.start_station].robot_pose
         base = np.array([start[0], start[1], math.radians(start[2])])
@@ -203,7 +208,7 @@ class G1LabEnv:
                 for name, obj in self.scene.containers.items()
             },
             surfaces=self._surfaces(),
-            trays={name: obj.in_tray for name, obj in self.scene.containers.items() if obj.in_tray is not None},
+            trays={n: obj.in_tray for n, obj in self.scene.containers.items() if obj.in_tray is not None},
         )
         self.unstable: str | None = None
         return self.observation()
@@ -232,7 +237,6 @@ class G1LabEnv:
         return obj.size[0] if obj.shape == "cylinder" else math.hypot(obj.size[0], obj.size[1])
 
     def _top_of(self, name: str, pose: tuple[float, float, float]) -> float:
-        obj = self.scene.objects[name]
         st = self.scene.stations[self.scene.station_of(name)]
         return st.table.height + 2 * self._object_half_height(name)
 
@@ -251,7 +255,8 @@ class G1LabEnv:
             cx, cy = station_to_world(st.robot_pose, *st.table.center)
             hx, hy = st.table.size[0] / 2, st.table.size[1] / 2
             if st.robot_pose[2] % 180 != 0:  # axis-aligned bounds of a rotated table
-                c, s = abs(math.cos(math.radians(st.robot_pose[2]))), abs(math.sin(math.radians(st.robot_pose[2])))
+                yaw = math.radians(st.robot_pose[2])
+                c, s = abs(math.cos(yaw)), abs(math.sin(yaw))
                 hx, hy = c * hx + s * hy, s * hx + c * hy
             out.append(Surface(f"{name}_table", cx - hx, cx + hx, cy - hy, cy + hy, st.table.height))
         for name, obj in self.scene.objects.items():
@@ -299,7 +304,8 @@ class G1LabEnv:
         warnings_before = int(d.warning.number[_BAD_STATE_WARNINGS].sum())
         mujoco.mj_step(self.model, d, nstep=self.n_substeps)
         # MuJoCo resets the data by itself when the state blows up: a new warning means it happened.
-        if int(d.warning.number[_BAD_STATE_WARNINGS].sum()) > warnings_before or np.abs(d.qvel).max() > MAX_QVEL:
+        blew_up = int(d.warning.number[_BAD_STATE_WARNINGS].sum()) > warnings_before
+        if blew_up or np.abs(d.qvel).max() > MAX_QVEL:
             self.unstable = f"simulation unstable at t={t_before:.3f}s: NaN or exploding velocities"
             return self.observation()
         self.chemistry.step(self.control_dt, d.time, self._container_poses())
@@ -313,14 +319,14 @@ class G1LabEnv:
         known = sorted(self.embodiment.groups) + (["base"] if self.holonomic else [])
         if name in self.embodiment.aliases:
             parts = ", ".join(self.embodiment.aliases[name])
-            return f"'{name}' is an alias ({parts}): command each group by name; known groups: {', '.join(known)}"
+            return f"'{name}' is an alias ({parts}): command each group; known groups: {', '.join(known)}"
         return f"unknown joint group '{name}' in command; known groups: {', '.join(known)}"
 
     def _check_base_command(self, value: ArrayLike) -> np.ndarray:
         if not self.holonomic:
             raise ValueError(
                 f"scene '{self.scene.name}' has robot.base: floating (a free-standing G1): there is no "
-                "base-velocity model, so 'base' cannot be commanded; use robot.base: holonomic to drive the base"
+                "base-velocity model, so 'base' cannot be commanded; use robot.base: holonomic to drive it"
             )
         v = np.asarray(value, dtype=float)
         if v.shape != (3,) or not np.isfinite(v).all():
@@ -382,7 +388,7 @@ class G1LabEnv:
         return held
 
     def world_state(self) -> WorldState:
-        d, m = self.data, self.model
+        d = self.data
         holding = self.holding()
         held_by = {obj: side for side, obj in holding.items() if obj is not None}
         base = self.base_pose()
@@ -411,7 +417,10 @@ class G1LabEnv:
                 pelvis_height=round(float(d.xpos[self._pelvis][2]), 5),
                 pelvis_tilt_deg=round(math.degrees(math.acos(float(np.clip(pelvis_z[2], -1, 1)))), 3),
                 holding=holding,
-                joints={g.name: d.qpos[self._state_qpos[g.state_index]].round(4).tolist() for g in self.embodiment.groups.values()},
+                joints={
+                    g.name: d.qpos[self._state_qpos[g.state_index]].round(4).tolist()
+                    for g in self.embodiment.groups.values()
+                },
             ),
             objects=objects,
             containers={
@@ -429,7 +438,10 @@ class G1LabEnv:
             spills_ml={loc: {k: round(v, 4) for k, v in mix.items()} for loc, mix in chem.spills.items()},
             spilled_ml=round(chem.spilled_ml, 4),
             foam_overflow_ml={k: round(v, 3) for k, v in chem.overflow_ml.items()},
-            reactions=[ReactionState(r.reaction, r.container, round(r.started_s, 4), round(r.progress, 4)) for r in chem.reactions],
+            reactions=[
+                ReactionState(r.reaction, r.container, round(r.started_s, 4), round(r.progress, 4))
+                for r in chem.reactions
+            ],
             stations=list(self.scene.stations),
             unstable=self.unstable,
         )
@@ -498,6 +510,50 @@ class G1LabEnv:
                 m.geom_rbound[foam_g] = foam_h + 2 * c.radius
             else:
                 m.geom_rgba[foam_g] = (0, 0, 0, 0)
+
+    # ----------------------------------------------------------------- snapshots
+    def snapshot(self) -> dict:
+        """The full simulator and chemistry state as plain data (JSON-able), for checkpoints."""
+        d = self.data
+        chem = self.chemistry
+        return {
+            "seed": self.seed,
+            "scene": self.scene.name,
+            "time": float(d.time),
+            **{k: getattr(d, k).tolist() for k in ("qpos", "qvel", "act", "ctrl", "mocap_pos", "mocap_quat", "qacc_warmstart")},
+            "base_target": self._base_target.tolist(),
+            "base_vel": self._base_vel.tolist(),
+            "containers": {
+                n: {"contents": dict(c.contents), "poured_out_ml": c.poured_out_ml, "received_ml": c.received_ml, "foam_ml": c.foam_ml}
+                for n, c in chem.containers.items()
+            },
+            "spills": {k: dict(v) for k, v in chem.spills.items()},
+            "overflow_ml": dict(chem.overflow_ml),
+            "reactions": [vars(r).copy() for r in chem.reactions],
+            "unstable": self.unstable,
+        }
+
+    def restore(self, snap: dict) -> None:
+        """Put the simulator back in a snapshot's state (same scene; reset first)."""
+        from envs.chemistry.liquids import ReactionRun
+
+        if snap["scene"] != self.scene.name:
+            raise ValueError(f"snapshot is of scene '{snap['scene']}', this env runs '{self.scene.name}'")
+        d = self.data
+        d.time = snap["time"]
+        for k in ("qpos", "qvel", "act", "ctrl", "mocap_pos", "mocap_quat", "qacc_warmstart"):
+            getattr(d, k)[:] = np.asarray(snap[k]).reshape(getattr(d, k).shape)
+        self._base_target = np.array(snap["base_target"])
+        self._base_vel = np.array(snap["base_vel"])
+        for n, c in snap["containers"].items():
+            box = self.chemistry.containers[n]
+            box.contents = dict(c["contents"])
+            box.poured_out_ml, box.received_ml, box.foam_ml = c["poured_out_ml"], c["received_ml"], c["foam_ml"]
+        self.chemistry.spills = {k: dict(v) for k, v in snap["spills"].items()}
+        self.chemistry.overflow_ml = dict(snap["overflow_ml"])
+        self.chemistry.reactions = [ReactionRun(**r) for r in snap["reactions"]]
+        self.unstable = snap["unstable"]
+        mujoco.mj_forward(self.model, d)
 
     def close(self) -> None:
         for r in getattr(self, "_renderers", {}).values():
