@@ -39,7 +39,7 @@ class RunRecord:
         self.dir.mkdir(parents=True, exist_ok=True)
         self._events = (self.dir / "events.jsonl").open("a", encoding="utf-8")
 
-    def event(self, kind: str, **data: Any) -> None:
+    def event(self, kind: str, /, **data: Any) -> None:
         line = json.dumps({"kind": kind, "wall_time": round(time.time(), 3), **data}, default=_plain)
         self._events.write(line + "\n")
         self._events.flush()

@@ -34,11 +34,14 @@ class Runtime:
         self.obs: Observation = env.observation() if hasattr(env, "observation") else env.reset()  # type: ignore[attr-defined]
         self.world: WorldState = env.world_state()
         self.scene = SceneNames.from_world(self.world)
+        # What is in hand when this loop starts is being carried: a drop of it must be reported.
+        self.monitors.carrying = {h: o for h, o in self.world.robot.holding.items() if o}
         self.outcomes: list[Outcome] = []
         self.ticks = 0
         self.last_command: dict[str, np.ndarray] = {}
         self.on_tick: list[Hook] = []  # observers (video, live view); they run after each step
         self.on_start: list[Callable[[ActiveCall], None]] = []
+        self.on_outcome: list[Callable[[Outcome], None]] = []
         self.episode_over: Verdict | None = None
         self.overhead_s = 0.0  # dispatcher + composition + monitors, for the loop benchmark
         self.executor_s = 0.0
@@ -90,6 +93,8 @@ class Runtime:
             evidence=verdict.evidence,
         )
         self.outcomes.append(out)
+        for hook in self.on_outcome:
+            hook(out)
         return out
 
     # ----------------------------------------------------------------- loop

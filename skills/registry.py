@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from skills.library import hands, hold, home, look_at, pick, place, pour, turn_to, wait, walk_to
+from skills.library import hands, hold, home, look_at, pick, place, pour, step_back, turn_to, wait, walk_to
 from skills.spec import SceneNames, SkillSpec
 
 _SKILLS: dict[str, SkillSpec] = {}
@@ -56,5 +56,6 @@ for _spec in (
     look_at.SPEC,
     home.SPEC,
     wait.SPEC,
+    step_back.SPEC,
 ):
     register_skill(_spec)

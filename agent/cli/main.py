@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import scene, skill
+from agent.cli import run, runs, scene, skill
 
 app = typer.Typer(
     name="tandem",
@@ -13,6 +13,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.command("run")(run.run)
+app.add_typer(runs.app, name="runs")
 app.add_typer(scene.app, name="scene")
 app.command("skills")(skill.list_skills)
 app.command("skill", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(skill.run_skill)

@@ -85,3 +85,16 @@ class TurnExecutor(BaseMoveExecutor):
         x, y, _ = obs.base_pose
         p = world.objects[self.target].pos
         self.goal = np.array([x, y, math.atan2(p[1] - y, p[0] - x)])
+
+
+class StepBackExecutor(BaseMoveExecutor):
+    """Back straight away from where the robot faces."""
+
+    def __init__(self, env, distance_m: float) -> None:  # noqa: ANN001
+        super().__init__(env, goal=(0.0, 0.0, 0.0))
+        self.distance_m = distance_m
+
+    def reset(self, obs: Observation, world: WorldState) -> None:
+        super().reset(obs, world)
+        x, y, yaw = obs.base_pose
+        self.goal = np.array([x - self.distance_m * math.cos(yaw), y - self.distance_m * math.sin(yaw), yaw])

@@ -1,0 +1,86 @@
+"""``tandem run "TASK"``: plan and execute a task in the embedded lab, with a live view and a record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from agent.cli.errors import user_errors
+
+console = Console()
+EXIT = {"success": 0, "not_understood": 2, "invalid_plan": 2}
+
+
+def run(
+    task: Annotated[str | None, typer.Argument(help='the request, e.g. "prepare elephant toothpaste"')] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="scene randomization seed")] = None,
+    scene: Annotated[str, typer.Option("--scene", help="scene name or YAML path")] = "g1_lab",
+    inject: Annotated[list[str] | None, typer.Option("--inject", help="fault, e.g. drop:hand=right,during=walk_to,after=1 (repeatable)")] = None,
+    video: Annotated[Path | None, typer.Option("--video", help="record a camera to this MP4")] = None,
+    camera: Annotated[str, typer.Option("--camera", help="camera for --video: third or ego")] = "third",
+    resume: Annotated[str | None, typer.Option("--resume", help="continue a killed run from its last checkpoint")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print a machine-readable summary instead of the live view")] = False,
+) -> None:
+    """Plan a task with the planner (offline recipes by default) and run it on the simulated G1.
+
+    Exit code 0: success; 1: the task failed; 2: not understood or bad input. Every run writes
+    runs/RUN_ID/ (checkpoints, events.jsonl, summary.json).
+    """
+    from agent.faults import FaultError
+    from agent.session import RunConfig, RunSession
+    from envs.robots.g1.g1_model import AssetError
+    from envs.scene_schema import SceneError
+
+    with user_errors(SceneError, AssetError, FaultError, FileNotFoundError, ValueError):
+        if resume:
+            session = RunSession.resume(resume)
+        else:
+            if not task or not task.strip():
+                raise ValueError('give a task, e.g. tandem run "prepare elephant toothpaste"')
+            session = RunSession(RunConfig(goal=task, scene=scene, seed=seed, faults=inject or []))
+    writer = None
+    if video is not None:
+        from envs.rendering import VideoWriter
+
+        cam = {"third": "third_person", "ego": "ego_view"}.get(camera, camera)
+        writer = VideoWriter(video, fps=1.0 / (session.env.control_dt * 4))
+        session.system_one.on_tick.append(
+            lambda rt: writer.append(session.env.render(cam, 480, 360)) if rt.ticks % 4 == 0 else None
+        )
+    try:
+        if as_json:
+            summary = session.continue_run() if resume else session.run()
+        else:
+            from agent.live import LiveView
+
+            view = LiveView(session.cfg.goal)
+            session.listeners.append(view)
+            session.system_one.on_tick.append(lambda rt: view.tick(rt.world.time_s) if rt.ticks % 10 == 0 else None)
+            with Live(view, console=console, refresh_per_second=8, transient=False):
+                summary = session.continue_run() if resume else session.run()
+    finally:
+        if writer is not None:
+            writer.close()
+        session.close()
+    if as_json:
+        print(json.dumps(summary, default=str))
+    else:
+        print_summary(summary)
+    raise typer.Exit(EXIT.get(summary["status"], 1))
+
+
+def print_summary(s: dict[str, Any]) -> None:
+    color = "green" if s["success"] else "red"
+    console.print(f"[bold {color}]{s['status']}[/]: {s['message']}")
+    t = Table(show_header=False, box=None)
+    for key in ("run_id", "goal", "understood_as", "plan_versions", "retries", "replans", "sim_time_s", "wall_time_s", "spilled_ml"):
+        t.add_row(key, str(s.get(key)))
+    t.add_row("steps", f"{sum(o['status'] == 'success' for o in s['outcomes'])} succeeded, "
+                       f"{sum(o['status'] == 'failure' for o in s['outcomes'])} failed")
+    console.print(t)

@@ -1,0 +1,136 @@
+"""A run: env + System 1 + a planner backend + the graph, checkpointed and recorded under runs/RUN_ID/."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from agent.faults import parse_fault
+from agent.records import RunRecord, runs_root
+from agent.system_one import SystemOne
+from planner.backend import PlannerBackend
+from planner.graph import GraphContext, build_graph
+
+META = "meta.json"
+CHECKPOINTS = "checkpoints.sqlite"
+RECURSION_LIMIT = 400
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run, saved so ``--resume`` can rebuild it."""
+
+    goal: str
+    scene: str = "g1_lab"
+    seed: int | None = None
+    faults: list[str] = field(default_factory=list)
+    planner: str = "offline"
+    planner_options: dict[str, Any] = field(default_factory=dict)
+
+
+def make_backend(cfg: RunConfig, record: RunRecord) -> PlannerBackend:
+    if cfg.planner == "offline":
+        from planner.offline.backend import OfflineBackend
+
+        return OfflineBackend()
+    raise ValueError(f"unknown planner '{cfg.planner}'; planners: offline")
+
+
+class RunSession:
+    def __init__(self, cfg: RunConfig, run_id: str | None = None, root: Path | None = None, env=None) -> None:  # noqa: ANN001
+        from envs.lab.env import G1LabEnv
+
+        self.cfg = cfg
+        self.record = RunRecord(run_id, root or runs_root())
+        self.run_id = self.record.run_id
+        self.env = env if env is not None else G1LabEnv(scene=cfg.scene, seed=cfg.seed)
+        if env is not None:
+            self.env.reset(seed=cfg.seed)
+        self.listeners: list[Any] = []
+        self.system_one = SystemOne(self.env, [parse_fault(f) for f in cfg.faults], emit=self.emit)
+        self.backend = make_backend(cfg, self.record)
+        self._conn = sqlite3.connect(self.record.dir / CHECKPOINTS, check_same_thread=False)
+        self.graph = build_graph(GraphContext(backend=self.backend, runner=self.system_one, emit=self.emit), SqliteSaver(self._conn))
+        self.config = {"configurable": {"thread_id": self.run_id}, "recursion_limit": RECURSION_LIMIT}
+        self.planning_s = 0.0
+
+    def emit(self, kind: str, data: dict[str, Any]) -> None:
+        self.record.event(kind, **data)
+        for listener in self.listeners:
+            listener(kind, data)
+
+    def _meta_path(self) -> Path:
+        return self.record.dir / META
+
+    def run(self) -> dict[str, Any]:
+        self._meta_path().write_text(json.dumps(self.cfg.__dict__, indent=2))
+        self.emit("start", {"goal": self.cfg.goal, "scene": self.cfg.scene, "seed": self.cfg.seed, "faults": self.cfg.faults})
+        return self._drive({"goal": self.cfg.goal, "outcomes": [], "retries": 0, "replans": 0, "status": "running"})
+
+    @classmethod
+    def resume(cls, run_id: str, root: Path | None = None) -> RunSession:
+        root = root or runs_root()
+        meta = root / run_id / META
+        if not meta.exists():
+            raise FileNotFoundError(f"no run '{run_id}' under {root} (no {META})")
+        session = cls(RunConfig(**json.loads(meta.read_text())), run_id=run_id, root=root)
+        snap = session.graph.get_state(session.config).values.get("snapshot")
+        if snap:
+            session.env.restore(snap)
+        session.emit("resume", {"from_sim_time_s": snap["time"] if snap else 0.0})
+        return session
+
+    def continue_run(self) -> dict[str, Any]:
+        return self._drive(None)
+
+    def _drive(self, initial: dict[str, Any] | None) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        sim0 = self.env.world_state().time_s
+        final: dict[str, Any] = {}
+        for update in self.graph.stream(initial, self.config, stream_mode="updates"):
+            for node, _ in update.items():
+                self.emit("node", {"node": node})
+        final = self.graph.get_state(self.config).values
+        wall = time.perf_counter() - t0
+        summary = self.summary(final, wall, self.env.world_state().time_s - sim0)
+        self.record.write_summary(summary)
+        self.emit("summary", {k: summary[k] for k in ("status", "success", "retries", "replans", "sim_time_s", "wall_time_s")})
+        return summary
+
+    def summary(self, state: dict[str, Any], wall_s: float, sim_s: float) -> dict[str, Any]:
+        plan = state.get("plan") or {"steps": []}
+        status = state.get("status", "failed")
+        world = self.env.world_state()
+        return {
+            "run_id": self.run_id,
+            "success": status == "success",
+            "status": status,
+            "goal": state.get("goal", self.cfg.goal),
+            "understood_as": state.get("summary"),
+            "message": state.get("message", ""),
+            "plan": plan.get("steps", []),
+            "plan_reason": plan.get("reason", ""),
+            "plan_versions": state.get("plan_version", 0),
+            "outcomes": state.get("outcomes", []),
+            "retries": state.get("retries", 0),
+            "replans": state.get("replans", 0),
+            "sim_time_s": round(world.time_s, 3),
+            "wall_time_s": round(wall_s, 3),
+            "this_process_sim_s": round(sim_s, 3),
+            "spilled_ml": world.spilled_ml,
+            "reactions": [r.__dict__ for r in world.reactions],
+            "seed": self.cfg.seed,
+            "scene": self.cfg.scene,
+            "planner": self.cfg.planner,
+            "record": str(self.record.dir),
+        }
+
+    def close(self) -> None:
+        self.record.close()
+        self._conn.close()

@@ -1,0 +1,62 @@
+"""What the graph needs from a planner backend (offline recipes, an LLM) and from System 1."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from envs.base import WorldState
+from planner.schema import Plan
+
+
+@dataclass(frozen=True)
+class Understood:
+    """The request as a task the backend can plan for; ``task`` is backend data, JSON-serializable."""
+
+    task: dict[str, Any]
+    summary: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """No plan: what to tell the person instead (not understood, a question, a refusal)."""
+
+    message: str
+    kind: str = "not_understood"
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """Why the planner is asked again: the failed step, its monitor evidence, what already succeeded."""
+
+    failed_step: dict[str, Any]
+    outcome: dict[str, Any]
+    succeeded: list[str] = field(default_factory=list)
+    decision: str = "replan"
+
+
+class PlannerBackend(Protocol):
+    name: str
+
+    def understand(self, goal: str, world: WorldState) -> Understood | Reply: ...
+
+    def plan(self, task: dict[str, Any], world: WorldState, feedback: Feedback | None = None) -> Plan: ...
+
+    def goal_met(self, task: dict[str, Any], world: WorldState) -> tuple[bool, list[str]]: ...
+
+
+@dataclass
+class Wave:
+    """What System 1 did with one wave of ready steps."""
+
+    outcomes: list[dict[str, Any]]
+    snapshot: dict[str, Any]
+    world: WorldState
+
+
+class StepRunner(Protocol):
+    """System 1 as the graph sees it (implemented in agent/, so planner/ never imports an executor)."""
+
+    def world(self) -> WorldState: ...
+
+    def run_wave(self, plan: Plan, done: set[str]) -> Wave: ...

@@ -1,0 +1,149 @@
+"""The System-2 graph: understand -> plan -> validate -> execute -> reflect, looping.
+
+Nodes are plain functions returning partial state updates. The robot only moves inside ``execute``,
+and each execute runs one wave of ready steps to quiescence before the state (with a simulator
+snapshot) is checkpointed, so a killed run resumes without redoing finished steps. Any future
+human-approval interrupt gets its own node before ``execute``, never after a robot command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from langgraph.graph import END, START, StateGraph
+
+from planner.backend import Feedback, PlannerBackend, Reply, StepRunner
+from planner.schema import Plan
+from planner.state import RunState
+from planner.validate import validate_plan
+from skills.spec import SceneNames
+from skills.symbolic import SymbolicState
+
+# Failure reasons by what can be done about them.
+FATAL = {"unstable", "fell"}
+ASK_USER = {"blocked"}
+REPAIR = {"dropped"}  # the recipe is expanded again from the world as it is: re-pick, re-approach
+FINISH = {"spill", "table_collision", "too_much"}
+
+
+@dataclass
+class GraphContext:
+    """Args:
+    backend: the planner (offline recipes or an LLM).
+    runner: System 1.
+    max_step_retries: times one step may be retried as it is.
+    max_replans: new plans (repairs and replans) per run.
+    emit: called with (kind, data) for the run record and the live view.
+    """
+
+    backend: PlannerBackend
+    runner: StepRunner
+    max_step_retries: int = 1
+    max_replans: int = 3
+    emit: Callable[[str, dict[str, Any]], None] = field(default=lambda kind, data: None)
+
+
+def build_graph(ctx: GraphContext, checkpointer: Any = None):  # noqa: ANN201
+    def understand(state: RunState) -> RunState:
+        result = ctx.backend.understand(state["goal"], ctx.runner.world())
+        if isinstance(result, Reply):
+            ctx.emit("reply", {"message": result.message, "reply_kind": result.kind})
+            status = "needs_user" if result.kind == "question" else "not_understood"
+            return {"status": status, "message": result.message, "task": None}
+        ctx.emit("understood", {"task": result.task, "summary": result.summary})
+        return {"task": result.task, "summary": result.summary, "status": "running"}
+
+    def plan(state: RunState) -> RunState:
+        fb = state.get("feedback")
+        feedback = Feedback(**fb) if fb else None
+        new = ctx.backend.plan(state["task"] or {}, ctx.runner.world(), feedback)
+        version = state.get("plan_version", 0) + 1
+        ctx.emit("plan", {"version": version, "plan": new.model_dump(), "feedback": fb})
+        return {"plan": new.model_dump(), "plan_version": version, "done": [], "attempts": {}, "feedback": None}
+
+    def validate(state: RunState) -> RunState:
+        world = ctx.runner.world()
+        plan_ = Plan.model_validate(state["plan"])
+        issues = [str(i) for i in validate_plan(plan_, SceneNames.from_world(world), SymbolicState.from_world(world))]
+        if issues:
+            ctx.emit("invalid_plan", {"issues": issues})
+            return {"issues": issues, "status": "invalid_plan", "message": "the plan did not validate:\n" + "\n".join(issues)}
+        return {"issues": []}
+
+    def execute(state: RunState) -> RunState:
+        plan_ = Plan.model_validate(state["plan"])
+        wave = ctx.runner.run_wave(plan_, set(state.get("done", [])))
+        outcomes = [{**o, "plan_version": state.get("plan_version", 1)} for o in wave.outcomes]
+        done = list(state.get("done", [])) + [o["call_id"] for o in outcomes if o["status"] == "success"]
+        return {"outcomes": outcomes, "wave": outcomes, "done": done, "snapshot": wave.snapshot}
+
+    def reflect(state: RunState) -> RunState:
+        plan_ = Plan.model_validate(state["plan"])
+        done = set(state.get("done", []))
+        failures = [o for o in state.get("wave", []) if o["status"] == "failure" and o["call_id"] not in done]
+        attempts = dict(state.get("attempts", {}))
+        replans = state.get("replans", 0)
+        world = ctx.runner.world()
+
+        def decide(decision: str, **update: Any) -> RunState:
+            ctx.emit("decision", {"decision": decision, **{k: v for k, v in update.items() if k in ("message", "feedback")}})
+            return {"decision": decision, **update}  # type: ignore[typeddict-item]
+
+        if failures:
+            f = failures[0]
+            reason = f["reason"]
+            if reason in FATAL:
+                return decide("finish", status="failed", message=f"stopped: {f['skill']} ended the episode ({reason})")
+            if reason in ASK_USER:
+                return decide("ask_user", status="needs_user", message=f"{f['skill']} {f['args']} is {reason}: "
+                              "clear the way, then ask again")
+            if reason in FINISH:
+                return decide("finish", status="failed", message=f"{f['skill']} failed ({reason}): {f['evidence']}")
+            tries = attempts.get(f["call_id"], 0)
+            attempts[f["call_id"]] = tries + 1
+            if reason not in REPAIR and tries < ctx.max_step_retries:
+                return decide("retry", attempts=attempts, retries=state.get("retries", 0) + 1)
+            if replans < ctx.max_replans:
+                fb = Feedback(failed_step=plan_.step(f["call_id"]).model_dump(), outcome=f, succeeded=sorted(done),
+                              decision="repair" if reason in REPAIR else "replan")
+                return decide(fb.decision, attempts=attempts, replans=replans + 1, feedback=fb.__dict__)
+            return decide("finish", status="failed", message=f"{f['skill']} kept failing ({reason}); out of replans")
+        if len(done) < len(plan_.steps):
+            return decide("continue")
+        met, details = ctx.backend.goal_met(state["task"] or {}, world)
+        if met:
+            return decide("finish", status="success", message="goal reached: " + "; ".join(details))
+        if replans < ctx.max_replans:
+            fb = Feedback(failed_step={}, outcome={"reason": "goal_not_met", "evidence": details}, succeeded=sorted(done))
+            return decide("replan", replans=replans + 1, feedback=fb.__dict__)
+        return decide("finish", status="failed", message="plan finished but the goal is not met: " + "; ".join(details))
+
+    def after_understand(state: RunState) -> Literal["plan", "__end__"]:
+        return "plan" if state.get("status") == "running" else END
+
+    def after_validate(state: RunState) -> Literal["execute", "__end__"]:
+        return "execute" if not state.get("issues") else END
+
+    def after_reflect(state: RunState) -> Literal["execute", "plan", "__end__"]:
+        decision = state.get("decision")
+        if decision in ("continue", "retry"):
+            return "execute"
+        if decision in ("repair", "replan"):
+            return "plan"
+        return END
+
+    g = StateGraph(RunState)
+    g.add_node("understand", understand)
+    g.add_node("plan", plan)
+    g.add_node("validate", validate)
+    g.add_node("execute", execute)
+    g.add_node("reflect", reflect)
+    g.add_edge(START, "understand")
+    g.add_conditional_edges("understand", after_understand)
+    g.add_edge("plan", "validate")
+    g.add_conditional_edges("validate", after_validate)
+    g.add_edge("execute", "reflect")
+    g.add_conditional_edges("reflect", after_reflect)
+    return g.compile(checkpointer=checkpointer, name="tandem")
