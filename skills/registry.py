@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from skills.library import hands, hold, home, look_at, pick, place, pour, step_back, turn_to, wait, walk_to
+from skills.library import hands, hold, home, look_at, pick, place, pour, step_back, turn_to, wait, walk_to, wave
 from skills.spec import SceneNames, SkillSpec
 
 _SKILLS: dict[str, SkillSpec] = {}
@@ -14,10 +14,6 @@ def register_skill(spec: SkillSpec) -> None:
     if spec.name in _SKILLS:
         raise ValueError(f"skill '{spec.name}' is already registered")
     _SKILLS[spec.name] = spec
-
-
-def unregister_skill(name: str) -> None:
-    _SKILLS.pop(name, None)
 
 
 def get_skill(name: str) -> SkillSpec:
@@ -57,5 +53,6 @@ for _spec in (
     home.SPEC,
     wait.SPEC,
     step_back.SPEC,
+    wave.SPEC,
 ):
     register_skill(_spec)

@@ -14,49 +14,14 @@ from agent.dispatcher import GroupsBusy
 from agent.faults import FaultError, parse_fault
 from agent.records import RunRecord, read_events
 from agent.runtime import Runtime
-from skills.policies.chunked import ChunkedPolicyExecutor
-from skills.policies.wave import WavePolicy
-from skills.registry import register_skill, unregister_skill
-from skills.spec import CallContext, SkillArgs, SkillSpec, Verdict
 
 
-class _WaveArgs(SkillArgs):
-    latency_s: float = 0.0
-    ticks: int = 100
-
-
-def _wave_spec() -> SkillSpec:
-    def judge(c: CallContext) -> Verdict | None:
-        # The shoulder roll must actually have moved: read from the simulator's joint state.
-        moved = abs(c.world.robot.joints["left_arm"][1] - c.start.robot.joints["left_arm"][1])
-        return Verdict("success", "waved", {"moved_rad": moved}) if c.executor_finished and moved > 0.05 else None
-
-    return SkillSpec(
-        name="test_wave",
-        description="wave the left arm (test policy)",
-        args=_WaveArgs,
-        resources=lambda a: ("left_arm",),
-        preconditions=lambda s, a: [],
-        effects=lambda s, a: None,
-        timeout_s=30.0,
-        executor=lambda env, a: ChunkedPolicyExecutor(WavePolicy("left", latency_s=a.latency_s), steps=a.ticks),
-        judge=judge,
-    )
-
-
-@pytest.fixture
-def wave_skill():
-    register_skill(_wave_spec())
-    yield
-    unregister_skill("test_wave")
-
-
-def test_slow_executor_does_not_stall_others(lab, wave_skill):
+def test_slow_executor_does_not_stall_others(lab):
     """A chunk policy answering 60 ms late (many ticks at this sim speed) runs beside walk_to;
     the base keeps receiving commands every tick while the policy's answers are pending."""
     rt = Runtime(lab)
     rt.call("walk", "walk_to", {"station": "shelf"})
-    rt.call("wave", "test_wave", {"latency_s": 0.06, "ticks": 150})
+    rt.call("wave", "wave", {"arm": "left", "latency_s": 0.06, "seconds": 3.0})
     base_ticks = 0
     wave_ticks = 0
     late_base_ticks = 0
@@ -80,10 +45,10 @@ def test_slow_executor_does_not_stall_others(lab, wave_skill):
     assert wave_ticks > 0 and base_ticks > 100
 
 
-def test_parallel_calls_write_their_own_groups_in_the_same_ticks(lab, wave_skill):
+def test_parallel_calls_write_their_own_groups_in_the_same_ticks(lab):
     rt = Runtime(lab)
     rt.call("walk", "walk_to", {"station": "shelf"})
-    rt.call("wave", "test_wave", {"ticks": 120})
+    rt.call("wave", "wave", {"arm": "left", "seconds": 2.4})
     both = 0
 
     def watch(r: Runtime) -> None:
@@ -97,11 +62,11 @@ def test_parallel_calls_write_their_own_groups_in_the_same_ticks(lab, wave_skill
     assert lab.world_state().robot.station == "shelf"
 
 
-def test_groups_in_use_are_refused_with_the_holder_named(lab, wave_skill):
+def test_groups_in_use_are_refused_with_the_holder_named(lab):
     rt = Runtime(lab)
-    rt.start_now("w1", "test_wave", {"ticks": 50})
-    with pytest.raises(GroupsBusy, match=r"left_arm \(held by 'w1' test_wave\)"):
-        rt.start_now("w2", "test_wave", {"ticks": 50})
+    rt.start_now("w1", "wave", {"arm": "left"})
+    with pytest.raises(GroupsBusy, match=r"left_arm \(held by 'w1' wave\)"):
+        rt.start_now("w2", "wave", {"arm": "left"})
 
 
 @pytest.mark.parametrize(

@@ -2,5 +2,15 @@
 
 from skills.controllers.arm import HandExecutor, HoldExecutor, HomeExecutor, Unreachable
 from skills.controllers.pick import PickExecutor
+from skills.controllers.place import PlaceExecutor
+from skills.controllers.pour import PourExecutor
 
-__all__ = ["HandExecutor", "HoldExecutor", "HomeExecutor", "PickExecutor", "Unreachable"]
+__all__ = [
+    "HandExecutor",
+    "HoldExecutor",
+    "HomeExecutor",
+    "PickExecutor",
+    "PlaceExecutor",
+    "PourExecutor",
+    "Unreachable",
+]

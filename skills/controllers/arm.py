@@ -100,9 +100,11 @@ class ScriptedArm:
         """A rotation given in the robot's frame, in the world."""
         return self.ik.to_world(np.zeros(3), rot)[1]
 
-    def reach(self, site: str, pos: np.ndarray, rot: np.ndarray, start: np.ndarray) -> np.ndarray:
+    def reach(
+        self, site: str, pos: np.ndarray, rot: np.ndarray, start: np.ndarray, tol: float = IK_TOL
+    ) -> np.ndarray:
         q, err = self.ik.solve(site, pos, rot, start=start)
-        if err > IK_TOL:
+        if err > tol:
             raise Unreachable(f"{self.side} {site} cannot reach {np.round(pos, 3).tolist()} (off by {err:.3f} m)")
         return q
 

@@ -66,7 +66,8 @@ class Shape:
     def of(cls, obj: ObjectConfig) -> Shape:
         if obj.shape == "cylinder":
             return cls(True, obj.size[0], obj.size[1])
-        return cls(False, math.hypot(obj.size[0], obj.size[1]), obj.size[2])
+        half_height = obj.size[2] if len(obj.size) > 2 else 0.0  # zones are flat
+        return cls(False, math.hypot(obj.size[0], obj.size[1]), half_height)
 
 
 def side_grasp_height(shape: Shape, bottom_z: float) -> float:

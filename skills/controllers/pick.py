@@ -29,6 +29,7 @@ CLOSE_S = 0.8
 # -palm normal, so a larger yaw approaches more from behind, past neighbours standing beside the object.
 SIDE_YAWS = (0.35, 0.15, 0.55, 0.8, 1.05, -0.05, 1.3)
 HAND_CLEARANCE = 0.045  # palm half-thickness plus margin, for the approach corridor
+FINGER_REACH = 0.06  # m the closed-off fingertips reach past the grasp site along the fingers
 
 
 class PickExecutor(ScriptedArm):
@@ -72,43 +73,43 @@ class PickExecutor(ScriptedArm):
         return "pinch", (pre, self.line("pinch", above, grasp, rot, pre[-1]))
 
     def _side(self, pos: np.ndarray, world: WorldState, q: np.ndarray):  # noqa: ANN202
-        bottom = pos[2] - self.shape.half_height
-        z = side_grasp_height(self.shape, bottom)
+        """Side approach along the palm normal where the corridor is clear, else straight down onto it."""
+        z = side_grasp_height(self.shape, pos[2] - self.shape.half_height)
         last: Exception | None = None
-        best: tuple[float, int, tuple] | None = None
-        for rank, yaw in enumerate(SIDE_YAWS):
+        reachable = []
+        for yaw in SIDE_YAWS:
             rot = self.base_rot(side_grasp_rot(self.side, yaw))
             n = palm_normal(self.side, rot)
             # Wider objects sit further from the palm than the grasp site assumes.
             grasp = np.array([pos[0], pos[1], z]) - n * (self.shape.radius - SITE_RADIUS)
-            pre_p = grasp - n * PREGRASP_BACK
-            clearance = self._corridor_clearance(world, pre_p, grasp)
-            if best is not None and clearance < HAND_CLEARANCE and best[0] >= clearance:
-                continue
+            side_pre = grasp - n * PREGRASP_BACK
+            clear = self._corridor_clearance(world, side_pre, grasp, rot[:, 0] * FINGER_REACH) >= HAND_CLEARANCE
+            pre_p = side_pre if clear else grasp + np.array([0.0, 0.0, PREGRASP_UP + self.shape.half_height])
             try:
                 pre = [q, self.reach("grasp", pre_p, rot, q)]
                 pts = (pre, self.line("grasp", pre_p, grasp, rot, pre[-1]))
             except Unreachable as e:
                 last = e
                 continue
-            if clearance >= HAND_CLEARANCE:
+            if clear:
                 return "grasp", pts
-            best = (clearance, rank, pts)
-        if best is None:
+            reachable.append(pts)
+        if not reachable:
             raise Unreachable(f"no side grasp of {self.object} with the {self.side} hand: {last}")
-        return "grasp", best[2]
+        return "grasp", reachable[0]
 
-    def _corridor_clearance(self, world: WorldState, a: np.ndarray, b: np.ndarray) -> float:
-        """Smallest gap between the palm's path a -> b (behind the grasp site) and other objects."""
+    def _corridor_clearance(self, world: WorldState, a: np.ndarray, b: np.ndarray, fingers: np.ndarray) -> float:
+        """Smallest gap between other objects and the palm's and fingertips' paths on the approach a -> b."""
         palm_a = a - (b - a) / max(np.linalg.norm(b - a), 1e-9) * SITE_RADIUS
+        paths = [(palm_a[:2], b[:2]), ((palm_a + fingers)[:2], (b + fingers)[:2])]
         gap = math.inf
         for name, o in world.objects.items():
             cfg = self.env.scene.objects[name]
             if name == self.object or cfg.type in (ObjectType.ZONE, ObjectType.TRAY):
                 continue
             p = np.array(o.pos[:2])
-            seg = b[:2] - palm_a[:2]
-            t = np.clip(np.dot(p - palm_a[:2], seg) / max(np.dot(seg, seg), 1e-12), 0.0, 1.0)
-            gap = min(gap, float(np.linalg.norm(p - palm_a[:2] - t * seg)) - Shape.of(cfg).radius)
+            for s0, s1 in paths:
+                seg = s1 - s0
+                t = np.clip(np.dot(p - s0, seg) / max(np.dot(seg, seg), 1e-12), 0.0, 1.0)
+                gap = min(gap, float(np.linalg.norm(p - s0 - t * seg)) - Shape.of(cfg).radius)
         return gap
-

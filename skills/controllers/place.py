@@ -15,9 +15,9 @@ from skills.controllers.trajectory import JointPath, Step
 CARRY_CLEARANCE = 0.06  # m the object's bottom clears everything on the way to the spot
 RELEASE_GAP = 0.004  # m between the object's bottom and the surface when the fingers open
 RETREAT = 0.07  # m back along -palm normal (side grasp) or up (pinch)
-SPOT_XS = (0.30, 0.26, 0.34)  # free-spot candidates, robot frame
+SPOT_XS = (0.30, 0.26, 0.34, 0.22, 0.38)  # free-spot candidates, robot frame
 SPOT_YS = (0.18, 0.14, 0.22, 0.10, 0.26, 0.06, 0.30)  # outward from the midline on the hand's side
-SPOT_GAP = 0.06  # m between the placed object's rim and any neighbour's (room for the fingers)
+SPOT_GAP = 0.035  # m between the placed object's rim and any neighbour's (room for the fingers)
 
 
 class PlaceExecutor(ScriptedArm):
@@ -88,8 +88,9 @@ class PlaceExecutor(ScriptedArm):
     def _gap(self, world: WorldState, p: np.ndarray) -> float:
         gap = math.inf
         for name, o in world.objects.items():
-            if name == self.object:
+            cfg = self.env.scene.objects[name]
+            if name == self.object or cfg.type == ObjectType.ZONE:  # zones are paint, not obstacles
                 continue
-            other = Shape.of(self.env.scene.objects[name])
+            other = Shape.of(cfg)
             gap = min(gap, math.hypot(o.pos[0] - p[0], o.pos[1] - p[1]) - other.radius - self.shape.radius)
         return gap

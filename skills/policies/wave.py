@@ -30,6 +30,8 @@ class WavePolicy:
         base = np.array(obs.state[self._index])
         t = obs.time_s + self.dt * np.arange(1, self.horizon + 1)
         chunk = np.repeat(base[None], self.horizon, axis=0)
-        chunk[:, 1] = 0.3 + 0.25 * np.sin(2 * np.pi * 0.5 * t) * (1 if self.groups[0].startswith("left") else -1)
+        # Shoulder roll out to the side (+ for the left arm) and back, never below 0.15 rad of raise.
+        side = 1.0 if self.groups[0].startswith("left") else -1.0
+        chunk[:, 1] = side * (0.6 + 0.25 * np.sin(2 * np.pi * 0.5 * t))
         assert chunk.shape[1] == len(GROUP_JOINTS[self.groups[0]])
         return {self.groups[0]: chunk}
