@@ -43,9 +43,12 @@ class Runtime:
         self.on_start: list[Callable[[ActiveCall], None]] = []
         self.on_outcome: list[Callable[[Outcome], None]] = []
         self.episode_over: Verdict | None = None
-        self.overhead_s = 0.0  # dispatcher + composition + monitors, for the loop benchmark
+        # Per-tick cost split for the loop benchmark: dispatcher + composition + monitors / executors /
+        # env.step (physics) / world_state() extraction.
+        self.overhead_s = 0.0
         self.executor_s = 0.0
         self.env_s = 0.0
+        self.world_state_s = 0.0
 
     # ----------------------------------------------------------------- calls
     def call(self, call_id: str, skill: str, args: dict[str, Any] | None = None, after: Iterable[str] = ()) -> Call:
@@ -125,6 +128,7 @@ class Runtime:
         for fault in self.faults:
             fault.on_tick(self)
         self.obs = self.env.step(command)
+        t_world = time.perf_counter()
         self.world = self.env.world_state()
         self.last_command = command
         self.ticks += 1
@@ -142,7 +146,8 @@ class Runtime:
         t4 = time.perf_counter()
         self.overhead_s += (t1 - t0) + (t4 - t3)
         self.executor_s += t2 - t1
-        self.env_s += t3 - t2
+        self.env_s += t_world - t2
+        self.world_state_s += t3 - t_world
         return finished
 
     def run_until_event(self, max_sim_s: float | None = None, stop_on: str = "failure") -> list[Outcome]:

@@ -61,7 +61,7 @@ class PoseRange(_Strict):
 
     @field_validator("x", "y", "yaw")
     @classmethod
-    def _ordered(cls, v: Range, info) -> Range:  # noqa: ANN001
+    def _ordered(cls, v: Range, info) -> Range:
         return _check_range(v, info.field_name)
 
 
@@ -114,13 +114,17 @@ class ObjectConfig(_Strict):
     def _consistent(self) -> ObjectConfig:
         want = 2 if self.shape == "cylinder" or self.type == ObjectType.ZONE else 3
         if len(self.size) != want:
-            raise ValueError(f"size needs {want} numbers for a {self.shape} {self.type.value}, got {len(self.size)}")
+            raise ValueError(
+                f"size needs {want} numbers for a {self.shape} {self.type.value}, got {len(self.size)}"
+            )
         if (self.station is None) == (self.in_tray is None):
             raise ValueError("give exactly one of 'station' (with 'pose') or 'in_tray'")
         if self.station is not None and self.pose is None:
             raise ValueError("an object placed at a station needs a 'pose'")
         if self.container is not None and self.type not in CONTAINER_TYPES:
-            raise ValueError(f"a {self.type.value} cannot hold liquid; containers are {sorted(CONTAINER_TYPES)}")
+            raise ValueError(
+                f"a {self.type.value} cannot hold liquid; containers are {sorted(CONTAINER_TYPES)}"
+            )
         if self.type in CONTAINER_TYPES and self.container is None:
             raise ValueError(f"a {self.type.value} needs a 'container' section (capacity_ml, contents)")
         return self
@@ -155,12 +159,14 @@ class SceneConfig(_Strict):
         for name, obj in self.objects.items():
             if obj.station is not None and obj.station not in self.stations:
                 raise ValueError(
-                    f"objects.{name}.station: '{obj.station}' is not a station of this scene; expected one of: {stations}"
+                    f"objects.{name}.station: '{obj.station}' is not a station of this scene; "
+                    f"expected one of: {stations}"
                 )
             if obj.in_tray is not None:
                 base = self.objects.get(obj.in_tray)
                 if base is None or base.type != ObjectType.TRAY:
-                    trays = ", ".join(n for n, o in self.objects.items() if o.type == ObjectType.TRAY) or "none"
+                    trays = ", ".join(n for n, o in self.objects.items() if o.type == ObjectType.TRAY)
+                    trays = trays or "none"
                     raise ValueError(
                         f"objects.{name}.in_tray: '{obj.in_tray}' is not a tray of this scene; trays: {trays}"
                     )
@@ -222,7 +228,7 @@ def load_scene(scene: str | Path) -> SceneConfig:
     return cfg
 
 
-def sample(value: Range, rng) -> float:  # noqa: ANN001
+def sample(value: Range, rng) -> float:
     """One draw from a number-or-range pose field."""
     if isinstance(value, tuple):
         return float(rng.uniform(value[0], value[1]))

@@ -45,8 +45,12 @@ def build_lab(scene: SceneConfig, stance_kp: float = g1.STANCE_KP) -> BuiltLab:
     world = spec.worldbody
     floor_mat = spec.add_material(name="floor", rgba=[0.42, 0.45, 0.48, 1.0])
     world.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 0.05], material=floor_mat.name)
-    world.add_light(name="ceiling", pos=[0.5, 1.2, 3.5], dir=[0, 0, -1], diffuse=[0.7, 0.7, 0.7], castshadow=False)
-    world.add_light(name="fill", pos=[-1.5, -1.5, 2.5], dir=[0.5, 0.5, -0.5], diffuse=[0.3, 0.3, 0.3], castshadow=False)
+    world.add_light(
+        name="ceiling", pos=[0.5, 1.2, 3.5], dir=[0, 0, -1], diffuse=[0.7, 0.7, 0.7], castshadow=False
+    )
+    world.add_light(
+        name="fill", pos=[-1.5, -1.5, 2.5], dir=[0.5, 0.5, -0.5], diffuse=[0.3, 0.3, 0.3], castshadow=False
+    )
 
     for name, st in scene.stations.items():
         t = st.table
@@ -62,11 +66,18 @@ def build_lab(scene: SceneConfig, stance_kp: float = g1.STANCE_KP) -> BuiltLab:
 
     bench = scene.stations[scene.robot.start_station]
     target = (*station_to_world(bench.robot_pose, 0.35, 0.0), 0.9)
-    world.add_camera(name="third_person", pos=list(THIRD_PERSON_EYE), quat=lookat_quat(THIRD_PERSON_EYE, target).tolist(), fovy=50.0)
+    world.add_camera(
+        name="third_person",
+        pos=list(THIRD_PERSON_EYE),
+        quat=lookat_quat(THIRD_PERSON_EYE, target).tolist(),
+        fovy=50.0,
+    )
 
     # Parked below the floor; fault injection moves it onto a station's working spot ("blocked").
     obstacle = world.add_body(name=OBSTACLE, mocap=True, pos=[0.0, 0.0, -5.0])
-    obstacle.add_geom(name=OBSTACLE, type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.15, 0.15, 0.5], rgba=[0.9, 0.4, 0.1, 1])
+    obstacle.add_geom(
+        name=OBSTACLE, type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.15, 0.15, 0.5], rgba=[0.9, 0.4, 0.1, 1]
+    )
 
     for name, obj in scene.objects.items():
         body = world.add_body(name=name, mocap=obj.type in FIXED_TYPES)
@@ -88,7 +99,12 @@ def build_lab(scene: SceneConfig, stance_kp: float = g1.STANCE_KP) -> BuiltLab:
             # Visual-only liquid and foam columns, resized from the chemistry state before each render.
             for part in ("liquid", "foam"):
                 body.add_geom(
-                    name=f"{name}_{part}", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[obj.size[0] * 0.9, 1e-4, 0],
-                    rgba=[1, 1, 1, 0], contype=0, conaffinity=0, group=1,
+                    name=f"{name}_{part}",
+                    type=mujoco.mjtGeom.mjGEOM_CYLINDER,
+                    size=[obj.size[0] * 0.9, 1e-4, 0],
+                    rgba=[1, 1, 1, 0],
+                    contype=0,
+                    conaffinity=0,
+                    group=1,
                 )
     return BuiltLab(spec=spec, scene=scene)

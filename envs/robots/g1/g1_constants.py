@@ -65,3 +65,12 @@ def finger_pose(side: str, closed: bool) -> tuple[float, ...]:
 
 # Lower-body stiffness in stance hold: the reference story's fix for a body that sways under arm motion.
 STANCE_KP = 5000.0
+# The ankles stay softer: their actuators saturate at 50 Nm, so at STANCE_KP a few mrad of error is already
+# full torque and the feet rock on their edges and creep. Measured, free base, 60 s of 1 Hz swings of both
+# arms: ankle kp 5000 + menagerie's sole friction 0.6 -> feet crept 18-20 mm, base yawed 1.6 deg;
+# ankle kp 1000 + FOOT_FRICTION -> feet <= 4 mm, yaw 0.8 deg (at 0.5 Hz: ~2 mm, 0.3 deg).
+STANCE_ANKLE_KP = 1000.0
+ANKLE_JOINTS = tuple(f"{side}_{j}_joint" for side in HANDS for j in ("ankle_pitch", "ankle_roll"))
+# Sole friction (menagerie: 0.6), rubber soles on a lab floor.
+FOOT_FRICTION = 1.0
+FOOT_BODIES = ("left_ankle_roll_link", "right_ankle_roll_link")
