@@ -44,6 +44,12 @@ _BAD_STATE_WARNINGS = [
 ]
 
 
+def _aabb_half(hx: float, hy: float, yaw: float) -> tuple[float, float]:
+    """Half extents of the axis-aligned box around a rectangle turned by ``yaw``."""
+    c, s = abs(math.cos(yaw)), abs(math.sin(yaw))
+    return c * hx + s * hy, s * hx + c * hy
+
+
 class SimulationUnstable(RuntimeError):
     """The physics produced NaN or exploding velocities; the episode must stop."""
 
@@ -147,6 +153,7 @@ class G1LabEnv:
             for t in g1.THUMB_BODIES[side]:
                 self._thumb_body[m.body(t).id] = True
         self._rules = load_rules()
+        self._tables = self._table_surfaces()
 
     def _object_half_height(self, name: str) -> float:
         obj = self.scene.objects[name]
@@ -207,7 +214,7 @@ class G1LabEnv:
                 )
                 for name, obj in self.scene.containers.items()
             },
-            surfaces=self._surfaces(),
+            surfaces=list(self._tables) + self._tray_surfaces(),
             trays={n: obj.in_tray for n, obj in self.scene.containers.items() if obj.in_tray is not None},
         )
         self.unstable: str | None = None
@@ -249,21 +256,23 @@ class G1LabEnv:
             self.data.qpos[adr : adr + 3] = pos
             self.data.qpos[adr + 3 : adr + 7] = yaw_quat(yaw)
 
-    def _surfaces(self) -> list[Surface]:
+    def _table_surfaces(self) -> tuple[Surface, ...]:
         out = []
         for name, st in self.scene.stations.items():
             cx, cy = station_to_world(st.robot_pose, *st.table.center)
-            hx, hy = st.table.size[0] / 2, st.table.size[1] / 2
-            if st.robot_pose[2] % 180 != 0:  # axis-aligned bounds of a rotated table
-                yaw = math.radians(st.robot_pose[2])
-                c, s = abs(math.cos(yaw)), abs(math.sin(yaw))
-                hx, hy = c * hx + s * hy, s * hx + c * hy
+            hx, hy = _aabb_half(st.table.size[0] / 2, st.table.size[1] / 2, math.radians(st.robot_pose[2]))
             out.append(Surface(f"{name}_table", cx - hx, cx + hx, cy - hy, cy + hy, st.table.height))
+        return tuple(out)
+
+    def _tray_surfaces(self) -> list[Surface]:
+        out = []
         for name, obj in self.scene.objects.items():
             if obj.type == ObjectType.TRAY:
-                p = self.data.mocap_pos[self._mocap[name]]
-                r = math.hypot(obj.size[0], obj.size[1])
-                out.append(Surface(name, p[0] - r, p[0] + r, p[1] - r, p[1] + r, float(p[2] + obj.size[2])))
+                i = self._mocap[name]
+                p, q = self.data.mocap_pos[i], self.data.mocap_quat[i]
+                yaw = math.atan2(2 * (q[0] * q[3] + q[1] * q[2]), 1 - 2 * (q[2] ** 2 + q[3] ** 2))
+                hx, hy = _aabb_half(obj.size[0], obj.size[1], yaw)
+                out.append(Surface(name, p[0] - hx, p[0] + hx, p[1] - hy, p[1] + hy, float(p[2] + obj.size[2])))
         return out
 
     # ----------------------------------------------------------------- stepping
@@ -447,7 +456,7 @@ class G1LabEnv:
         )
 
     def station_at_xy(self, x: float, y: float) -> str | None:
-        for s in self._surfaces()[: len(self.scene.stations)]:
+        for s in self._tables:
             if s.xmin <= x <= s.xmax and s.ymin <= y <= s.ymax:
                 return s.name.removesuffix("_table")
         return None
