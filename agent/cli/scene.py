@@ -105,6 +105,6 @@ def render(
         if camera not in names and camera not in names.values():
             raise ValueError(f"unknown camera '{camera}'; use ego or third")
         env = _env(scene, seed, full_meshes)
-        frame = env.render(names.get(camera, camera), width, height)
+        frame = env.render(names.get(camera, camera), width, height, antialias=True)
     path = save_png(frame, out)
     console.print(f"wrote {path} ({width}x{height}, camera {names.get(camera, camera)})")

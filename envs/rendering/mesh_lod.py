@@ -35,7 +35,11 @@ def read_stl(path: Path) -> tuple[np.ndarray, np.ndarray]:
     else:
         words = raw.decode("ascii", "replace").split()
         tri = np.array(
-            [[float(words[i + 1]), float(words[i + 2]), float(words[i + 3])] for i, w in enumerate(words) if w == "vertex"],
+            [
+                [float(words[i + 1]), float(words[i + 2]), float(words[i + 3])]
+                for i, w in enumerate(words)
+                if w == "vertex"
+            ],
             dtype=np.float32,
         )
     verts, idx = np.unique(tri.astype(np.float64), axis=0, return_inverse=True)
@@ -73,8 +77,10 @@ def use_decimated_visual_meshes(spec: mujoco.MjSpec, reduction: float = DEFAULT_
         if src is None or not src.file:
             continue
         if geom.meshname not in swapped:
-            verts, faces = decimated(meshdir / src.file)
-            lod = spec.add_mesh(name=f"{geom.meshname}__lod", uservert=verts.ravel().tolist(), userface=faces.ravel().tolist())
+            verts, faces = decimated(meshdir / src.file, reduction)
+            lod = spec.add_mesh(
+                name=f"{geom.meshname}__lod", uservert=verts.ravel().tolist(), userface=faces.ravel().tolist()
+            )
             lod.scale = src.scale
             swapped[geom.meshname] = lod.name
         geom.meshname = swapped[geom.meshname]

@@ -1,0 +1,109 @@
+"""Offscreen rendering: camera frames, PNG and MP4 output, the decimated-mesh cache, the render CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from envs.rendering import VideoWriter, save_png
+
+
+def _not_blank(frame: np.ndarray) -> bool:
+    return frame.std() > 10 and len(np.unique(frame.reshape(-1, 3), axis=0)) > 50
+
+
+def test_cameras_render_distinct_frames(lab) -> None:
+    frames = {cam: lab.render(cam) for cam in ("ego_view", "third_person")}
+    for frame in frames.values():
+        assert frame.shape == (224, 224, 3) and frame.dtype == np.uint8
+        assert _not_blank(frame)
+    assert np.abs(frames["ego_view"].astype(int) - frames["third_person"]).mean() > 10
+
+
+def test_unknown_camera_is_a_clear_error(lab) -> None:
+    with pytest.raises(ValueError, match=r"unknown camera 'nope'.*ego_view"):
+        lab.render("nope")
+
+
+def test_antialias_and_floor_setup_leave_the_model_alone(lab) -> None:
+    size, samples = lab.model.geom_size[lab._floor_geom].copy(), lab.model.vis.quality.offsamples
+    smooth = lab.render("third_person", antialias=True)
+    assert _not_blank(smooth) and not np.array_equal(smooth, lab.render("third_person"))
+    assert np.array_equal(lab.model.geom_size[lab._floor_geom], size)
+    assert lab.model.vis.quality.offsamples == samples
+
+
+def test_png_round_trip(lab, tmp_path) -> None:
+    frame = lab.render("ego_view")
+    path = save_png(frame, tmp_path / "sub" / "ego.png")
+    assert np.array_equal(np.asarray(Image.open(path)), frame)
+
+
+def test_mp4_over_env_steps(lab, tmp_path) -> None:
+    import imageio.v2 as imageio
+
+    hold = {name: lab.observation().state[g.state_index] for name, g in lab.embodiment.groups.items()}
+    with VideoWriter(tmp_path / "run.mp4", fps=10) as video:
+        for _ in range(6):
+            lab.step(hold)
+            video.append(lab.render("third_person"))
+    reader = imageio.get_reader(tmp_path / "run.mp4")
+    frames = list(reader.iter_data())  # list(reader) preallocates its unknown (inf) length
+    reader.close()
+    assert video.frames == len(frames) == 6
+    assert frames[0].shape == (224, 224, 3) and _not_blank(frames[-1])
+
+
+def test_decimated_cache_is_made_once_and_reused(tmp_path, monkeypatch) -> None:
+    import fast_simplification
+
+    from envs.rendering import mesh_lod
+    from envs.robots.g1.g1_model import load_g1_spec
+
+    monkeypatch.setenv("TANDEM_CACHE_DIR", str(tmp_path))
+    assert mesh_lod.cache_dir() == tmp_path / "meshes"
+    swapped = mesh_lod.use_decimated_visual_meshes(load_g1_spec())
+    files = sorted((tmp_path / "meshes").glob("*.npz"))
+    assert swapped > 0 and len(files) == swapped
+    mtimes = {f: f.stat().st_mtime_ns for f in files}
+
+    def no_decimation(*args, **kwargs):
+        raise AssertionError("the second build re-decimated a cached mesh")
+
+    monkeypatch.setattr(fast_simplification, "simplify", no_decimation)
+    spec = load_g1_spec()
+    assert mesh_lod.use_decimated_visual_meshes(spec) == swapped
+    assert {f: f.stat().st_mtime_ns for f in sorted((tmp_path / "meshes").glob("*.npz"))} == mtimes
+    spec.compile()  # the cached copies make a valid model
+
+
+def test_full_meshes_render() -> None:
+    from envs.lab.env import G1LabEnv
+
+    env = G1LabEnv(seed=0, mesh_quality="full")
+    try:
+        assert _not_blank(env.render("ego_view", 96, 96))
+    finally:
+        env.close()
+
+
+def test_cli_render_writes_png(tmp_path) -> None:
+    from agent.cli.main import app
+
+    out = tmp_path / "ego.png"
+    args = ["scene", "render", "--camera", "ego", "--out", str(out), "--width", "96", "--height", "64"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert np.asarray(Image.open(out)).shape == (64, 96, 3)
+
+
+def test_cli_render_bad_camera_exits_2(tmp_path) -> None:
+    from agent.cli.main import app
+
+    out = tmp_path / "x.png"
+    result = CliRunner().invoke(app, ["scene", "render", "--camera", "bogus", "--out", str(out)])
+    assert result.exit_code == 2
+    assert "unknown camera 'bogus'" in result.output
+    assert "Traceback" not in result.output and not out.exists()
