@@ -43,7 +43,9 @@ class ActiveCall:
     commands_base: bool = False  # it asked the base to move this tick
 
 
-def make_call(call_id: str, skill: str, args: dict[str, Any], embodiment: Embodiment, scene: SceneNames, after=()) -> Call:  # noqa: ANN001
+def make_call(
+    call_id: str, skill: str, args: dict[str, Any], embodiment: Embodiment, scene: SceneNames, after=()
+) -> Call:
     """Validate a call against the registry and the scene; errors say which call and why."""
     from pydantic import ValidationError
 
@@ -80,7 +82,9 @@ class Dispatcher:
     def check_free(self, call: Call) -> None:
         taken = self.owner_of(call.groups)
         if taken:
-            who = ", ".join(f"{g} (held by '{cid}' {self.active[cid].call.spec.name})" for g, cid in sorted(taken.items()))
+            who = ", ".join(
+                f"{g} (held by '{cid}' {self.active[cid].call.spec.name})" for g, cid in sorted(taken.items())
+            )
             raise GroupsBusy(f"call '{call.id}' ({call.spec.name}) needs joint groups already in use: {who}")
 
     def ready(self) -> tuple[list[Call], list[str]]:

@@ -34,23 +34,27 @@ class _Fault(BaseModel):
     _anchor: float | None = None
     _fired: bool = False
 
-    def before_start(self, rt, call) -> None:  # noqa: ANN001
+    def before_start(self, rt, call) -> None:
         if self._anchor is None and self.during in (None, call.spec.name):
             self._anchor = rt.world.time_s
 
-    def wrap(self, call, executor):  # noqa: ANN001, ANN201
+    def wrap(self, call, executor):
         return executor
 
-    def on_tick(self, rt) -> None:  # noqa: ANN001
-        if not self._fired and self._anchor is not None and rt.world.time_s >= self._anchor + self.after - 1e-9:
+    def on_tick(self, rt) -> None:
+        if (
+            not self._fired
+            and self._anchor is not None
+            and rt.world.time_s >= self._anchor + self.after - 1e-9
+        ):
             self._fired = True
             self.fire(rt)
 
-    def fire(self, rt) -> None:  # noqa: ANN001
+    def fire(self, rt) -> None:
         pass
 
 
-def _teleport(env, name: str, pos: np.ndarray) -> None:  # noqa: ANN001
+def _teleport(env, name: str, pos: np.ndarray) -> None:
     adr = env._free[name]
     env.data.qpos[adr : adr + 3] = pos
     dof = env.model.jnt_dofadr[env.model.joint(f"{name}_free").id]
@@ -61,7 +65,7 @@ class DropFault(_Fault):
     kind: Literal["drop"] = "drop"
     hand: Literal["left", "right"] = "right"
 
-    def fire(self, rt) -> None:  # noqa: ANN001
+    def fire(self, rt) -> None:
         obj = rt.world.robot.holding.get(self.hand)
         if obj is None:
             return
@@ -77,10 +81,10 @@ class DisplaceFault(_Fault):
     dy: float = 0.0
     before: str = "pick"
 
-    def before_start(self, rt, call) -> None:  # noqa: ANN001
+    def before_start(self, rt, call) -> None:
         if not self._fired and call.spec.name == self.before:
             self._fired = True
-            pos = np.array(rt.world.objects[self.object].pos) + [self.dx, self.dy, 0.005]
+            pos = np.array(rt.world.objects[self.object].pos) + np.array([self.dx, self.dy, 0.005])
             _teleport(rt.env, self.object, pos)
             import mujoco
 
@@ -92,32 +96,36 @@ class BlockFault(_Fault):
     kind: Literal["block"] = "block"
     station: str
 
-    def before_start(self, rt, call) -> None:  # noqa: ANN001
-        if not self._fired and call.spec.name == "walk_to" and getattr(call.args, "station", None) == self.station:
+    def before_start(self, rt, call) -> None:
+        if (
+            not self._fired
+            and call.spec.name == "walk_to"
+            and getattr(call.args, "station", None) == self.station
+        ):
             self._fired = True
-            x, y, yaw = rt.env.scene.stations[self.station].robot_pose
+            x, y, _ = rt.env.scene.stations[self.station].robot_pose
             rt.env.place_obstacle((x, y))
 
 
 class _Answering:
     """An executor whose act() runs in a background thread with a delay; the loop reuses the last answer."""
 
-    def __init__(self, inner, delay_s: float | None) -> None:  # noqa: ANN001
+    def __init__(self, inner, delay_s: float | None) -> None:
         self.inner, self.delay_s = inner, delay_s
         self.groups = inner.groups
         self._result: dict = {}
         self._busy = threading.Event()
         self.late_ticks = 0
 
-    def reset(self, obs, world) -> None:  # noqa: ANN001
+    def reset(self, obs, world) -> None:
         self.inner.reset(obs, world)
 
-    def _work(self, obs, world) -> None:  # noqa: ANN001
+    def _work(self, obs, world) -> None:
         time.sleep(self.delay_s or 0.0)
         self._result = dict(self.inner.act(obs, world))
         self._busy.clear()
 
-    def act(self, obs, world) -> dict:  # noqa: ANN001
+    def act(self, obs, world) -> dict:
         if self.delay_s is None:
             return {}
         if not self._busy.is_set():
@@ -140,7 +148,7 @@ class SlowFault(_Fault):
     skill: str
     delay: Annotated[float, Field(gt=0, le=10)] = 0.2
 
-    def wrap(self, call, executor):  # noqa: ANN001, ANN201
+    def wrap(self, call, executor):
         return _Answering(executor, self.delay) if call.spec.name == self.skill else executor
 
 
@@ -148,14 +156,14 @@ class NoAnswerFault(_Fault):
     kind: Literal["noanswer"] = "noanswer"
     skill: str
 
-    def wrap(self, call, executor):  # noqa: ANN001, ANN201
+    def wrap(self, call, executor):
         return _Answering(executor, None) if call.spec.name == self.skill else executor
 
 
 class NanFault(_Fault):
     kind: Literal["nan"] = "nan"
 
-    def fire(self, rt) -> None:  # noqa: ANN001
+    def fire(self, rt) -> None:
         rt.env.data.qvel[0] = math.nan
 
 

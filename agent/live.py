@@ -37,7 +37,9 @@ class LiveView:
             self.status[data["call_id"]] = data["status"]
             self.sim_time = data["sim_time_s"]
             color = "green" if data["status"] == "success" else "red"
-            self.events.append(f"[{color}]{data['sim_time_s']:7.2f}s {data['skill']} {data['status']}: {data['reason']}[/]")
+            self.events.append(
+                f"[{color}]{data['sim_time_s']:7.2f}s {data['skill']} {data['status']}: {data['reason']}[/]"
+            )
         elif kind == "decision" and data["decision"] not in ("continue",):
             self.events.append(f"[cyan]decision: {data['decision']}[/] {data.get('message', '')}")
         elif kind in ("reply", "understood"):
@@ -54,11 +56,15 @@ class LiveView:
             for s in self.plan["steps"]:
                 args = ", ".join(f"{k}={v}" for k, v in s["args"].items())
                 after = f" [dim]after {', '.join(s['after'])}[/]" if s["after"] else ""
-                tree.add(f"{ICONS[self.status.get(s['id'], 'pending')]} {s['id']}: {s['skill']}({args}){after}")
+                tree.add(
+                    f"{ICONS[self.status.get(s['id'], 'pending')]} {s['id']}: {s['skill']}({args}){after}"
+                )
         active = [sid for sid, st in self.status.items() if st == "running"]
         body = Group(
             tree,
-            Text.from_markup(f"[bold]active:[/] {', '.join(active) or '-'}   [bold]sim time:[/] {self.sim_time:.2f} s"),
+            Text.from_markup(
+                f"[bold]active:[/] {', '.join(active) or '-'}   [bold]sim time:[/] {self.sim_time:.2f} s"
+            ),
             *(Text.from_markup(e) for e in self.events),
         )
         return Panel(body, title=f"tandem run · plan v{self.version}", border_style="blue")

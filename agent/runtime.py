@@ -51,7 +51,9 @@ class Runtime:
         self.world_state_s = 0.0
 
     # ----------------------------------------------------------------- calls
-    def call(self, call_id: str, skill: str, args: dict[str, Any] | None = None, after: Iterable[str] = ()) -> Call:
+    def call(
+        self, call_id: str, skill: str, args: dict[str, Any] | None = None, after: Iterable[str] = ()
+    ) -> Call:
         """Validate and queue a call; it starts when its dependencies succeed and its groups are free."""
         call = make_call(call_id, skill, args or {}, self.env.embodiment, self.scene, after)
         self.dispatcher.submit(call)
@@ -74,7 +76,13 @@ class Runtime:
             executor = fault.wrap(call, executor)
         self.world = self.env.world_state()
         executor.reset(self.obs, self.world)
-        active = ActiveCall(call=call, executor=executor, start_world=self.world, started_s=self.world.time_s, groups=call.groups)
+        active = ActiveCall(
+            call=call,
+            executor=executor,
+            start_world=self.world,
+            started_s=self.world.time_s,
+            groups=call.groups,
+        )
         self.dispatcher.active[call.id] = active
         for hook in self.on_start:
             hook(active)

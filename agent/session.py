@@ -43,7 +43,7 @@ def make_backend(cfg: RunConfig, record: RunRecord) -> PlannerBackend:
 
 
 class RunSession:
-    def __init__(self, cfg: RunConfig, run_id: str | None = None, root: Path | None = None, env=None) -> None:  # noqa: ANN001
+    def __init__(self, cfg: RunConfig, run_id: str | None = None, root: Path | None = None, env=None) -> None:
         from envs.lab.env import G1LabEnv
 
         self.cfg = cfg
@@ -56,7 +56,10 @@ class RunSession:
         self.system_one = SystemOne(self.env, [parse_fault(f) for f in cfg.faults], emit=self.emit)
         self.backend = make_backend(cfg, self.record)
         self._conn = sqlite3.connect(self.record.dir / CHECKPOINTS, check_same_thread=False)
-        self.graph = build_graph(GraphContext(backend=self.backend, runner=self.system_one, emit=self.emit), SqliteSaver(self._conn))
+        self.graph = build_graph(
+            GraphContext(backend=self.backend, runner=self.system_one, emit=self.emit),
+            SqliteSaver(self._conn),
+        )
         self.config = {"configurable": {"thread_id": self.run_id}, "recursion_limit": RECURSION_LIMIT}
         self.planning_s = 0.0
 
@@ -70,8 +73,18 @@ class RunSession:
 
     def run(self) -> dict[str, Any]:
         self._meta_path().write_text(json.dumps(self.cfg.__dict__, indent=2))
-        self.emit("start", {"goal": self.cfg.goal, "scene": self.cfg.scene, "seed": self.cfg.seed, "faults": self.cfg.faults})
-        return self._drive({"goal": self.cfg.goal, "outcomes": [], "retries": 0, "replans": 0, "status": "running"})
+        self.emit(
+            "start",
+            {
+                "goal": self.cfg.goal,
+                "scene": self.cfg.scene,
+                "seed": self.cfg.seed,
+                "faults": self.cfg.faults,
+            },
+        )
+        return self._drive(
+            {"goal": self.cfg.goal, "outcomes": [], "retries": 0, "replans": 0, "status": "running"}
+        )
 
     @classmethod
     def resume(cls, run_id: str, root: Path | None = None) -> RunSession:
@@ -100,7 +113,10 @@ class RunSession:
         wall = time.perf_counter() - t0
         summary = self.summary(final, wall, self.env.world_state().time_s - sim0)
         self.record.write_summary(summary)
-        self.emit("summary", {k: summary[k] for k in ("status", "success", "retries", "replans", "sim_time_s", "wall_time_s")})
+        self.emit(
+            "summary",
+            {k: summary[k] for k in ("status", "success", "retries", "replans", "sim_time_s", "wall_time_s")},
+        )
         return summary
 
     def summary(self, state: dict[str, Any], wall_s: float, sim_s: float) -> dict[str, Any]:

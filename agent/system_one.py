@@ -23,8 +23,13 @@ class SystemOne:
     described by the simulator snapshot the graph checkpoints.
     """
 
-    def __init__(self, env, faults: list[Any] | None = None, monitors: MonitorConfig | None = None,
-                 emit: Callable[[str, dict[str, Any]], None] | None = None) -> None:  # noqa: ANN001
+    def __init__(
+        self,
+        env,
+        faults: list[Any] | None = None,
+        monitors: MonitorConfig | None = None,
+        emit: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
         self.env = env
         self.faults = faults or []
         self.monitors = monitors
@@ -39,8 +44,17 @@ class SystemOne:
     def run_wave(self, plan: Plan, done: set[str]) -> Wave:
         rt = Runtime(self.env, self.monitors, self.faults)
         rt.on_tick.extend(self.on_tick)
-        rt.on_start.append(lambda a: self.emit("dispatch", {"call_id": a.call.id, "skill": a.call.spec.name,
-                                                           "args": a.call.raw_args, "sim_time_s": round(a.started_s, 4)}))
+        rt.on_start.append(
+            lambda a: self.emit(
+                "dispatch",
+                {
+                    "call_id": a.call.id,
+                    "skill": a.call.spec.name,
+                    "args": a.call.raw_args,
+                    "sim_time_s": round(a.started_s, 4),
+                },
+            )
+        )
         rt.on_start.extend(self.on_start)
         rt.on_outcome.append(lambda o: self.emit("outcome", o.to_dict()))
         self.runtime = rt
@@ -51,8 +65,9 @@ class SystemOne:
         while True:
             decided = rt.run_until_event()
             outcomes.extend(decided)
-            if rt.episode_over is not None or rt.dispatcher.idle() and not any(
-                not a.call.spec.background for a in rt.dispatcher.active.values()
+            if rt.episode_over is not None or (
+                rt.dispatcher.idle()
+                and not any(not a.call.spec.background for a in rt.dispatcher.active.values())
             ):
                 break
         return Wave(outcomes=[o.to_dict() for o in outcomes], snapshot=self.env.snapshot(), world=rt.world)

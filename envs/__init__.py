@@ -6,4 +6,14 @@ Imports none of Tandem's other packages.
 from envs.base import Command, Embodiment, Env, JointGroup, Observation, WorldState
 from envs.registry import all_envs, make, register_env
 
-__all__ = ["Command", "Embodiment", "Env", "JointGroup", "Observation", "WorldState", "all_envs", "make", "register_env"]
+__all__ = [
+    "Command",
+    "Embodiment",
+    "Env",
+    "JointGroup",
+    "Observation",
+    "WorldState",
+    "all_envs",
+    "make",
+    "register_env",
+]

@@ -13,7 +13,7 @@ def yaw_quat(yaw: float) -> np.ndarray:
     return np.array([math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)])
 
 
-def xyaxes_quat(x_axis, y_axis) -> np.ndarray:  # noqa: ANN001
+def xyaxes_quat(x_axis, y_axis) -> np.ndarray:
     """Quaternion of the frame whose x and y axes are given (z = x cross y), as MuJoCo's xyaxes."""
     x = np.asarray(x_axis, float)
     x /= np.linalg.norm(x)
@@ -26,7 +26,7 @@ def xyaxes_quat(x_axis, y_axis) -> np.ndarray:  # noqa: ANN001
     return quat
 
 
-def lookat_quat(eye, target) -> np.ndarray:  # noqa: ANN001
+def lookat_quat(eye, target) -> np.ndarray:
     """Quaternion of a camera at ``eye`` looking at ``target`` with world z up (cameras look along -z)."""
     fwd = np.asarray(target, float) - np.asarray(eye, float)
     fwd /= np.linalg.norm(fwd)

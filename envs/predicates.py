@@ -48,7 +48,7 @@ def evaluate(world: WorldState, name: str, params: dict[str, Any]) -> tuple[bool
     return get_predicate(name)(world, **params)
 
 
-def _obj(world: WorldState, name: str):  # noqa: ANN202
+def _obj(world: WorldState, name: str):
     if name not in world.objects:
         raise KeyError(f"unknown object '{name}' in predicate")
     return world.objects[name]
@@ -85,7 +85,9 @@ def container_holds(
 
 
 @predicate("container_received")
-def container_received(world: WorldState, container: str, min_ml: float = 0.0, max_ml: float = float("inf")) -> tuple[bool, str]:
+def container_received(
+    world: WorldState, container: str, min_ml: float = 0.0, max_ml: float = float("inf")
+) -> tuple[bool, str]:
     c = world.containers.get(container)
     if c is None:
         raise KeyError(f"unknown container '{container}' in predicate")

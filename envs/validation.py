@@ -12,6 +12,8 @@ def format_validation_error(err: ValidationError, indent: str = "  ") -> str:
         where = ".".join(str(p) for p in e["loc"]) or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
         got = e.get("input")
-        shown = "" if isinstance(got, dict | list) or got is None or e["type"] == "missing" else f" (got {got!r})"
+        shown = (
+            "" if isinstance(got, dict | list) or got is None or e["type"] == "missing" else f" (got {got!r})"
+        )
         lines.append(f"{indent}{where}: {msg}{shown}")
     return "\n".join(lines)

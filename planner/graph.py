@@ -45,7 +45,7 @@ class GraphContext:
     emit: Callable[[str, dict[str, Any]], None] = field(default=lambda kind, data: None)
 
 
-def build_graph(ctx: GraphContext, checkpointer: Any = None):  # noqa: ANN201
+def build_graph(ctx: GraphContext, checkpointer: Any = None):
     def understand(state: RunState) -> RunState:
         result = ctx.backend.understand(state["goal"], ctx.runner.world())
         if isinstance(result, Reply):
@@ -61,15 +61,28 @@ def build_graph(ctx: GraphContext, checkpointer: Any = None):  # noqa: ANN201
         new = ctx.backend.plan(state["task"] or {}, ctx.runner.world(), feedback)
         version = state.get("plan_version", 0) + 1
         ctx.emit("plan", {"version": version, "plan": new.model_dump(), "feedback": fb})
-        return {"plan": new.model_dump(), "plan_version": version, "done": [], "attempts": {}, "feedback": None}
+        return {
+            "plan": new.model_dump(),
+            "plan_version": version,
+            "done": [],
+            "attempts": {},
+            "feedback": None,
+        }
 
     def validate(state: RunState) -> RunState:
         world = ctx.runner.world()
         plan_ = Plan.model_validate(state["plan"])
-        issues = [str(i) for i in validate_plan(plan_, SceneNames.from_world(world), SymbolicState.from_world(world))]
+        issues = [
+            str(i)
+            for i in validate_plan(plan_, SceneNames.from_world(world), SymbolicState.from_world(world))
+        ]
         if issues:
             ctx.emit("invalid_plan", {"issues": issues})
-            return {"issues": issues, "status": "invalid_plan", "message": "the plan did not validate:\n" + "\n".join(issues)}
+            return {
+                "issues": issues,
+                "status": "invalid_plan",
+                "message": "the plan did not validate:\n" + "\n".join(issues),
+            }
         return {"issues": []}
 
     def execute(state: RunState) -> RunState:
@@ -88,37 +101,59 @@ def build_graph(ctx: GraphContext, checkpointer: Any = None):  # noqa: ANN201
         world = ctx.runner.world()
 
         def decide(decision: str, **update: Any) -> RunState:
-            ctx.emit("decision", {"decision": decision, **{k: v for k, v in update.items() if k in ("message", "feedback")}})
+            ctx.emit(
+                "decision",
+                {"decision": decision, **{k: v for k, v in update.items() if k in ("message", "feedback")}},
+            )
             return {"decision": decision, **update}  # type: ignore[typeddict-item]
 
         if failures:
             f = failures[0]
             reason = f["reason"]
             if reason in FATAL:
-                return decide("finish", status="failed", message=f"stopped: {f['skill']} ended the episode ({reason})")
+                return decide(
+                    "finish", status="failed", message=f"stopped: {f['skill']} ended the episode ({reason})"
+                )
             if reason in ASK_USER:
-                return decide("ask_user", status="needs_user", message=f"{f['skill']} {f['args']} is {reason}: "
-                              "clear the way, then ask again")
+                return decide(
+                    "ask_user",
+                    status="needs_user",
+                    message=f"{f['skill']} {f['args']} is {reason}: clear the way, then ask again",
+                )
             if reason in FINISH:
-                return decide("finish", status="failed", message=f"{f['skill']} failed ({reason}): {f['evidence']}")
+                return decide(
+                    "finish", status="failed", message=f"{f['skill']} failed ({reason}): {f['evidence']}"
+                )
             tries = attempts.get(f["call_id"], 0)
             attempts[f["call_id"]] = tries + 1
             if reason not in REPAIR and tries < ctx.max_step_retries:
                 return decide("retry", attempts=attempts, retries=state.get("retries", 0) + 1)
             if replans < ctx.max_replans:
-                fb = Feedback(failed_step=plan_.step(f["call_id"]).model_dump(), outcome=f, succeeded=sorted(done),
-                              decision="repair" if reason in REPAIR else "replan")
+                fb = Feedback(
+                    failed_step=plan_.step(f["call_id"]).model_dump(),
+                    outcome=f,
+                    succeeded=sorted(done),
+                    decision="repair" if reason in REPAIR else "replan",
+                )
                 return decide(fb.decision, attempts=attempts, replans=replans + 1, feedback=fb.__dict__)
-            return decide("finish", status="failed", message=f"{f['skill']} kept failing ({reason}); out of replans")
+            return decide(
+                "finish", status="failed", message=f"{f['skill']} kept failing ({reason}); out of replans"
+            )
         if len(done) < len(plan_.steps):
             return decide("continue")
         met, details = ctx.backend.goal_met(state["task"] or {}, world)
         if met:
             return decide("finish", status="success", message="goal reached: " + "; ".join(details))
         if replans < ctx.max_replans:
-            fb = Feedback(failed_step={}, outcome={"reason": "goal_not_met", "evidence": details}, succeeded=sorted(done))
+            fb = Feedback(
+                failed_step={},
+                outcome={"reason": "goal_not_met", "evidence": details},
+                succeeded=sorted(done),
+            )
             return decide("replan", replans=replans + 1, feedback=fb.__dict__)
-        return decide("finish", status="failed", message="plan finished but the goal is not met: " + "; ".join(details))
+        return decide(
+            "finish", status="failed", message="plan finished but the goal is not met: " + "; ".join(details)
+        )
 
     def after_understand(state: RunState) -> Literal["plan", "__end__"]:
         return "plan" if state.get("status") == "running" else END

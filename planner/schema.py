@@ -18,7 +18,9 @@ class Step(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: StepId
     skill: str = Field(description="a registered skill name")
-    args: dict[str, Any] = Field(default_factory=dict, description="the skill's arguments, named as in its schema")
+    args: dict[str, Any] = Field(
+        default_factory=dict, description="the skill's arguments, named as in its schema"
+    )
     after: list[StepId] = Field(default_factory=list, description="ids of steps that must succeed first")
 
 

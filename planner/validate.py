@@ -17,7 +17,9 @@ from skills.registry import get_skill
 from skills.spec import SceneNames
 from skills.symbolic import SymbolicState
 
-IssueKind = Literal["unknown_skill", "bad_args", "duplicate_id", "unknown_dependency", "cycle", "precondition"]
+IssueKind = Literal[
+    "unknown_skill", "bad_args", "duplicate_id", "unknown_dependency", "cycle", "precondition"
+]
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,9 @@ def dependency_order(plan: Plan) -> tuple[list[str], list[PlanIssue]]:
     return order, []
 
 
-def validate_plan(plan: Plan, scene: SceneNames, state: SymbolicState, done: set[str] | None = None) -> list[PlanIssue]:
+def validate_plan(
+    plan: Plan, scene: SceneNames, state: SymbolicState, done: set[str] | None = None
+) -> list[PlanIssue]:
     """All problems found; empty when the plan may run. Steps in ``done`` already ran."""
     issues: list[PlanIssue] = []
     done = done or set()
@@ -59,7 +63,9 @@ def validate_plan(plan: Plan, scene: SceneNames, state: SymbolicState, done: set
         seen.add(step.id)
         for dep in step.after:
             if dep not in {s.id for s in plan.steps}:
-                issues.append(PlanIssue(step.id, "unknown_dependency", f"'after' names '{dep}', which is not a step"))
+                issues.append(
+                    PlanIssue(step.id, "unknown_dependency", f"'after' names '{dep}', which is not a step")
+                )
         try:
             spec = get_skill(step.skill)
         except KeyError as e:
@@ -68,7 +74,9 @@ def validate_plan(plan: Plan, scene: SceneNames, state: SymbolicState, done: set
         try:
             parsed[step.id] = (spec, spec.parse_args(step.args, scene))
         except ValidationError as e:
-            issues.append(PlanIssue(step.id, "bad_args", f"{step.skill}:\n{format_validation_error(e, '    ')}"))
+            issues.append(
+                PlanIssue(step.id, "bad_args", f"{step.skill}:\n{format_validation_error(e, '    ')}")
+            )
     order, cycle = dependency_order(plan)
     issues.extend(cycle)
     if issues:

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from skills.library import hands, hold, home, look_at, pick, place, pour, step_back, turn_to, wait, walk_to, wave
+from skills.library import (
+    hands,
+    hold,
+    home,
+    look_at,
+    pick,
+    place,
+    pour,
+    step_back,
+    turn_to,
+    wait,
+    walk_to,
+    wave,
+)
 from skills.spec import SceneNames, SkillSpec
 
 _SKILLS: dict[str, SkillSpec] = {}

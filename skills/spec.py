@@ -57,7 +57,7 @@ CONTAINERS = frozenset({"bottle", "flask", "graduated_cylinder", "cup"})
 PLACES = frozenset({"zone", "tray"})
 
 
-def _object_of(types: frozenset[str] | None, what: str):  # noqa: ANN202
+def _object_of(types: frozenset[str] | None, what: str):
     def check(v: str, info: ValidationInfo) -> str:
         names = _names(info)
         return v if names is None else names.check_object(v, what, set(types) if types else None)
@@ -77,7 +77,9 @@ def _location(v: str, info: ValidationInfo) -> str:
     if names is None or v in names.stations or names.objects.get(v) in PLACES:
         return v
     places = sorted([*names.stations, *(n for n, t in names.objects.items() if t in PLACES)])
-    raise ValueError(f"unknown location '{v}'; a location is a station, a zone or a tray: {', '.join(places)}")
+    raise ValueError(
+        f"unknown location '{v}'; a location is a station, a zone or a tray: {', '.join(places)}"
+    )
 
 
 def _kind(kind: str) -> Any:

@@ -134,7 +134,9 @@ def test_skill_cli_json_and_exit_codes(tmp_path, monkeypatch):
     assert result["skill"] == "walk_to" and result["status"] == "success"
     assert result["sim_time_s"] > 2 and result["wall_time_s"] > 0
     assert (tmp_path / result["run_id"] / "events.jsonl").exists()
-    failed = runner.invoke(app, ["skill", "walk_to", "--station", "shelf", "--inject", "block:station=shelf", "--json"])
+    failed = runner.invoke(
+        app, ["skill", "walk_to", "--station", "shelf", "--inject", "block:station=shelf", "--json"]
+    )
     assert failed.exit_code == 1 and json.loads(failed.stdout)["reason"] == "blocked"
     bad = runner.invoke(app, ["skill", "walk_to", "--station", "kitchen"])
     assert bad.exit_code == 2 and "unknown station 'kitchen'" in bad.output and "Traceback" not in bad.output
@@ -147,7 +149,19 @@ def test_skills_json_lists_schemas_with_scene_names():
     res = runner.invoke(app, ["skills", "--json", "--scene", "g1_lab"])
     assert res.exit_code == 0, res.output
     tools = {t["name"]: t for t in json.loads(res.stdout)}
-    assert {"walk_to", "pick", "place", "pour", "hold", "open_hand", "close_hand", "look_at", "home", "wait", "turn_to"} <= set(tools)
+    assert {
+        "walk_to",
+        "pick",
+        "place",
+        "pour",
+        "hold",
+        "open_hand",
+        "close_hand",
+        "look_at",
+        "home",
+        "wait",
+        "turn_to",
+    } <= set(tools)
     assert tools["walk_to"]["parameters"]["properties"]["station"]["enum"] == ["bench", "shelf"]
     assert "red_block" in tools["pick"]["parameters"]["properties"]["object"]["enum"]
     assert "yellow_zone" not in tools["pick"]["parameters"]["properties"]["object"]["enum"]

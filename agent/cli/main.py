@@ -17,7 +17,9 @@ app.command("run")(run.run)
 app.add_typer(runs.app, name="runs")
 app.add_typer(scene.app, name="scene")
 app.command("skills")(skill.list_skills)
-app.command("skill", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(skill.run_skill)
+app.command("skill", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+    skill.run_skill
+)
 
 if __name__ == "__main__":
     app()

@@ -18,14 +18,23 @@ EXIT = {"success": 0, "not_understood": 2, "invalid_plan": 2}
 
 
 def run(
-    task: Annotated[str | None, typer.Argument(help='the request, e.g. "prepare elephant toothpaste"')] = None,
+    task: Annotated[
+        str | None, typer.Argument(help='the request, e.g. "prepare elephant toothpaste"')
+    ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="scene randomization seed")] = None,
     scene: Annotated[str, typer.Option("--scene", help="scene name or YAML path")] = "g1_lab",
-    inject: Annotated[list[str] | None, typer.Option("--inject", help="fault, e.g. drop:hand=right,during=walk_to,after=1 (repeatable)")] = None,
+    inject: Annotated[
+        list[str] | None,
+        typer.Option("--inject", help="fault, e.g. drop:hand=right,during=walk_to,after=1 (repeatable)"),
+    ] = None,
     video: Annotated[Path | None, typer.Option("--video", help="record a camera to this MP4")] = None,
     camera: Annotated[str, typer.Option("--camera", help="camera for --video: third or ego")] = "third",
-    resume: Annotated[str | None, typer.Option("--resume", help="continue a killed run from its last checkpoint")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print a machine-readable summary instead of the live view")] = False,
+    resume: Annotated[
+        str | None, typer.Option("--resume", help="continue a killed run from its last checkpoint")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print a machine-readable summary instead of the live view")
+    ] = False,
 ) -> None:
     """Plan a task with the planner (offline recipes by default) and run it on the simulated G1.
 
@@ -61,7 +70,9 @@ def run(
 
             view = LiveView(session.cfg.goal)
             session.listeners.append(view)
-            session.system_one.on_tick.append(lambda rt: view.tick(rt.world.time_s) if rt.ticks % 10 == 0 else None)
+            session.system_one.on_tick.append(
+                lambda rt: view.tick(rt.world.time_s) if rt.ticks % 10 == 0 else None
+            )
             with Live(view, console=console, refresh_per_second=8, transient=False):
                 summary = session.continue_run() if resume else session.run()
     finally:
@@ -79,8 +90,21 @@ def print_summary(s: dict[str, Any]) -> None:
     color = "green" if s["success"] else "red"
     console.print(f"[bold {color}]{s['status']}[/]: {s['message']}")
     t = Table(show_header=False, box=None)
-    for key in ("run_id", "goal", "understood_as", "plan_versions", "retries", "replans", "sim_time_s", "wall_time_s", "spilled_ml"):
+    for key in (
+        "run_id",
+        "goal",
+        "understood_as",
+        "plan_versions",
+        "retries",
+        "replans",
+        "sim_time_s",
+        "wall_time_s",
+        "spilled_ml",
+    ):
         t.add_row(key, str(s.get(key)))
-    t.add_row("steps", f"{sum(o['status'] == 'success' for o in s['outcomes'])} succeeded, "
-                       f"{sum(o['status'] == 'failure' for o in s['outcomes'])} failed")
+    t.add_row(
+        "steps",
+        f"{sum(o['status'] == 'success' for o in s['outcomes'])} succeeded, "
+        f"{sum(o['status'] == 'failure' for o in s['outcomes'])} failed",
+    )
     console.print(t)

@@ -12,14 +12,18 @@ from rich.table import Table
 
 from agent.cli.errors import user_errors
 
-app = typer.Typer(help="Inspect and render a lab scene (embedded MuJoCo G1 lab by default).", no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect and render a lab scene (embedded MuJoCo G1 lab by default).", no_args_is_help=True
+)
 console = Console()
 
-SceneOpt = Annotated[str, typer.Option("--scene", help="shipped scene name (g1_lab, bench_block) or a scene YAML path")]
+SceneOpt = Annotated[
+    str, typer.Option("--scene", help="shipped scene name (g1_lab, bench_block) or a scene YAML path")
+]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="seed for object-pose randomization")]
 
 
-def _env(scene: str, seed: int | None, full_meshes: bool = False):  # noqa: ANN202
+def _env(scene: str, seed: int | None, full_meshes: bool = False):
     from envs.lab.env import G1LabEnv
     from envs.robots.g1.g1_model import AssetError
     from envs.scene_schema import SceneError
@@ -28,7 +32,7 @@ def _env(scene: str, seed: int | None, full_meshes: bool = False):  # noqa: ANN2
         return G1LabEnv(scene=scene, seed=seed, mesh_quality="full" if full_meshes else "decimated")
 
 
-def scene_summary(env) -> dict:  # noqa: ANN001
+def scene_summary(env) -> dict:
     ws = env.world_state()
     sc = env.scene
     return {
@@ -37,7 +41,11 @@ def scene_summary(env) -> dict:  # noqa: ANN001
         "base_mode": env.embodiment.base_mode,
         "control_dt": env.control_dt,
         "stations": {
-            name: {"robot_pose": list(st.robot_pose), "table_height": st.table.height, "description": st.description}
+            name: {
+                "robot_pose": list(st.robot_pose),
+                "table_height": st.table.height,
+                "description": st.description,
+            }
             for name, st in sc.stations.items()
         },
         "objects": {
@@ -45,7 +53,8 @@ def scene_summary(env) -> dict:  # noqa: ANN001
             for name, o in ws.objects.items()
         },
         "containers": {
-            name: {"contents_ml": c.contents_ml, "capacity_ml": c.capacity_ml} for name, c in ws.containers.items()
+            name: {"contents_ml": c.contents_ml, "capacity_ml": c.capacity_ml}
+            for name, c in ws.containers.items()
         },
         "joint_groups": {
             **{name: list(g.joints) for name, g in env.embodiment.groups.items()},
@@ -60,7 +69,9 @@ def scene_summary(env) -> dict:  # noqa: ANN001
 def info(
     scene: SceneOpt = "g1_lab",
     seed: SeedOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON (keys: stations, objects, containers, joint_groups)")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print JSON (keys: stations, objects, containers, joint_groups)")
+    ] = False,
 ) -> None:
     """Stations, objects, containers and their contents, and the robot's joint groups."""
     env = _env(scene, seed)
@@ -68,7 +79,9 @@ def info(
     if as_json:
         print(json.dumps(summary, indent=2))
         return
-    console.print(f"[bold]{summary['scene']}[/] seed={seed} base={summary['base_mode']} control_dt={env.control_dt}s")
+    console.print(
+        f"[bold]{summary['scene']}[/] seed={seed} base={summary['base_mode']} control_dt={env.control_dt}s"
+    )
     t = Table("station", "robot pose (x, y, yaw°)", "table height", "description", title="stations")
     for name, st in summary["stations"].items():
         t.add_row(name, str(st["robot_pose"]), f"{st['table_height']:.2f} m", st["description"])
@@ -89,13 +102,17 @@ def info(
 
 @app.command("render")
 def render(
-    camera: Annotated[str, typer.Option("--camera", help="ego (the G1's ego_view) or third (third_person)")] = "third",
+    camera: Annotated[
+        str, typer.Option("--camera", help="ego (the G1's ego_view) or third (third_person)")
+    ] = "third",
     scene: SceneOpt = "g1_lab",
     seed: SeedOpt = None,
     out: Annotated[Path, typer.Option("--out", help="PNG file to write")] = Path("lab.png"),
     width: Annotated[int, typer.Option(help="image width (px)")] = 640,
     height: Annotated[int, typer.Option(help="image height (px)")] = 480,
-    full_meshes: Annotated[bool, typer.Option("--full-meshes", help="render the original meshes (slow on CPU)")] = False,
+    full_meshes: Annotated[
+        bool, typer.Option("--full-meshes", help="render the original meshes (slow on CPU)")
+    ] = False,
 ) -> None:
     """Render one camera of a freshly reset scene to a PNG."""
     from envs.rendering import save_png

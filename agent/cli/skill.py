@@ -17,8 +17,12 @@ console = Console()
 
 
 def list_skills(
-    as_json: Annotated[bool, typer.Option("--json", help="print the tool schemas the LLM planner uses")] = False,
-    scene: Annotated[str | None, typer.Option("--scene", help="restrict name arguments to this scene's names")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the tool schemas the LLM planner uses")
+    ] = False,
+    scene: Annotated[
+        str | None, typer.Option("--scene", help="restrict name arguments to this scene's names")
+    ] = None,
 ) -> None:
     """The skill library: arguments, joint groups each call claims, default timeouts."""
     from skills.registry import all_skills, skill_schema
@@ -35,12 +39,14 @@ def list_skills(
     t = Table("skill", "arguments", "claims", "timeout", "description", title="skills", show_lines=True)
     for s in all_skills():
         props = skill_schema(s).get("parameters", {}).get("properties", {})
-        args = ", ".join(f"{k}{'' if 'default' not in v else '=' + str(v['default'])}" for k, v in props.items())
+        args = ", ".join(
+            f"{k}{'' if 'default' not in v else '=' + str(v['default'])}" for k, v in props.items()
+        )
         t.add_row(s.name, args, _claims(s), f"{s.timeout_s:.0f} s", s.description)
     console.print(t)
 
 
-def _claims(spec) -> str:  # noqa: ANN001
+def _claims(spec) -> str:
     """The groups a call claims, shown for the right hand/arm where the skill takes one."""
     sides = {k: "right" for k in ("hand", "arm") if k in spec.args.model_fields}
     groups = spec.resources(spec.args.model_construct(**sides))
@@ -71,18 +77,22 @@ def run_skill(
     name: Annotated[str, typer.Argument(help="skill name (see `tandem skills`)")],
     seed: Annotated[int | None, typer.Option("--seed", help="scene randomization seed")] = None,
     scene: Annotated[str, typer.Option("--scene", help="scene name or YAML path")] = "g1_lab",
-    video: Annotated[Path | None, typer.Option("--video", help="record the third-person camera to this MP4")] = None,
-    inject: Annotated[list[str] | None, typer.Option("--inject", help="fault, e.g. drop:hand=right,after=1 (repeatable)")] = None,
+    video: Annotated[
+        Path | None, typer.Option("--video", help="record the third-person camera to this MP4")
+    ] = None,
+    inject: Annotated[
+        list[str] | None, typer.Option("--inject", help="fault, e.g. drop:hand=right,after=1 (repeatable)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the outcome as JSON")] = False,
 ) -> None:
     """Run one skill in a fresh scene: `tandem skill pick --object red_block --hand right --seed 3`.
 
     Skill arguments follow as --name value. Exit code 0 on success, 1 on a failed skill, 2 on bad input.
     """
+    from agent.cli.scene import _env
     from agent.faults import FaultError, parse_fault
     from agent.records import RunRecord
     from agent.runtime import Runtime
-    from agent.cli.scene import _env
     from skills.registry import get_skill
 
     with user_errors(ValueError, KeyError, FaultError):
@@ -94,13 +104,23 @@ def run_skill(
     rt = Runtime(env, faults=faults)
     with user_errors(ValueError, KeyError):
         call = rt.call("c1", name, args)
-    record.event("dispatch", call_id=call.id, skill=name, args=call.raw_args, seed=seed, scene=scene, faults=inject or [])
+    record.event(
+        "dispatch",
+        call_id=call.id,
+        skill=name,
+        args=call.raw_args,
+        seed=seed,
+        scene=scene,
+        faults=inject or [],
+    )
     writer = None
     if video is not None:
         from envs.rendering import VideoWriter
 
         writer = VideoWriter(video, fps=1.0 / (env.control_dt * 2))
-        rt.on_tick.append(lambda r: writer.append(env.render("third_person", 480, 360)) if r.ticks % 2 == 0 else None)
+        rt.on_tick.append(
+            lambda r: writer.append(env.render("third_person", 480, 360)) if r.ticks % 2 == 0 else None
+        )
     t0 = time.perf_counter()
     outcomes = rt.run_until_event()
     wall = time.perf_counter() - t0
@@ -127,9 +147,11 @@ def run_skill(
         print(json.dumps(result))
     else:
         color = "green" if result["status"] == "success" else "red"
-        console.print(f"[bold {color}]{result['status']}[/] {name}({', '.join(f'{k}={v}' for k, v in call.raw_args.items())}): {result['reason']}")
+        shown = ", ".join(f"{k}={v}" for k, v in call.raw_args.items())
+        console.print(f"[bold {color}]{result['status']}[/] {name}({shown}): {result['reason']}")
         console.print(f"  evidence: {result['evidence']}")
-        console.print(f"  sim {result['sim_time_s']} s, wall {result['wall_time_s']} s, record runs/{record.run_id}")
+        console.print(
+            f"  sim {result['sim_time_s']} s, wall {result['wall_time_s']} s, record runs/{record.run_id}"
+        )
     if result["status"] != "success":
         raise typer.Exit(1)
-

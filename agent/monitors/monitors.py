@@ -20,7 +20,7 @@ from skills.spec import CallContext, Verdict
 
 
 class Monitors:
-    def __init__(self, env, config: MonitorConfig | None = None) -> None:  # noqa: ANN001
+    def __init__(self, env, config: MonitorConfig | None = None) -> None:
         self.config = config or MonitorConfig()
         self.env = env
         self.dt = env.control_dt
@@ -29,7 +29,10 @@ class Monitors:
         model = getattr(env, "model", None)
         self._table_geoms = np.array(sorted(getattr(env, "_table_geoms", {})), dtype=int)
         self._robot_body = (
-            np.isin(np.arange(model.nbody), [b for b in range(model.nbody) if model.body_rootid[b] == model.body("pelvis").id])
+            np.isin(
+                np.arange(model.nbody),
+                [b for b in range(model.nbody) if model.body_rootid[b] == model.body("pelvis").id],
+            )
             if model is not None
             else None
         )
@@ -40,7 +43,9 @@ class Monitors:
             return Verdict("failure", why.UNSTABLE, {"detail": world.unstable})
         r = world.robot
         if r.pelvis_height < self.config.fall_height_m or r.pelvis_tilt_deg > self.config.fall_tilt_deg:
-            return Verdict("failure", why.FELL, {"pelvis_height": r.pelvis_height, "tilt_deg": r.pelvis_tilt_deg})
+            return Verdict(
+                "failure", why.FELL, {"pelvis_height": r.pelvis_height, "tilt_deg": r.pelvis_tilt_deg}
+            )
         force = self._table_force()
         if force > self.config.table_force_n:
             return Verdict("failure", why.TABLE_FORCE, {"force_n": round(force, 1)})
@@ -77,17 +82,25 @@ class Monitors:
             a.out_of_hand_s += self.dt
             if a.out_of_hand_s >= self.config.drop_after_s - 1e-9:
                 self.carrying.pop(hand, None)
-                return Verdict("failure", why.DROPPED, {"object": obj, "hand": hand, "object_pos": world.objects[obj].pos})
+                return Verdict(
+                    "failure",
+                    why.DROPPED,
+                    {"object": obj, "hand": hand, "object_pos": world.objects[obj].pos},
+                )
         spilled = world.spilled_ml - a.start_world.spilled_ml
         if spilled > self.config.spill_ml:
             return Verdict("failure", why.SPILL, {"spilled_ml": round(spilled, 2), "spills": world.spills_ml})
         if "base" in a.groups and self._stalled(a, world, elapsed):
-            return Verdict("failure", why.BLOCKED, {"base_pose": world.robot.base_pose, "still_s": round(a.still_s, 2)})
+            return Verdict(
+                "failure", why.BLOCKED, {"base_pose": world.robot.base_pose, "still_s": round(a.still_s, 2)}
+            )
         verdict = spec.judge(CallContext(a.call.args, a.start_world, world, a.executor.finished, elapsed))
         if verdict is not None:
             return verdict
         if elapsed >= spec.timeout_s:
-            return Verdict("failure", why.TIMEOUT, {"timeout_s": spec.timeout_s, "elapsed_s": round(elapsed, 3)})
+            return Verdict(
+                "failure", why.TIMEOUT, {"timeout_s": spec.timeout_s, "elapsed_s": round(elapsed, 3)}
+            )
         return None
 
     def _stalled(self, a: ActiveCall, world: WorldState, elapsed: float) -> bool:
@@ -104,7 +117,9 @@ class Monitors:
         """The verdict on a background call (hold) that is preempted or outlived the plan."""
         from skills.library.hold import settle
 
-        return settle(CallContext(a.call.args, a.start_world, world, a.executor.finished, world.time_s - a.started_s))
+        return settle(
+            CallContext(a.call.args, a.start_world, world, a.executor.finished, world.time_s - a.started_s)
+        )
 
     def after_outcome(self, a: ActiveCall, verdict: Verdict, world: WorldState) -> None:
         """Update what the robot believes it carries from a finished call."""

@@ -86,14 +86,23 @@ def build_lab(scene: SceneConfig, stance_kp: float = g1.STANCE_KP) -> BuiltLab:
         if obj.type == ObjectType.ZONE:
             # A painted square on the table: seen, never touched.
             body.add_geom(
-                name=name, type=mujoco.mjtGeom.mjGEOM_BOX, size=[obj.size[0], obj.size[1], 0.0005],
-                rgba=list(obj.rgba), contype=0, conaffinity=0,
+                name=name,
+                type=mujoco.mjtGeom.mjGEOM_BOX,
+                size=[obj.size[0], obj.size[1], 0.0005],
+                rgba=list(obj.rgba),
+                contype=0,
+                conaffinity=0,
             )
             continue
         gtype = mujoco.mjtGeom.mjGEOM_CYLINDER if obj.shape == "cylinder" else mujoco.mjtGeom.mjGEOM_BOX
         body.add_geom(
-            name=name, type=gtype, size=list(obj.size) + ([0.0] if obj.shape == "cylinder" else []),
-            mass=obj.mass, rgba=list(obj.rgba), friction=[obj.friction, 0.02, 0.001], condim=4,
+            name=name,
+            type=gtype,
+            size=list(obj.size) + ([0.0] if obj.shape == "cylinder" else []),
+            mass=obj.mass,
+            rgba=list(obj.rgba),
+            friction=[obj.friction, 0.02, 0.001],
+            condim=4,
         )
         if obj.container is not None:
             # Visual-only liquid and foam columns, resized from the chemistry state before each render.

@@ -272,7 +272,9 @@ class G1LabEnv:
                 p, q = self.data.mocap_pos[i], self.data.mocap_quat[i]
                 yaw = math.atan2(2 * (q[0] * q[3] + q[1] * q[2]), 1 - 2 * (q[2] ** 2 + q[3] ** 2))
                 hx, hy = _aabb_half(obj.size[0], obj.size[1], yaw)
-                out.append(Surface(name, p[0] - hx, p[0] + hx, p[1] - hy, p[1] + hy, float(p[2] + obj.size[2])))
+                out.append(
+                    Surface(name, p[0] - hx, p[0] + hx, p[1] - hy, p[1] + hy, float(p[2] + obj.size[2]))
+                )
         return out
 
     # ----------------------------------------------------------------- stepping
@@ -536,11 +538,19 @@ class G1LabEnv:
             "seed": self.seed,
             "scene": self.scene.name,
             "time": float(d.time),
-            **{k: getattr(d, k).tolist() for k in ("qpos", "qvel", "act", "ctrl", "mocap_pos", "mocap_quat", "qacc_warmstart")},
+            **{
+                k: getattr(d, k).tolist()
+                for k in ("qpos", "qvel", "act", "ctrl", "mocap_pos", "mocap_quat", "qacc_warmstart")
+            },
             "base_target": self._base_target.tolist(),
             "base_vel": self._base_vel.tolist(),
             "containers": {
-                n: {"contents": dict(c.contents), "poured_out_ml": c.poured_out_ml, "received_ml": c.received_ml, "foam_ml": c.foam_ml}
+                n: {
+                    "contents": dict(c.contents),
+                    "poured_out_ml": c.poured_out_ml,
+                    "received_ml": c.received_ml,
+                    "foam_ml": c.foam_ml,
+                }
                 for n, c in chem.containers.items()
             },
             "spills": {k: dict(v) for k, v in chem.spills.items()},
@@ -564,7 +574,11 @@ class G1LabEnv:
         for n, c in snap["containers"].items():
             box = self.chemistry.containers[n]
             box.contents = dict(c["contents"])
-            box.poured_out_ml, box.received_ml, box.foam_ml = c["poured_out_ml"], c["received_ml"], c["foam_ml"]
+            box.poured_out_ml, box.received_ml, box.foam_ml = (
+                c["poured_out_ml"],
+                c["received_ml"],
+                c["foam_ml"],
+            )
         self.chemistry.spills = {k: dict(v) for k, v in snap["spills"].items()}
         self.chemistry.overflow_ml = dict(snap["overflow_ml"])
         self.chemistry.reactions = [ReactionRun(**r) for r in snap["reactions"]]

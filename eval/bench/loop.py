@@ -62,8 +62,14 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     runs = [_one(args.seconds, seed) for seed in range(args.repeats)]
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-    t = Table("per control tick (median of repeats)", "µs", title=f"control loop, 3 executors, {args.repeats} x {args.seconds} s sim")
-    t.add_row("runtime overhead: dispatcher + composition + monitors (median tick)", f"{med['overhead_us']:.0f}")
+    t = Table(
+        "per control tick (median of repeats)",
+        "µs",
+        title=f"control loop, 3 executors, {args.repeats} x {args.seconds} s sim",
+    )
+    t.add_row(
+        "runtime overhead: dispatcher + composition + monitors (median tick)", f"{med['overhead_us']:.0f}"
+    )
     t.add_row("runtime overhead, mean over all ticks", f"{med['overhead_mean_us']:.0f}")
     t.add_row("executors' own compute", f"{med['executors_us']:.0f}")
     t.add_row("env.step (physics + chemistry)", f"{med['env_step_us']:.0f}")

@@ -29,7 +29,7 @@ class BaseMoveExecutor:
 
     groups = ("base", "left_leg", "right_leg")
 
-    def __init__(self, env, goal: tuple[float, float, float]) -> None:  # noqa: ANN001
+    def __init__(self, env, goal: tuple[float, float, float]) -> None:
         self.goal = np.array([goal[0], goal[1], math.radians(goal[2])])
         self._vel = np.zeros(3)  # world-frame command of the last tick
         self._dt = env.control_dt
@@ -45,7 +45,9 @@ class BaseMoveExecutor:
         dist = math.hypot(err[0], err[1])
         # Speed that can still stop in time (v^2 = 2 a d), capped; the same for yaw.
         speed = min(MAX_SPEED, math.sqrt(2 * MAX_ACCEL * dist), 2.0 * dist)
-        yaw_rate = math.copysign(min(MAX_YAW_RATE, math.sqrt(2 * MAX_ACCEL * abs(err[2])), 2.0 * abs(err[2])), err[2])
+        yaw_rate = math.copysign(
+            min(MAX_YAW_RATE, math.sqrt(2 * MAX_ACCEL * abs(err[2])), 2.0 * abs(err[2])), err[2]
+        )
         v = np.zeros(3)
         if dist > 1e-9:
             v[:2] = err[:2] / dist * speed
@@ -56,7 +58,11 @@ class BaseMoveExecutor:
     def act(self, obs: Observation, world: WorldState) -> dict[str, np.ndarray]:
         pose = obs.base_pose
         err = self.goal - pose
-        if math.hypot(err[0], err[1]) < POS_TOL and abs(_wrap(err[2])) < YAW_TOL and np.abs(self._vel).max() < 0.05:
+        if (
+            math.hypot(err[0], err[1]) < POS_TOL
+            and abs(_wrap(err[2])) < YAW_TOL
+            and np.abs(self._vel).max() < 0.05
+        ):
             self._done = True
             self._vel[:] = 0.0
             return {"base": np.zeros(3)}
@@ -76,7 +82,7 @@ class BaseMoveExecutor:
 class TurnExecutor(BaseMoveExecutor):
     """Rotate in place to face an object (its position read when the call starts)."""
 
-    def __init__(self, env, target: str) -> None:  # noqa: ANN001
+    def __init__(self, env, target: str) -> None:
         super().__init__(env, goal=(0.0, 0.0, 0.0))
         self.target = target
 
@@ -90,7 +96,7 @@ class TurnExecutor(BaseMoveExecutor):
 class StepBackExecutor(BaseMoveExecutor):
     """Back straight away from where the robot faces."""
 
-    def __init__(self, env, distance_m: float) -> None:  # noqa: ANN001
+    def __init__(self, env, distance_m: float) -> None:
         super().__init__(env, goal=(0.0, 0.0, 0.0))
         self.distance_m = distance_m
 

@@ -18,7 +18,7 @@ class LookAtExecutor:
 
     groups = ("waist",)
 
-    def __init__(self, env, object: str) -> None:  # noqa: ANN001
+    def __init__(self, env, object: str) -> None:
         self.object = object
         self._dt = env.control_dt
         self._done = False

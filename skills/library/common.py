@@ -16,7 +16,8 @@ def need_at_station_of(state: SymbolicState, obj: str) -> list[str]:
     if where is None:
         return [f"'{obj}' is not at any station"]
     if where != state.robot_station:
-        return [f"'{obj}' is at {where} but the robot is at {state.robot_station or 'no station'}: walk_to {where} first"]
+        here = state.robot_station or "no station"
+        return [f"'{obj}' is at {where} but the robot is at {here}: walk_to {where} first"]
     return []
 
 

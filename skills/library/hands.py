@@ -28,8 +28,8 @@ def closure(joints: list[float], side: str) -> float:
     return float(np.mean(((np.asarray(joints) - o) / np.where(moving, c - o, 1.0))[moving]))
 
 
-def _make(closed: bool):  # noqa: ANN202
-    def executor(env, a: HandArgs):  # noqa: ANN001, ANN202
+def _make(closed: bool):
+    def executor(env, a: HandArgs):
         from skills.controllers import HandExecutor
         from skills.controllers.combined import Combined
 

@@ -11,7 +11,7 @@ class HoldArgs(SkillArgs):
     hand: Hand = "right"
 
 
-def _executor(env, a: HoldArgs):  # noqa: ANN001, ANN202
+def _executor(env, a: HoldArgs):
     from skills.controllers import HoldExecutor
 
     return HoldExecutor(env, object=a.object, hand=a.hand)
@@ -26,7 +26,9 @@ def settle(c: CallContext) -> Verdict:
     """The verdict of a hold when it is preempted or the plan ends."""
     a: HoldArgs = c.args  # type: ignore[assignment]
     if c.world.robot.holding.get(a.hand) == a.object:
-        return Verdict("success", f"{a.object} held for {c.elapsed_s:.1f} s", {"held_s": round(c.elapsed_s, 3)})
+        return Verdict(
+            "success", f"{a.object} held for {c.elapsed_s:.1f} s", {"held_s": round(c.elapsed_s, 3)}
+        )
     return Verdict("failure", "dropped", {"object": a.object, "hand": a.hand})
 
 

@@ -6,8 +6,8 @@ from typing import Literal
 
 import numpy as np
 
-from envs.robots.g1.g1_model import STAND_POSE
 from envs.robots.g1.g1_constants import GROUP_JOINTS
+from envs.robots.g1.g1_model import STAND_POSE
 from skills.library.hands import sides
 from skills.spec import CallContext, SkillArgs, SkillSpec, Verdict
 
@@ -22,7 +22,7 @@ def home_pose(side: str) -> np.ndarray:
     return np.array([STAND_POSE.get(j, 0.0) for j in GROUP_JOINTS[f"{side}_arm"]])
 
 
-def _executor(env, a: HomeArgs):  # noqa: ANN001, ANN202
+def _executor(env, a: HomeArgs):
     from skills.controllers import HomeExecutor
     from skills.controllers.combined import Combined
 
@@ -33,7 +33,10 @@ def _judge(c: CallContext) -> Verdict | None:
     a: HomeArgs = c.args  # type: ignore[assignment]
     if not c.executor_finished:
         return None
-    err = {s: round(float(np.abs(np.array(c.world.robot.joints[f"{s}_arm"]) - home_pose(s)).max()), 4) for s in sides(a.arm)}
+    err = {
+        s: round(float(np.abs(np.array(c.world.robot.joints[f"{s}_arm"]) - home_pose(s)).max()), 4)
+        for s in sides(a.arm)
+    }
     ok = all(v <= HOME_TOL_RAD for v in err.values())
     return Verdict("success" if ok else "failure", "home" if ok else "not_home", {"max_joint_error_rad": err})
 

@@ -13,7 +13,7 @@ class LookAtArgs(SkillArgs):
     object: ObjectName
 
 
-def gaze_error_deg(world, obj: str) -> float:  # noqa: ANN001
+def gaze_error_deg(world, obj: str) -> float:
     """Angle between the torso's heading (base yaw + waist yaw) and the direction to the object."""
     x, y, yaw = world.robot.base_pose
     heading = yaw + world.robot.joints["waist"][0]
@@ -22,7 +22,7 @@ def gaze_error_deg(world, obj: str) -> float:  # noqa: ANN001
     return abs(math.degrees((want - heading + math.pi) % (2 * math.pi) - math.pi))
 
 
-def _executor(env, a: LookAtArgs):  # noqa: ANN001, ANN202
+def _executor(env, a: LookAtArgs):
     from skills.controllers.posture import LookAtExecutor
 
     return LookAtExecutor(env, object=a.object)
@@ -34,7 +34,11 @@ def _judge(c: CallContext) -> Verdict | None:
         return None
     err = gaze_error_deg(c.world, a.object)
     ok = err <= GAZE_TOL_DEG
-    return Verdict("success" if ok else "failure", f"looking at {a.object}" if ok else "out_of_reach", {"gaze_error_deg": round(err, 2)})
+    return Verdict(
+        "success" if ok else "failure",
+        f"looking at {a.object}" if ok else "out_of_reach",
+        {"gaze_error_deg": round(err, 2)},
+    )
 
 
 SPEC = SkillSpec(

@@ -25,7 +25,7 @@ def _effects(s: SymbolicState, a: PickArgs) -> None:
     s.object_station[a.object] = None
 
 
-def _executor(env, a: PickArgs):  # noqa: ANN001, ANN202
+def _executor(env, a: PickArgs):
     from skills.controllers import PickExecutor
 
     return PickExecutor(env, object=a.object, hand=a.hand)

@@ -22,7 +22,9 @@ def _pre(s: SymbolicState, a: PlaceArgs) -> list[str]:
     where = s.station_of_location(a.location)
     problems = need_holding(s, a.hand, a.object)
     if where != s.robot_station:
-        problems.append(f"'{a.location}' is at {where} but the robot is at {s.robot_station}: walk_to {where} first")
+        problems.append(
+            f"'{a.location}' is at {where} but the robot is at {s.robot_station}: walk_to {where} first"
+        )
     return problems
 
 
@@ -31,7 +33,7 @@ def _effects(s: SymbolicState, a: PlaceArgs) -> None:
     s.object_station[a.object] = s.station_of_location(a.location)
 
 
-def _executor(env, a: PlaceArgs):  # noqa: ANN001, ANN202
+def _executor(env, a: PlaceArgs):
     from skills.controllers import PlaceExecutor
 
     return PlaceExecutor(env, object=a.object, location=a.location, hand=a.hand)

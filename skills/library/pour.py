@@ -45,7 +45,7 @@ def _effects(s: SymbolicState, a: PourArgs) -> None:
         src[liq] = v * (1 - frac)
 
 
-def _executor(env, a: PourArgs):  # noqa: ANN001, ANN202
+def _executor(env, a: PourArgs):
     from skills.controllers import PourExecutor
 
     return PourExecutor(env, source=a.source, target=a.target, volume_ml=a.volume_ml, hand=a.hand)
@@ -56,7 +56,11 @@ def _judge(c: CallContext) -> Verdict | None:
     if not c.executor_finished:
         return None
     got = c.world.containers[a.target].received_ml - c.start.containers[a.target].received_ml
-    evidence = {"asked_ml": a.volume_ml, "received_ml": round(got, 2), "tolerance_ml": tolerance_ml(a.volume_ml)}
+    evidence = {
+        "asked_ml": a.volume_ml,
+        "received_ml": round(got, 2),
+        "tolerance_ml": tolerance_ml(a.volume_ml),
+    }
     if abs(got - a.volume_ml) <= tolerance_ml(a.volume_ml):
         return Verdict("success", f"{got:.1f} ml into {a.target}", evidence)
     return Verdict("failure", "too_little" if got < a.volume_ml else "too_much", evidence)

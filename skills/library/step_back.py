@@ -21,7 +21,7 @@ def _effects(s: SymbolicState, a: StepBackArgs) -> None:
     s.robot_station = None
 
 
-def _executor(env, a: StepBackArgs):  # noqa: ANN001, ANN202
+def _executor(env, a: StepBackArgs):
     from skills.controllers.base_motion import StepBackExecutor
 
     return StepBackExecutor(env, distance_m=a.distance_m)
@@ -35,7 +35,11 @@ def _judge(c: CallContext) -> Verdict | None:
     x, y, _ = c.world.robot.base_pose
     back = -((x - x0) * math.cos(yaw) + (y - y0) * math.sin(yaw))
     ok = abs(back - a.distance_m) <= TOL_M
-    return Verdict("success" if ok else "failure", f"stepped back {back:.2f} m" if ok else "short", {"moved_back_m": round(back, 3)})
+    return Verdict(
+        "success" if ok else "failure",
+        f"stepped back {back:.2f} m" if ok else "short",
+        {"moved_back_m": round(back, 3)},
+    )
 
 
 SPEC = SkillSpec(

@@ -13,20 +13,20 @@ class TurnToArgs(SkillArgs):
     target: ObjectName
 
 
-def _target_xy(world, target: str) -> tuple[float, float]:  # noqa: ANN001
+def _target_xy(world, target: str) -> tuple[float, float]:
     if target in world.objects:
         p = world.objects[target].pos
         return p[0], p[1]
     raise KeyError(target)
 
 
-def heading_error_deg(world, target_xy: tuple[float, float]) -> float:  # noqa: ANN001
+def heading_error_deg(world, target_xy: tuple[float, float]) -> float:
     x, y, yaw = world.robot.base_pose
     want = math.atan2(target_xy[1] - y, target_xy[0] - x)
     return abs(math.degrees((want - yaw + math.pi) % (2 * math.pi) - math.pi))
 
 
-def _executor(env, a: TurnToArgs):  # noqa: ANN001, ANN202
+def _executor(env, a: TurnToArgs):
     from skills.controllers.base_motion import TurnExecutor
 
     return TurnExecutor(env, target=a.target)

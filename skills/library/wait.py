@@ -23,11 +23,11 @@ class WaitExecutor:
         self._t0: float | None = None
         self._now = 0.0
 
-    def reset(self, obs, world) -> None:  # noqa: ANN001
+    def reset(self, obs, world) -> None:
         self._t0 = obs.time_s
         self._now = obs.time_s
 
-    def act(self, obs, world) -> dict:  # noqa: ANN001
+    def act(self, obs, world) -> dict:
         self._now = obs.time_s
         return {}
 

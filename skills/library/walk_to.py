@@ -14,7 +14,7 @@ def _effects(state: SymbolicState, a: WalkToArgs) -> None:
     state.robot_station = a.station
 
 
-def _executor(env, a: WalkToArgs):  # noqa: ANN001, ANN202
+def _executor(env, a: WalkToArgs):
     from skills.controllers.base_motion import BaseMoveExecutor
 
     x, y, yaw = env.scene.stations[a.station].robot_pose

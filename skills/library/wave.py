@@ -18,10 +18,12 @@ RAISED_RAD = 0.1
 class WaveArgs(SkillArgs):
     arm: Literal["left", "right"] = "left"
     seconds: Annotated[float, Field(gt=0, le=30)] = 2.0
-    latency_s: Annotated[float, Field(ge=0, le=2)] = Field(0.0, description="simulated inference latency (wall s)")
+    latency_s: Annotated[float, Field(ge=0, le=2)] = Field(
+        0.0, description="simulated inference latency (wall s)"
+    )
 
 
-def _executor(env, a: WaveArgs):  # noqa: ANN001, ANN202
+def _executor(env, a: WaveArgs):
     from skills.policies.chunked import ChunkedPolicyExecutor
     from skills.policies.wave import WavePolicy
 
@@ -36,15 +38,22 @@ def _judge(c: CallContext) -> Verdict | None:
         return None
     raised = abs(c.world.robot.joints[f"{a.arm}_arm"][1] - c.start.robot.joints[f"{a.arm}_arm"][1])
     ok = raised > RAISED_RAD
-    return Verdict("success" if ok else "failure", "waved" if ok else "arm_did_not_move", {"shoulder_roll_change_rad": round(raised, 3)})
+    return Verdict(
+        "success" if ok else "failure",
+        "waved" if ok else "arm_did_not_move",
+        {"shoulder_roll_change_rad": round(raised, 3)},
+    )
 
 
 SPEC = SkillSpec(
     name="wave",
-    description="Wave one arm for a few seconds (a greeting). The arm stays raised at the end; home lowers it.",
+    description="Wave one arm for a few seconds (a greeting). The arm stays raised at the end; "
+    "home lowers it.",
     args=WaveArgs,
     resources=lambda a: (f"{a.arm}_arm",),
-    preconditions=lambda s, a: [f"the {a.arm} hand holds '{s.holding[a.arm]}'"] if s.holding.get(a.arm) else [],
+    preconditions=lambda s, a: (
+        [f"the {a.arm} hand holds '{s.holding[a.arm]}'"] if s.holding.get(a.arm) else []
+    ),
     effects=lambda s, a: None,
     timeout_s=40.0,
     executor=_executor,

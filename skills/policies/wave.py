@@ -15,7 +15,9 @@ from envs.robots.g1.g1_constants import GROUP_JOINTS
 
 
 class WavePolicy:
-    def __init__(self, side: str = "left", horizon: int = 16, latency_s: float = 0.0, dt: float = 0.02) -> None:
+    def __init__(
+        self, side: str = "left", horizon: int = 16, latency_s: float = 0.0, dt: float = 0.02
+    ) -> None:
         self.groups = (f"{side}_arm",)
         self.horizon = horizon
         self.latency_s = latency_s
