@@ -1,4 +1,4 @@
-"""Base-velocity executors: move to a pose, or turn to face an object.
+"""Base-velocity executors: walk to a station, turn to face an object, step back.
 
 They drive the env's base-velocity interface (vx, vy, yaw_rate in the robot frame). In the embedded
 lab that moves a holonomic base model with the legs held in stance; a learned walking policy would sit
@@ -18,6 +18,7 @@ MAX_YAW_RATE = 1.0  # rad/s
 MAX_ACCEL = 1.0  # m/s^2 (and rad/s^2)
 POS_TOL = 0.01
 YAW_TOL = math.radians(0.5)
+CLEARANCE_M = 0.45  # how far behind a station's working pose the base travels (held objects clear tables)
 
 
 def _wrap(a: float) -> float:
@@ -25,15 +26,19 @@ def _wrap(a: float) -> float:
 
 
 class BaseMoveExecutor:
-    """Drive the base to ``goal`` = (x, y, yaw_deg) in the world: straight line, turning on the way."""
+    """Drive the base through ``waypoints`` (x, y, yaw_rad) in the world, stopping at each one."""
 
     groups = ("base", "left_leg", "right_leg")
 
     def __init__(self, env, goal: tuple[float, float, float]) -> None:
-        self.goal = np.array([goal[0], goal[1], math.radians(goal[2])])
+        self.waypoints = [np.array([goal[0], goal[1], math.radians(goal[2])])]
         self._vel = np.zeros(3)  # world-frame command of the last tick
         self._dt = env.control_dt
         self._done = False
+
+    @property
+    def goal(self) -> np.ndarray:
+        return self.waypoints[0]
 
     def reset(self, obs: Observation, world: WorldState) -> None:
         self._vel[:] = 0.0
@@ -63,9 +68,12 @@ class BaseMoveExecutor:
             and abs(_wrap(err[2])) < YAW_TOL
             and np.abs(self._vel).max() < 0.05
         ):
-            self._done = True
-            self._vel[:] = 0.0
-            return {"base": np.zeros(3)}
+            if len(self.waypoints) > 1:
+                self.waypoints.pop(0)
+            else:
+                self._done = True
+                self._vel[:] = 0.0
+                return {"base": np.zeros(3)}
         self._vel = self._world_velocity(pose)
         c, s = math.cos(pose[2]), math.sin(pose[2])
         vx, vy, wz = self._vel
@@ -79,6 +87,35 @@ class BaseMoveExecutor:
         pass
 
 
+class WalkToExecutor(BaseMoveExecutor):
+    """Go to a station's working pose without sweeping a table: back away from the table in front,
+    travel to a point ``CLEARANCE_M`` behind the goal, then step in facing the table."""
+
+    def __init__(
+        self, env, goal: tuple[float, float, float], stations: list[tuple[float, float, float]]
+    ) -> None:
+        super().__init__(env, goal)
+        self._stations = [np.array([x, y, math.radians(yaw)]) for x, y, yaw in stations]
+
+    def reset(self, obs: Observation, world: WorldState) -> None:
+        super().reset(obs, world)
+        goal = self.waypoints[-1]
+        pose = np.array(obs.base_pose, dtype=float)
+        if math.hypot(*(goal - pose)[:2]) < 2 * CLEARANCE_M:
+            self.waypoints = [goal]
+            return
+        route = []
+        for st in self._stations:
+            if math.hypot(*(st - pose)[:2]) < CLEARANCE_M:  # at a table: back off first
+                route.append(_behind(pose, pose[2]))
+        route += [_behind(goal, goal[2]), goal]
+        self.waypoints = route
+
+
+def _behind(pose: np.ndarray, yaw: float) -> np.ndarray:
+    return np.array([pose[0] - CLEARANCE_M * math.cos(yaw), pose[1] - CLEARANCE_M * math.sin(yaw), yaw])
+
+
 class TurnExecutor(BaseMoveExecutor):
     """Rotate in place to face an object (its position read when the call starts)."""
 
@@ -90,7 +127,7 @@ class TurnExecutor(BaseMoveExecutor):
         super().reset(obs, world)
         x, y, _ = obs.base_pose
         p = world.objects[self.target].pos
-        self.goal = np.array([x, y, math.atan2(p[1] - y, p[0] - x)])
+        self.waypoints = [np.array([x, y, math.atan2(p[1] - y, p[0] - x)])]
 
 
 class StepBackExecutor(BaseMoveExecutor):
@@ -103,4 +140,6 @@ class StepBackExecutor(BaseMoveExecutor):
     def reset(self, obs: Observation, world: WorldState) -> None:
         super().reset(obs, world)
         x, y, yaw = obs.base_pose
-        self.goal = np.array([x - self.distance_m * math.cos(yaw), y - self.distance_m * math.sin(yaw), yaw])
+        self.waypoints = [
+            np.array([x - self.distance_m * math.cos(yaw), y - self.distance_m * math.sin(yaw), yaw])
+        ]

@@ -15,10 +15,12 @@ def _effects(state: SymbolicState, a: WalkToArgs) -> None:
 
 
 def _executor(env, a: WalkToArgs):
-    from skills.controllers.base_motion import BaseMoveExecutor
+    from skills.controllers.base_motion import WalkToExecutor
 
-    x, y, yaw = env.scene.stations[a.station].robot_pose
-    return BaseMoveExecutor(env, goal=(x, y, yaw))
+    stations = env.scene.stations
+    return WalkToExecutor(
+        env, goal=stations[a.station].robot_pose, stations=[s.robot_pose for s in stations.values()]
+    )
 
 
 def _judge(c: CallContext) -> Verdict | None:
@@ -32,7 +34,8 @@ SPEC = SkillSpec(
     name="walk_to",
     description="Move the robot to a station (e.g. the bench or the shelf) and stop at its working pose, "
     "facing its table. Objects held in the hands are carried along; use it before pick/place/pour at "
-    "another station. The embedded lab moves a holonomic base model, legs held in stance.",
+    "another station. It backs away from the table it is at and steps in to the new one from behind, so "
+    "held objects clear the tables. The embedded lab moves a holonomic base model, legs held in stance.",
     args=WalkToArgs,
     resources=lambda a: ("base", "left_leg", "right_leg"),
     preconditions=lambda s, a: [f"station '{a.station}' is blocked"] if a.station in s.blocked else [],
