@@ -13,7 +13,7 @@ from skills.controllers.trajectory import JointPath, Script, Step
 from skills.executor import GroupCommand
 
 LINE_STEP = 0.015  # m between IK points on a straight hand move
-IK_TOL = 0.004  # m; a target missed by more is unreachable
+IK_TOL = 0.008  # m; a target missed by more is unreachable (grasps tolerate 1-2 cm)
 VIA_LOCAL = (0.06, 0.27)  # via point beside the body: x forward, y outward (pelvis frame)
 OVER_TABLE_X = 0.10  # hand site further forward than this (pelvis frame) may be over a table
 HAND_S = 0.5  # seconds to open or close the fingers without the arm moving
@@ -37,7 +37,7 @@ class ScriptedArm:
     Subclasses implement ``plan``. Helpers give IK chains for straight hand moves in the world.
     """
 
-    def __init__(self, env, hand: str) -> None:  # noqa: ANN001 (any Env with model/embodiment/scene)
+    def __init__(self, env, hand: str) -> None:
         self.env = env
         self.side = side_of(hand)
         self.arm_group, self.hand_group = g1.ARM_OF[self.side], g1.HAND_OF[self.side]
@@ -105,10 +105,14 @@ class ScriptedArm:
     ) -> np.ndarray:
         q, err = self.ik.solve(site, pos, rot, start=start)
         if err > tol:
-            raise Unreachable(f"{self.side} {site} cannot reach {np.round(pos, 3).tolist()} (off by {err:.3f} m)")
+            raise Unreachable(
+                f"{self.side} {site} cannot reach {np.round(pos, 3).tolist()} (off by {err:.3f} m)"
+            )
         return q
 
-    def line(self, site: str, p0: np.ndarray, p1: np.ndarray, rot: np.ndarray, start: np.ndarray) -> list[np.ndarray]:
+    def line(
+        self, site: str, p0: np.ndarray, p1: np.ndarray, rot: np.ndarray, start: np.ndarray
+    ) -> list[np.ndarray]:
         """IK points along the straight hand move p0 -> p1 (``start`` solves p0), first point included."""
         n = max(1, int(np.ceil(np.linalg.norm(p1 - p0) / LINE_STEP)))
         qs = [start]
@@ -129,7 +133,7 @@ class ScriptedArm:
 class HoldExecutor(ScriptedArm):
     """Keeps the arm where it is and the fingers closed on ``object``; runs until cancelled."""
 
-    def __init__(self, env, object: str, hand: str) -> None:  # noqa: ANN001, A002
+    def __init__(self, env, object: str, hand: str) -> None:
         super().__init__(env, hand)
         self.object = object
 
@@ -144,7 +148,7 @@ class HoldExecutor(ScriptedArm):
 class HandExecutor(ScriptedArm):
     """Opens or closes one hand's fingers over ``HAND_S``; the arm is not touched."""
 
-    def __init__(self, env, hand: str, closed: bool) -> None:  # noqa: ANN001
+    def __init__(self, env, hand: str, closed: bool) -> None:
         super().__init__(env, hand)
         self.groups = (self.hand_group,)
         self.closed = closed
@@ -159,7 +163,7 @@ class HandExecutor(ScriptedArm):
 class HomeExecutor(ScriptedArm):
     """Brings an arm back to the stand pose with the hand open: up off the table, beside the body, down."""
 
-    def __init__(self, env, arm: str) -> None:  # noqa: ANN001
+    def __init__(self, env, arm: str) -> None:
         super().__init__(env, arm)
 
     def plan(self, obs: Observation, world: WorldState) -> list[Step]:

@@ -58,7 +58,9 @@ class ArmIK:
         self.config = mink.Configuration(model)
         self._arm = np.array([model.jnt_qposadr[model.joint(j).id] for j in g1.GROUP_JOINTS[g1.ARM_OF[side]]])
         self._waist = np.array([model.jnt_qposadr[model.joint(j).id] for j in g1.GROUP_JOINTS["waist"]])
-        self._freeze = mink.DofFreezingTask(model, [int(model.jnt_dofadr[model.joint(j).id]) for j in g1.GROUP_JOINTS["waist"]])
+        self._freeze = mink.DofFreezingTask(
+            model, [int(model.jnt_dofadr[model.joint(j).id]) for j in g1.GROUP_JOINTS["waist"]]
+        )
         self._posture = mink.PostureTask(model, cost=1e-2)
         self._limits = [mink.ConfigurationLimit(model)]
         self._tasks: dict[str, mink.FrameTask] = {}
@@ -118,8 +120,13 @@ class ArmIK:
             if np.linalg.norm(err[:3]) < _POS_TOL and np.linalg.norm(err[3:]) < _ROT_TOL:
                 break
             v = mink.solve_ik(
-                self.config, [task, self._posture], _DT, _SOLVER, damping=_DAMPING,
-                limits=self._limits, constraints=[self._freeze],
+                self.config,
+                [task, self._posture],
+                _DT,
+                _SOLVER,
+                damping=_DAMPING,
+                limits=self._limits,
+                constraints=[self._freeze],
             )
             self.config.integrate_inplace(v, _DT)
         err = task.compute_error(self.config)

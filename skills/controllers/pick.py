@@ -35,7 +35,7 @@ FINGER_REACH = 0.06  # m the closed-off fingertips reach past the grasp site alo
 class PickExecutor(ScriptedArm):
     """Grasps ``object`` with ``hand`` (left/right) and lifts it ~10 cm."""
 
-    def __init__(self, env, object: str, hand: str) -> None:  # noqa: ANN001, A002
+    def __init__(self, env, object: str, hand: str) -> None:
         super().__init__(env, hand)
         self.object = object
         self.config = env.scene.objects[object]
@@ -64,7 +64,7 @@ class PickExecutor(ScriptedArm):
         steps.append(Step(0.2))  # let the object settle in the grip
         return steps
 
-    def _pinch(self, pos: np.ndarray, quat: list[float], q: np.ndarray, table_z: float):  # noqa: ANN202
+    def _pinch(self, pos: np.ndarray, quat: list[float], q: np.ndarray, table_z: float):
         rot = top_pinch_rot(self.side, block_yaw(quat, self.obs.base_pose[2]))
         grasp = np.array([pos[0], pos[1], table_z + PINCH_HEIGHT])
         above = grasp + np.array([0.0, 0.0, PREGRASP_UP])
@@ -72,7 +72,7 @@ class PickExecutor(ScriptedArm):
         pre = [q, *self.line("pinch", here, above, rot, self.reach("pinch", here, rot, q))[1:]]
         return "pinch", (pre, self.line("pinch", above, grasp, rot, pre[-1]))
 
-    def _side(self, pos: np.ndarray, world: WorldState, q: np.ndarray):  # noqa: ANN202
+    def _side(self, pos: np.ndarray, world: WorldState, q: np.ndarray):
         """Side approach along the palm normal where the corridor is clear, else straight down onto it."""
         z = side_grasp_height(self.shape, pos[2] - self.shape.half_height)
         last: Exception | None = None
@@ -83,7 +83,9 @@ class PickExecutor(ScriptedArm):
             # Wider objects sit further from the palm than the grasp site assumes.
             grasp = np.array([pos[0], pos[1], z]) - n * (self.shape.radius - SITE_RADIUS)
             side_pre = grasp - n * PREGRASP_BACK
-            clear = self._corridor_clearance(world, side_pre, grasp, rot[:, 0] * FINGER_REACH) >= HAND_CLEARANCE
+            clear = (
+                self._corridor_clearance(world, side_pre, grasp, rot[:, 0] * FINGER_REACH) >= HAND_CLEARANCE
+            )
             pre_p = side_pre if clear else grasp + np.array([0.0, 0.0, PREGRASP_UP + self.shape.half_height])
             try:
                 pre = [q, self.reach("grasp", pre_p, rot, q)]
@@ -98,7 +100,9 @@ class PickExecutor(ScriptedArm):
             raise Unreachable(f"no side grasp of {self.object} with the {self.side} hand: {last}")
         return "grasp", reachable[0]
 
-    def _corridor_clearance(self, world: WorldState, a: np.ndarray, b: np.ndarray, fingers: np.ndarray) -> float:
+    def _corridor_clearance(
+        self, world: WorldState, a: np.ndarray, b: np.ndarray, fingers: np.ndarray
+    ) -> float:
         """Smallest gap between other objects and the palm's and fingertips' paths on the approach a -> b."""
         palm_a = a - (b - a) / max(np.linalg.norm(b - a), 1e-9) * SITE_RADIUS
         paths = [(palm_a[:2], b[:2]), ((palm_a + fingers)[:2], (b + fingers)[:2])]

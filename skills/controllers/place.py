@@ -16,7 +16,7 @@ CARRY_CLEARANCE = 0.06  # m the object's bottom clears everything on the way to 
 RELEASE_GAP = 0.004  # m between the object's bottom and the surface when the fingers open
 RETREAT = 0.07  # m back along -palm normal (side grasp) or up (pinch)
 SPOT_XS = (0.30, 0.26, 0.34, 0.22, 0.38)  # free-spot candidates, robot frame
-SPOT_YS = (0.18, 0.14, 0.22, 0.10, 0.26, 0.06, 0.30)  # outward from the midline on the hand's side
+SPOT_YS = (0.18, 0.14, 0.22, 0.10, 0.26, 0.06, 0.30, 0.34)  # outward from the midline on the hand's side
 SPOT_GAP = 0.035  # m between the placed object's rim and any neighbour's (room for the fingers)
 
 
@@ -24,7 +24,7 @@ class PlaceExecutor(ScriptedArm):
     """Puts the held ``object`` at ``location``: a station name (a free spot on its table, hand's side),
     a zone (its centre) or a tray (its centre)."""
 
-    def __init__(self, env, object: str, location: str, hand: str) -> None:  # noqa: ANN001, A002
+    def __init__(self, env, object: str, location: str, hand: str) -> None:
         super().__init__(env, hand)
         self.object = object
         self.location = location
@@ -91,6 +91,7 @@ class PlaceExecutor(ScriptedArm):
             cfg = self.env.scene.objects[name]
             if name == self.object or cfg.type == ObjectType.ZONE:  # zones are paint, not obstacles
                 continue
-            other = Shape.of(cfg)
-            gap = min(gap, math.hypot(o.pos[0] - p[0], o.pos[1] - p[1]) - other.radius - self.shape.radius)
+            # A tray is low: only its square's half-side matters, not the corner radius.
+            other = cfg.size[0] if cfg.type == ObjectType.TRAY else Shape.of(cfg).radius
+            gap = min(gap, math.hypot(o.pos[0] - p[0], o.pos[1] - p[1]) - other - self.shape.radius)
         return gap

@@ -20,7 +20,7 @@ from skills.executor import GroupCommand
 
 MAX_TILT = math.radians(105)
 TILT_STEP = math.radians(4)  # between IK waypoints of the tilt
-TILT_TOL = 0.012  # m; deep in the tilt a near miss only shifts the lip, and the volume is fed back
+TILT_TOL = 0.012  # m; a near miss only shifts the lip over the mouth, and the volume is fed back
 LIP_CLEARANCE = 0.025  # m between the lip and the target's mouth at the deepest tilt
 APPROACH_UP = 0.04  # m above the pour pose before coming down next to the target
 FAST_MARGIN = math.radians(6)  # tilt fast up to this far before liquid reaches the lip
@@ -33,7 +33,7 @@ POUR_YAWS = (0.0, 0.25, -0.2, 0.5)  # hand yaws tried for the pour pose (rad, ou
 class PourExecutor(ScriptedArm):
     """Pours ``volume_ml`` from ``source`` (held in ``hand``) into ``target`` (standing upright)."""
 
-    def __init__(self, env, source: str, target: str, volume_ml: float, hand: str) -> None:  # noqa: ANN001
+    def __init__(self, env, source: str, target: str, volume_ml: float, hand: str) -> None:
         super().__init__(env, hand)
         self.source, self.target, self.volume_ml = source, target, float(volume_ml)
         cfg = env.scene.objects[source]
@@ -65,7 +65,9 @@ class PourExecutor(ScriptedArm):
         theta_low = min(MAX_TILT, self.theta_goal + math.radians(10))
 
         tgt = world.objects[self.target]
-        mouth = np.array(tgt.pos) + np.array([0.0, 0.0, Shape.of(self.env.scene.objects[self.target]).half_height])
+        mouth = np.array(tgt.pos) + np.array(
+            [0.0, 0.0, Shape.of(self.env.scene.objects[self.target]).half_height]
+        )
         r, d = self.shape.radius, self.d_mouth
         last: Exception | None = None
         for yaw in POUR_YAWS:
@@ -79,13 +81,13 @@ class PourExecutor(ScriptedArm):
                 last = e
         raise Unreachable(f"no pour pose for {self.source} over {self.target}: {last}")
 
-    def _plan_at(self, q, site_p, site_r, pivot, rot0, grip) -> list[Step]:  # noqa: ANN001
+    def _plan_at(self, q, site_p, site_r, pivot, rot0, grip) -> list[Step]:
         start = pivot + rot0 @ grip
         high = start + np.array([0.0, 0.0, APPROACH_UP])
         up = np.array([site_p[0], site_p[1], max(site_p[2], high[2])])
         lift = self.line("grasp", site_p, up, site_r, q)
-        over = [*lift, self.reach("grasp", high, rot0, lift[-1])]
-        down = self.line("grasp", high, start, rot0, over[-1])
+        over = [*lift, self.reach("grasp", high, rot0, lift[-1], tol=TILT_TOL)]
+        down = [over[-1], self.reach("grasp", start, rot0, over[-1], tol=TILT_TOL)]
         thetas = np.arange(0.0, MAX_TILT + 1e-9, TILT_STEP)
         qs = [down[-1]]
         for th in thetas[1:]:
@@ -94,7 +96,10 @@ class PourExecutor(ScriptedArm):
         self.thetas, self.tilt_qs = thetas, np.array(qs)
         dq = np.abs(np.diff(self.tilt_qs, axis=0)).max(axis=1) / TILT_STEP  # rad of joint per rad of tilt
         self.fast_rate = MAX_JOINT_SPEED / max(float(dq.max()), 1e-6)
-        return [Step(0.0, JointPath.through(over, min_duration=1.0)), Step(0.0, JointPath.through(down, min_duration=0.5))]
+        return [
+            Step(0.0, JointPath.through(over, min_duration=1.0)),
+            Step(0.0, JointPath.through(down, min_duration=0.5)),
+        ]
 
     def _lip_angle(self, volume: float) -> float:
         """Tilt at which ``volume`` ml fills the source to its lip (the lab's liquid model)."""
@@ -133,14 +138,21 @@ class PourExecutor(ScriptedArm):
 
     def _tilt(self, got: float, world: WorldState, dt: float) -> None:
         empty = world.containers[self.source].total_ml < 0.5
-        if empty or (not self.pour_all and got + max(self._flow, 0.0) * LAG_S >= self.volume_ml):
+        # Stop a little short: once the flow is slow the last ml can take longer than the tolerance is worth.
+        enough = got + max(self._flow, 0.0) * LAG_S >= self.volume_ml - min(2.0, 0.03 * self.volume_ml)
+        if empty or (not self.pour_all and enough):
             self._phase = "back"
             return
         if self._theta < self.theta_start - FAST_MARGIN:
             rate = self.fast_rate
         else:
             # dV/dtheta of the liquid model near the lip: capacity * r / h / cos^2
-            ml_per_rad = self.capacity * self.shape.radius / (2 * self.shape.half_height) / max(math.cos(self._theta) ** 2, 0.03)
+            ml_per_rad = (
+                self.capacity
+                * self.shape.radius
+                / (2 * self.shape.half_height)
+                / max(math.cos(self._theta) ** 2, 0.03)
+            )
             rate = min(self.fast_rate, FLOW_ML_S / ml_per_rad)
         self._theta = min(MAX_TILT, self._theta + rate * dt)
         if self._theta >= MAX_TILT - 1e-6:
@@ -161,4 +173,3 @@ class PourExecutor(ScriptedArm):
 def _axis(quat: list[float]) -> np.ndarray:
     w, x, y, z = quat
     return np.array([2 * (x * z + w * y), 2 * (y * z - w * x), 1 - 2 * (x * x + y * y)])
-

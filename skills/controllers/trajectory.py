@@ -23,7 +23,9 @@ class JointPath:
     duration: float
 
     @classmethod
-    def through(cls, points: list[np.ndarray], min_duration: float = 0.3, speed: float = MAX_JOINT_SPEED) -> JointPath:
+    def through(
+        cls, points: list[np.ndarray], min_duration: float = 0.3, speed: float = MAX_JOINT_SPEED
+    ) -> JointPath:
         """The slowest joint peaks at ``speed`` (or the path takes ``min_duration``)."""
         pts = np.asarray(points, float)
         length = float(np.abs(np.diff(pts, axis=0)).max(axis=1).sum()) if len(pts) > 1 else 0.0
