@@ -1,0 +1,129 @@
+"""Plan validation: every problem is reported with the step id and why."""
+
+from __future__ import annotations
+
+import pytest
+
+from planner.schema import Plan
+from planner.validate import validate_plan
+from skills.spec import SceneNames
+from skills.symbolic import SymbolicState
+
+
+@pytest.fixture(scope="module")
+def world():
+    from envs.lab.env import G1LabEnv
+
+    env = G1LabEnv(seed=0)
+    yield env.world_state()
+    env.close()
+
+
+def _issues(world, steps):
+    plan = Plan.model_validate({"reason": "test", "steps": steps})
+    return validate_plan(plan, SceneNames.from_world(world), SymbolicState.from_world(world))
+
+
+def test_a_valid_plan_has_no_issues(world):
+    steps = [
+        {"id": "go", "skill": "walk_to", "args": {"station": "shelf"}},
+        {
+            "id": "p",
+            "skill": "pick",
+            "args": {"object": "hydrogen_peroxide_bottle", "hand": "right"},
+            "after": ["go"],
+        },
+        {"id": "back", "skill": "walk_to", "args": {"station": "bench"}, "after": ["p"]},
+        {
+            "id": "pour",
+            "skill": "pour",
+            "args": {"source": "hydrogen_peroxide_bottle", "target": "flask", "volume_ml": 50},
+            "after": ["back"],
+        },
+    ]
+    assert _issues(world, steps) == []
+
+
+def test_unknown_skill_is_named_with_its_step(world):
+    (issue,) = _issues(world, [{"id": "s1", "skill": "teleport", "args": {}}])
+    assert (issue.step_id, issue.kind) == ("s1", "unknown_skill")
+    assert "teleport" in issue.message and "walk_to" in issue.message
+
+
+def test_bad_and_hallucinated_arguments(world):
+    issues = _issues(
+        world,
+        [
+            {"id": "a", "skill": "pick", "args": {"object": "beaker_of_doom"}},
+            {"id": "b", "skill": "pour", "args": {"source": "flask", "target": "flask", "volume_ml": -3}},
+            {"id": "c", "skill": "walk_to", "args": {"station": "bench", "speed": 9}},
+        ],
+    )
+    by_step = {i.step_id: i for i in issues}
+    assert by_step["a"].kind == "bad_args" and "unknown object 'beaker_of_doom'" in by_step["a"].message
+    assert by_step["b"].kind == "bad_args" and "volume_ml" in by_step["b"].message
+    assert by_step["c"].kind == "bad_args" and "speed" in by_step["c"].message
+
+
+def test_unmet_preconditions_along_the_plan(world):
+    issues = _issues(
+        world,
+        [
+            {
+                "id": "p",
+                "skill": "pick",
+                "args": {"object": "soap_bottle", "hand": "left"},
+            },  # it is on the shelf
+            {
+                "id": "q",
+                "skill": "pour",
+                "args": {"source": "soap_bottle", "target": "flask", "volume_ml": 10, "hand": "right"},
+                "after": ["p"],
+            },
+        ],
+    )
+    assert [(i.step_id, i.kind) for i in issues] == [("p", "precondition"), ("q", "precondition")]
+    assert "walk_to shelf" in issues[0].message
+    assert "right hand must hold 'soap_bottle'" in issues[1].message
+
+
+def test_preconditions_follow_dependency_order_not_listing_order(world):
+    steps = [
+        {"id": "p", "skill": "pick", "args": {"object": "red_block"}, "after": ["h"]},
+        {"id": "h", "skill": "home", "args": {"arm": "right"}},
+    ]
+    assert _issues(world, steps) == []
+
+
+def test_dependency_problems(world):
+    issues = _issues(
+        world,
+        [
+            {"id": "a", "skill": "wait", "args": {"seconds": 1}, "after": ["b"]},
+            {"id": "b", "skill": "wait", "args": {"seconds": 1}, "after": ["a"]},
+            {"id": "c", "skill": "wait", "args": {"seconds": 1}, "after": ["zzz"]},
+            {"id": "c", "skill": "wait", "args": {"seconds": 1}},
+        ],
+    )
+    kinds = {(i.step_id, i.kind) for i in issues}
+    assert ("c", "unknown_dependency") in kinds and ("c", "duplicate_id") in kinds
+
+
+def test_cycles_are_reported(world):
+    issues = _issues(
+        world,
+        [
+            {"id": "a", "skill": "wait", "args": {"seconds": 1}, "after": ["b"]},
+            {"id": "b", "skill": "wait", "args": {"seconds": 1}, "after": ["a"]},
+        ],
+    )
+    assert [(i.step_id, i.kind) for i in issues] == [("a", "cycle")]
+
+
+def test_malformed_plans_fail_at_the_schema():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="steps"):
+        Plan.model_validate({"reason": "x"})
+    with pytest.raises(ValidationError, match="id"):
+        Plan.model_validate({"steps": [{"id": "has space", "skill": "wait"}]})
