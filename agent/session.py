@@ -37,8 +37,9 @@ class RunConfig:
 def make_backend(cfg: RunConfig, record: RunRecord) -> PlannerBackend:
     if cfg.planner == "offline":
         from planner.offline.backend import OfflineBackend
+        from planner.offline.planner import OfflinePlanner
 
-        return OfflineBackend()
+        return OfflineBackend(OfflinePlanner(scene=cfg.scene))
     raise ValueError(f"unknown planner '{cfg.planner}'; planners: offline")
 
 

@@ -9,6 +9,10 @@ from envs.base import WorldState
 from planner.schema import Plan
 
 
+class PlanningError(ValueError):
+    """The backend cannot produce a plan for this task from this world; the message says why."""
+
+
 @dataclass(frozen=True)
 class Understood:
     """The request as a task the backend can plan for; ``task`` is backend data, JSON-serializable."""

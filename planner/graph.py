@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
 
-from planner.backend import Feedback, PlannerBackend, Reply, StepRunner
+from planner.backend import Feedback, PlannerBackend, PlanningError, Reply, StepRunner
 from planner.schema import Plan
 from planner.state import RunState
 from planner.validate import validate_plan
@@ -58,7 +58,11 @@ def build_graph(ctx: GraphContext, checkpointer: Any = None):
     def plan(state: RunState) -> RunState:
         fb = state.get("feedback")
         feedback = Feedback(**fb) if fb else None
-        new = ctx.backend.plan(state["task"] or {}, ctx.runner.world(), feedback)
+        try:
+            new = ctx.backend.plan(state["task"] or {}, ctx.runner.world(), feedback)
+        except PlanningError as e:
+            ctx.emit("planning_failed", {"message": str(e)})
+            return {"status": "failed", "message": f"cannot plan: {e}", "issues": [str(e)]}
         version = state.get("plan_version", 0) + 1
         ctx.emit("plan", {"version": version, "plan": new.model_dump(), "feedback": fb})
         return {
@@ -155,6 +159,9 @@ def build_graph(ctx: GraphContext, checkpointer: Any = None):
             "finish", status="failed", message="plan finished but the goal is not met: " + "; ".join(details)
         )
 
+    def after_plan(state: RunState) -> Literal["validate", "__end__"]:
+        return END if state.get("status") == "failed" else "validate"
+
     def after_understand(state: RunState) -> Literal["plan", "__end__"]:
         return "plan" if state.get("status") == "running" else END
 
@@ -177,7 +184,7 @@ def build_graph(ctx: GraphContext, checkpointer: Any = None):
     g.add_node("reflect", reflect)
     g.add_edge(START, "understand")
     g.add_conditional_edges("understand", after_understand)
-    g.add_edge("plan", "validate")
+    g.add_conditional_edges("plan", after_plan)
     g.add_conditional_edges("validate", after_validate)
     g.add_edge("execute", "reflect")
     g.add_conditional_edges("reflect", after_reflect)

