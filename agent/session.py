@@ -146,6 +146,7 @@ class RunSession:
             "scene": self.cfg.scene,
             "planner": self.cfg.planner,
             "record": str(self.record.dir),
+            "final_world": world.to_dict(),
         }
 
     def close(self) -> None:
