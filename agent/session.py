@@ -43,18 +43,38 @@ def make_backend(cfg: RunConfig, record: RunRecord) -> PlannerBackend:
     raise ValueError(f"unknown planner '{cfg.planner}'; planners: offline")
 
 
+class RunAborted(RuntimeError):
+    """A person stopped the run (``/abort``, a correction, Ctrl-C)."""
+
+
 class RunSession:
-    def __init__(self, cfg: RunConfig, run_id: str | None = None, root: Path | None = None, env=None) -> None:
+    """Args:
+    cfg: what to run.
+    run_id, root: where the record goes (runs/RUN_ID by default).
+    env: an env to reuse (eval workers, the chat REPL); a fresh one is built when None.
+    reset_env: reset a reused env to ``cfg.seed`` first; the REPL keeps the world between tasks.
+    """
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        run_id: str | None = None,
+        root: Path | None = None,
+        env=None,
+        reset_env: bool = True,
+    ) -> None:
         from envs.lab.env import G1LabEnv
 
         self.cfg = cfg
         self.record = RunRecord(run_id, root or runs_root())
         self.run_id = self.record.run_id
         self.env = env if env is not None else G1LabEnv(scene=cfg.scene, seed=cfg.seed)
-        if env is not None:
+        if env is not None and reset_env:
             self.env.reset(seed=cfg.seed)
+        self._abort = False
         self.listeners: list[Any] = []
         self.system_one = SystemOne(self.env, [parse_fault(f) for f in cfg.faults], emit=self.emit)
+        self.system_one.on_tick.append(self._check_abort)
         self.backend = make_backend(cfg, self.record)
         self._conn = sqlite3.connect(self.record.dir / CHECKPOINTS, check_same_thread=False)
         self.graph = build_graph(
@@ -62,17 +82,25 @@ class RunSession:
             SqliteSaver(self._conn),
         )
         self.config = {"configurable": {"thread_id": self.run_id}, "recursion_limit": RECURSION_LIMIT}
-        self.planning_s = 0.0
 
     def emit(self, kind: str, data: dict[str, Any]) -> None:
         self.record.event(kind, **data)
         for listener in self.listeners:
             listener(kind, data)
 
+    def abort(self) -> None:
+        """Stop at the next control tick (safe to call from another thread)."""
+        self._abort = True
+
+    def _check_abort(self, rt) -> None:
+        if self._abort:
+            raise RunAborted("stopped by the user")
+
     def _meta_path(self) -> Path:
         return self.record.dir / META
 
-    def run(self) -> dict[str, Any]:
+    def run(self, approval: bool = False) -> dict[str, Any]:
+        """Run to the end, or until a plan awaits approval (summary status ``awaiting_approval``)."""
         self._meta_path().write_text(json.dumps(self.cfg.__dict__, indent=2))
         self.emit(
             "start",
@@ -83,9 +111,21 @@ class RunSession:
                 "faults": self.cfg.faults,
             },
         )
-        return self._drive(
-            {"goal": self.cfg.goal, "outcomes": [], "retries": 0, "replans": 0, "status": "running"}
-        )
+        initial = {"goal": self.cfg.goal, "outcomes": [], "retries": 0, "replans": 0, "status": "running"}
+        return self._drive({**initial, "approval": approval})
+
+    def answer(self, approved: bool) -> dict[str, Any]:
+        """Answer a pending approval and go on."""
+        from langgraph.types import Command
+
+        return self._drive(Command(resume=approved))
+
+    def pending_approval(self) -> dict[str, Any] | None:
+        """The plan waiting for approval, if the graph is stopped at the approve node."""
+        for task in self.graph.get_state(self.config).tasks:
+            for intr in task.interrupts:
+                return intr.value
+        return None
 
     @classmethod
     def resume(cls, run_id: str, root: Path | None = None) -> RunSession:
@@ -103,14 +143,22 @@ class RunSession:
     def continue_run(self) -> dict[str, Any]:
         return self._drive(None)
 
-    def _drive(self, initial: dict[str, Any] | None) -> dict[str, Any]:
+    def _drive(self, initial: Any) -> dict[str, Any]:
         t0 = time.perf_counter()
         sim0 = self.env.world_state().time_s
-        final: dict[str, Any] = {}
-        for update in self.graph.stream(initial, self.config, stream_mode="updates"):
-            for node, _ in update.items():
-                self.emit("node", {"node": node})
-        final = self.graph.get_state(self.config).values
+        aborted = False
+        try:
+            for update in self.graph.stream(initial, self.config, stream_mode="updates"):
+                for node in update:
+                    self.emit("node", {"node": node})
+        except RunAborted:
+            aborted = True
+            self.emit("aborted", {"sim_time_s": self.env.world_state().time_s})
+        final = dict(self.graph.get_state(self.config).values)
+        if aborted:
+            final.update(status="aborted", message="stopped by the user")
+        elif self.pending_approval() is not None:
+            final.update(status="awaiting_approval", message="the plan awaits approval")
         wall = time.perf_counter() - t0
         summary = self.summary(final, wall, self.env.world_state().time_s - sim0)
         self.record.write_summary(summary)

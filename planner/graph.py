@@ -1,9 +1,9 @@
-"""The System-2 graph: understand -> plan -> validate -> execute -> reflect, looping.
+"""The System-2 graph: understand -> plan -> validate -> [approve] -> execute -> reflect, looping.
 
 Nodes are plain functions returning partial state updates. The robot only moves inside ``execute``,
 and each execute runs one wave of ready steps to quiescence before the state (with a simulator
-snapshot) is checkpointed, so a killed run resumes without redoing finished steps. Any future
-human-approval interrupt gets its own node before ``execute``, never after a robot command.
+snapshot) is checkpointed, so a killed run resumes without redoing finished steps. Human approval
+is an interrupt in its own node before ``execute``, never after a robot command.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.types import interrupt
 
 from planner.backend import Feedback, PlannerBackend, PlanningError, Reply, StepRunner
 from planner.schema import Plan
@@ -165,8 +166,24 @@ def build_graph(ctx: GraphContext, checkpointer: Any = None):
     def after_understand(state: RunState) -> Literal["plan", "__end__"]:
         return "plan" if state.get("status") == "running" else END
 
-    def after_validate(state: RunState) -> Literal["execute", "__end__"]:
-        return "execute" if not state.get("issues") else END
+    def approve(state: RunState) -> RunState:
+        # Its own node, before any robot command: a resumed interrupt re-runs only this.
+        if not state.get("approval"):
+            return {}
+        answer = interrupt(
+            {"question": "approve this plan?", "plan": state["plan"], "version": state.get("plan_version")}
+        )
+        approved = answer is True or str(answer).strip().lower() in ("y", "yes", "approve", "ok")
+        ctx.emit("approval", {"approved": approved, "answer": str(answer)})
+        if approved:
+            return {}
+        return {"status": "rejected", "message": "the plan was not approved", "decision": "finish"}
+
+    def after_validate(state: RunState) -> Literal["approve", "__end__"]:
+        return "approve" if not state.get("issues") else END
+
+    def after_approve(state: RunState) -> Literal["execute", "__end__"]:
+        return END if state.get("status") == "rejected" else "execute"
 
     def after_reflect(state: RunState) -> Literal["execute", "plan", "__end__"]:
         decision = state.get("decision")
@@ -180,12 +197,14 @@ def build_graph(ctx: GraphContext, checkpointer: Any = None):
     g.add_node("understand", understand)
     g.add_node("plan", plan)
     g.add_node("validate", validate)
+    g.add_node("approve", approve)
     g.add_node("execute", execute)
     g.add_node("reflect", reflect)
     g.add_edge(START, "understand")
     g.add_conditional_edges("understand", after_understand)
     g.add_conditional_edges("plan", after_plan)
     g.add_conditional_edges("validate", after_validate)
+    g.add_conditional_edges("approve", after_approve)
     g.add_edge("execute", "reflect")
     g.add_conditional_edges("reflect", after_reflect)
     return g.compile(checkpointer=checkpointer, name="tandem")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, Literal, TypedDict
 
-Status = Literal["running", "success", "failed", "not_understood", "invalid_plan", "needs_user"]
+Status = Literal[
+    "running", "success", "failed", "not_understood", "invalid_plan", "needs_user", "rejected", "aborted"
+]
 
 
 class RunState(TypedDict, total=False):
@@ -26,3 +28,4 @@ class RunState(TypedDict, total=False):
     status: Status
     message: str
     snapshot: dict[str, Any] | None  # the simulator after the last wave, to resume from
+    approval: bool  # ask a person to approve each plan before it runs
