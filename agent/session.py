@@ -40,7 +40,14 @@ def make_backend(cfg: RunConfig, record: RunRecord) -> PlannerBackend:
         from planner.offline.planner import OfflinePlanner
 
         return OfflineBackend(OfflinePlanner(scene=cfg.scene))
-    raise ValueError(f"unknown planner '{cfg.planner}'; planners: offline")
+    if cfg.planner == "llm":
+        from dataclasses import replace
+
+        from planner.llm.backend import make_llm_backend
+
+        offline = replace(cfg, planner="offline")
+        return make_llm_backend(cfg.planner_options, record, fallback=lambda: make_backend(offline, record))
+    raise ValueError(f"unknown planner '{cfg.planner}'; planners: offline, llm")
 
 
 class RunAborted(RuntimeError):
@@ -195,7 +202,7 @@ class RunSession:
             "planner": self.cfg.planner,
             "record": str(self.record.dir),
             "final_world": world.to_dict(),
-        }
+        } | ({"planner_usage": self.backend.usage()} if hasattr(self.backend, "usage") else {})
 
     def close(self) -> None:
         self.record.close()

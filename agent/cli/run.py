@@ -35,6 +35,25 @@ def run(
     as_json: Annotated[
         bool, typer.Option("--json", help="print a machine-readable summary instead of the live view")
     ] = False,
+    planner: Annotated[str, typer.Option("--planner", help="offline (recipes) or llm")] = "offline",
+    llm: Annotated[
+        str | None, typer.Option("--llm", help="MODEL, or replay:RUN_DIR (implies --planner llm)")
+    ] = None,
+    llm_mode: Annotated[
+        str | None, typer.Option("--llm-mode", help="auto, json_schema, tools or json (default auto)")
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint (env OPENAI_BASE_URL)")
+    ] = None,
+    llm_timeout: Annotated[float | None, typer.Option("--llm-timeout", help="seconds per request")] = None,
+    temperature: Annotated[float | None, typer.Option("--temperature", help="LLM temperature")] = None,
+    prompt: Annotated[Path | None, typer.Option("--prompt", help="system prompt template file")] = None,
+    replan_prompt: Annotated[
+        Path | None, typer.Option("--replan-prompt", help="replan prompt template file")
+    ] = None,
+    fallback: Annotated[
+        str | None, typer.Option("--fallback", help="offline (default) or none, when the LLM fails")
+    ] = None,
 ) -> None:
     """Plan a task with the planner (offline recipes by default) and run it on the simulated G1.
 
@@ -52,7 +71,30 @@ def run(
         else:
             if not task or not task.strip():
                 raise ValueError('give a task, e.g. tandem run "prepare elephant toothpaste"')
-            session = RunSession(RunConfig(goal=task, scene=scene, seed=seed, faults=inject or []))
+            llm_options = {
+                "llm": llm,
+                "mode": llm_mode,
+                "base_url": base_url,
+                "timeout_s": llm_timeout,
+                "temperature": temperature,
+                "prompt": str(prompt) if prompt else None,
+                "replan_prompt": str(replan_prompt) if replan_prompt else None,
+                "fallback": fallback,
+            }
+            options = {k: v for k, v in llm_options.items() if v is not None}
+            if llm and llm.startswith("replay:") and seed is None:  # replay the recorded scene
+                meta = Path(llm[len("replay:") :]) / "meta.json"
+                seed = json.loads(meta.read_text()).get("seed") if meta.is_file() else None
+            session = RunSession(
+                RunConfig(
+                    goal=task,
+                    scene=scene,
+                    seed=seed,
+                    faults=inject or [],
+                    planner="llm" if llm or planner == "llm" else planner,
+                    planner_options=options,
+                )
+            )
     writer = None
     if video is not None:
         from envs.rendering import VideoWriter
