@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import run, runs, scene, skill
+from agent.cli import chat, run, runs, scene, skill
 
 app = typer.Typer(
     name="tandem",
@@ -14,8 +14,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("run")(run.run)
+app.command("chat")(chat.chat)
 app.add_typer(runs.app, name="runs")
 app.add_typer(scene.app, name="scene")
+app.add_typer(__import__("agent.cli.eval", fromlist=["app"]).app, name="eval")
 app.command("skills")(skill.list_skills)
 app.command("skill", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     skill.run_skill
