@@ -64,6 +64,9 @@ def build_graph(ctx: GraphContext, checkpointer: Any = None):
         except PlanningError as e:
             ctx.emit("planning_failed", {"message": str(e)})
             return {"status": "failed", "message": f"cannot plan: {e}", "issues": [str(e)]}
+        if isinstance(new, Reply):
+            ctx.emit("reply", {"message": new.message, "reply_kind": new.kind})
+            return {"status": "needs_user" if new.kind == "question" else "failed", "message": new.message}
         version = state.get("plan_version", 0) + 1
         ctx.emit("plan", {"version": version, "plan": new.model_dump(), "feedback": fb})
         return {
@@ -161,7 +164,7 @@ def build_graph(ctx: GraphContext, checkpointer: Any = None):
         )
 
     def after_plan(state: RunState) -> Literal["validate", "__end__"]:
-        return END if state.get("status") == "failed" else "validate"
+        return END if state.get("status") in ("failed", "needs_user") else "validate"
 
     def after_understand(state: RunState) -> Literal["plan", "__end__"]:
         return "plan" if state.get("status") == "running" else END

@@ -8,8 +8,7 @@ up to ``max_attempts`` replies per plan. Nothing the model writes is executed ex
 calls with validated arguments.
 
 An empty plan whose reason starts with ``QUESTION:`` or ``GIVE UP:`` is the model declining: from
-``understand`` it becomes a Reply (the run ends with the explanation); on a replan the backend keeps
-returning that empty plan and ``goal_met`` says why the goal is not met, so the graph finishes.
+``understand`` or a replan it becomes a Reply, and the graph ends the run with the explanation.
 """
 
 from __future__ import annotations
@@ -104,7 +103,6 @@ class LLMBackend:
         self.fallback: PlannerBackend | None = None
         self.fallback_reason: str | None = None
         self._fallback_task: dict[str, Any] | None = None
-        self._declined: Reply | None = None
         self._last_plan: Plan | None = None
         self.calls: list[dict[str, Any]] = []
         self._scene_cache: dict[str, tuple[dict[str, Any], str]] = {}
@@ -143,11 +141,9 @@ class LLMBackend:
             task={"goal": goal, "request": request, "plan": result.model_dump()}, summary=summary
         )
 
-    def plan(self, task: dict[str, Any], world: WorldState, feedback: Feedback | None = None) -> Plan:
+    def plan(self, task: dict[str, Any], world: WorldState, feedback: Feedback | None = None) -> Plan | Reply:
         if "fallback" in task or self.fallback is not None:
             return self._fallback_plan(task, world, feedback)
-        if self._declined is not None:
-            return Plan(reason=f"{GIVE_UP} {self._declined.message}", steps=[])
         if feedback is None and task.get("plan") is not None:
             return Plan.model_validate(task["plan"])
         previous = self._last_plan or Plan.model_validate(task.get("plan") or {"steps": []})
@@ -160,30 +156,22 @@ class LLMBackend:
             result = self._ask("replan", messages, world)
         except ReplayMismatch as e:
             self.emit("llm_replay_mismatch", error=str(e))
-            self._declined = Reply(str(e), "error")
-            return Plan(reason=f"{GIVE_UP} {e}", steps=[])
+            return Reply(str(e), "error")
         except LLMUnavailable as e:
             if self._fallback_factory is None:
-                self._declined = Reply(f"the LLM planner is unavailable: {e}", "error")
-                return Plan(reason=f"{GIVE_UP} {self._declined.message}", steps=[])
+                return Reply(f"the LLM planner is unavailable: {e}", "error")
             self._start_fallback(e)
             return self._fallback_plan(task, world, feedback)
         if isinstance(result, Reply):
-            self._declined = result
-            return Plan(
-                reason=f"{GIVE_UP if result.kind != 'question' else QUESTION} {result.message}", steps=[]
-            )
-        if isinstance(result, str):
-            self._declined = Reply(result, "refused")
-            return Plan(reason=f"{GIVE_UP} {result}", steps=[])
+            return result
+        if isinstance(result, str):  # no valid plan within the repair bound
+            return Reply(result, "refused")
         self._last_plan = result
         return result
 
     def goal_met(self, task: dict[str, Any], world: WorldState) -> tuple[bool, list[str]]:
         if self.fallback is not None and self._fallback_task is not None:
             return self.fallback.goal_met(self._fallback_task, world)
-        if self._declined is not None:
-            return False, [f"the planner stopped: {self._declined.message}"]
         n = len(self._last_plan.steps) if self._last_plan else 0
         return True, [f"all {n} steps of the model's plan succeeded"]
 
@@ -375,7 +363,7 @@ class LLMBackend:
             summary=f"{result.summary} [offline planner: the LLM planner is unavailable]",
         )
 
-    def _fallback_plan(self, task: dict[str, Any], world: WorldState, feedback: Feedback | None) -> Plan:
+    def _fallback_plan(self, task: dict[str, Any], world: WorldState, feedback: Feedback | None) -> Plan | Reply:
         if self.fallback is None:  # resumed run that had fallen back
             self._start_fallback(LLMUnavailable("the run fell back to the offline planner before"))
         assert self.fallback is not None
@@ -384,8 +372,7 @@ class LLMBackend:
         if self._fallback_task is None:
             result = self.fallback.understand(task.get("goal", ""), world)
             if isinstance(result, Reply):
-                self._declined = result
-                return Plan(reason=f"{GIVE_UP} {result.message}", steps=[])
+                return result
             self._fallback_task = result.task
         return self.fallback.plan(self._fallback_task, world, feedback)
 
