@@ -363,7 +363,9 @@ class LLMBackend:
             summary=f"{result.summary} [offline planner: the LLM planner is unavailable]",
         )
 
-    def _fallback_plan(self, task: dict[str, Any], world: WorldState, feedback: Feedback | None) -> Plan | Reply:
+    def _fallback_plan(
+        self, task: dict[str, Any], world: WorldState, feedback: Feedback | None
+    ) -> Plan | Reply:
         if self.fallback is None:  # resumed run that had fallen back
             self._start_fallback(LLMUnavailable("the run fell back to the offline planner before"))
         assert self.fallback is not None
