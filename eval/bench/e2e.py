@@ -1,0 +1,129 @@
+"""End to end: `tandem run "prepare elephant toothpaste"` over seeds, offline planner, no video.
+
+    python -m eval.bench e2e [--seeds 10] [--goal "prepare elephant toothpaste"]
+
+Per seed: success (reaction fired in the flask, from world state), sim time, wall time and their
+ratio, planning time (understand + plan + validate nodes) and the graph's own overhead per executed
+step (wall time outside planning and System 1's waves, divided by the steps run). Node durations
+come from the run record's event timestamps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+PLANNING_NODES = {"understand", "plan", "validate"}
+
+
+def _node_times(events: list[dict]) -> dict[str, float]:
+    """Seconds spent per node, from the gaps between consecutive node events."""
+    out: dict[str, float] = {}
+    last = next(e["wall_time"] for e in events if e["kind"] == "start")
+    for e in events:
+        if e["kind"] == "node":
+            out[e["node"]] = out.get(e["node"], 0.0) + e["wall_time"] - last
+            last = e["wall_time"]
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m eval.bench e2e", description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--goal", default="prepare elephant toothpaste")
+    args = p.parse_args(argv)
+
+    from agent.records import read_events
+    from agent.session import RunConfig, RunSession
+    from envs.lab.env import G1LabEnv
+
+    env = G1LabEnv(seed=0)
+    root = Path(tempfile.mkdtemp(prefix="tandem-e2e-"))
+    rows = []
+    for seed in range(args.seeds):
+        t0 = time.perf_counter()
+        session = RunSession(RunConfig(goal=args.goal, seed=seed), root=root, env=env)
+        s = session.run()
+        session.close()
+        wall = time.perf_counter() - t0
+        nodes = _node_times(read_events(root / s["run_id"]))
+        planning = sum(v for k, v in nodes.items() if k in PLANNING_NODES)
+        steps = sum(1 for o in s["outcomes"])
+        overhead = max(0.0, nodes.get("reflect", 0.0) + nodes.get("approve", 0.0))
+        fired = any(r["container"] == "flask" for r in s["reactions"])
+        rows.append(
+            {
+                "seed": seed,
+                "ok": s["success"] and fired,
+                "status": s["status"],
+                "sim": s["sim_time_s"],
+                "wall": wall,
+                "planning": planning,
+                "overhead_per_step": overhead / max(steps, 1),
+                "steps": steps,
+                "spill": s["spilled_ml"],
+                "retries": s["retries"],
+                "replans": s["replans"],
+                "why": "" if s["success"] else s["message"][:60],
+            }
+        )
+        print(f"seed {seed}: {s['status']} sim {s['sim_time_s']:.1f} s wall {wall:.1f} s", flush=True)
+
+    t = Table(
+        "seed",
+        "result",
+        "sim s",
+        "wall s",
+        "sim/wall",
+        "planning s",
+        "graph ms/step",
+        "steps",
+        "retries",
+        "replans",
+        "spill ml",
+        "note",
+        title=f'"{args.goal}", offline planner, no video',
+    )
+    for r in rows:
+        t.add_row(
+            str(r["seed"]),
+            "[green]ok[/]" if r["ok"] else f"[red]{r['status']}[/]",
+            f"{r['sim']:.1f}",
+            f"{r['wall']:.1f}",
+            f"{r['sim'] / r['wall']:.1f}x",
+            f"{r['planning']:.2f}",
+            f"{r['overhead_per_step'] * 1e3:.1f}",
+            str(r["steps"]),
+            str(r["retries"]),
+            str(r["replans"]),
+            f"{r['spill']:.1f}",
+            r["why"],
+        )
+    med = {k: statistics.median(r[k] for r in rows) for k in ("sim", "wall", "planning", "overhead_per_step")}
+    t.add_row(
+        "median",
+        f"{sum(r['ok'] for r in rows)}/{len(rows)}",
+        f"{med['sim']:.1f}",
+        f"{med['wall']:.1f}",
+        f"{med['sim'] / med['wall']:.1f}x",
+        f"{med['planning']:.2f}",
+        f"{med['overhead_per_step'] * 1e3:.1f}",
+        "",
+        "",
+        "",
+        "",
+        "",
+    )
+    Console(width=200).print(t)
+    print("planning s includes loading the embedding model on the first seed")
+    env.close()
+
+
+if __name__ == "__main__":
+    main()
