@@ -2,6 +2,7 @@
 
   drop:hand=right,during=walk_to,after=1.0   knock what the right hand holds out of it, 1 s into walk_to
   displace:object=red_block,dx=0.05,dy=0,before=pick   move an object just before a skill starts
+  displace:object=flask,dx=0.15,during=pour,after=4    move it 4 s into pour
   block:station=shelf                        put an obstacle on a station's working spot
   slow:skill=pick,delay=0.2                  that skill's executor answers 0.2 s (wall) late, off-thread
   noanswer:skill=pick                        that skill's executor never answers
@@ -75,6 +76,8 @@ class DropFault(_Fault):
 
 
 class DisplaceFault(_Fault):
+    """Moves an object just before a skill starts (``before``), or ``after`` s into one (``during``)."""
+
     kind: Literal["displace"] = "displace"
     object: str
     dx: float = 0.05
@@ -82,14 +85,19 @@ class DisplaceFault(_Fault):
     before: str = "pick"
 
     def before_start(self, rt, call) -> None:
-        if not self._fired and call.spec.name == self.before:
+        if self.during is not None:  # mid-call: fired from on_tick once ``after`` s have passed
+            super().before_start(rt, call)
+        elif not self._fired and call.spec.name == self.before:
             self._fired = True
-            pos = np.array(rt.world.objects[self.object].pos) + np.array([self.dx, self.dy, 0.005])
-            _teleport(rt.env, self.object, pos)
-            import mujoco
+            self.fire(rt)
 
-            mujoco.mj_forward(rt.env.model, rt.env.data)
-            rt.world = rt.env.world_state()
+    def fire(self, rt) -> None:
+        import mujoco
+
+        pos = np.array(rt.world.objects[self.object].pos) + np.array([self.dx, self.dy, 0.005])
+        _teleport(rt.env, self.object, pos)
+        mujoco.mj_forward(rt.env.model, rt.env.data)
+        rt.world = rt.env.world_state()
 
 
 class BlockFault(_Fault):

@@ -58,7 +58,13 @@ class ScriptedArm:
         self.ik.seed(obs, self._arm_idx, self._waist_idx)
         self.obs = obs
         self._t0 = self._t = obs.time_s
-        self.script = Script(self.plan(obs, world), obs.state[self._arm_idx].copy(), self.start_hand(obs))
+        self.error: str | None = None
+        try:
+            steps = self.plan(obs, world)
+        except Unreachable as e:  # nothing to play: the call ends at once and its judge fails it
+            self.error = str(e)
+            steps = []
+        self.script = Script(steps, obs.state[self._arm_idx].copy(), self.start_hand(obs))
 
     def act(self, obs: Observation, world: WorldState) -> GroupCommand:
         self._t = obs.time_s
@@ -178,7 +184,12 @@ class HomeExecutor(ScriptedArm):
             pts = self.line("grasp", pos, up, rot, q) if up is not pos else [q]
             via = self.robot_point(VIA_LOCAL[0], -mirror(self.side) * VIA_LOCAL[1], up[2])
             pts += self.line("grasp", up, via, rot, pts[-1])[1:]
-            steps.append(Step(0.0, JointPath.through(pts, min_duration=0.8)))
             q = pts[-1]
-        steps.append(Step(0.0, JointPath.through([q, stand], min_duration=1.0)))
+        # Turn the wrist to its stand angles while the hand is still high and behind the table edge, then
+        # lower the arm: interpolating all joints at once swings the fingertips forward under the tabletop.
+        wrist = q.copy()
+        wrist[4:] = stand[4:]
+        pts = [*pts, wrist] if here[0] > OVER_TABLE_X and here[2] < table_z + 0.25 else [q, wrist]
+        steps.append(Step(0.0, JointPath.through(pts, min_duration=0.8)))
+        steps.append(Step(0.0, JointPath.through([wrist, stand], min_duration=1.0)))
         return steps

@@ -72,7 +72,7 @@ class Shape:
 
 def side_grasp_height(shape: Shape, bottom_z: float) -> float:
     """Grasp below the middle (the mouth then reaches further when pouring), fingers clear of the table."""
-    return max(bottom_z + HAND_BELOW_GRASP + 0.01, bottom_z + 0.8 * shape.half_height)
+    return max(bottom_z + HAND_BELOW_GRASP + 0.025, bottom_z + 0.8 * shape.half_height)
 
 
 def block_yaw(quat: list[float], base_yaw: float) -> float:

@@ -44,6 +44,10 @@ class PlaceExecutor(ScriptedArm):
         for xy in self._spots(world):
             goal = np.array([xy[0], xy[1], surface + self.shape.half_height + RELEASE_GAP]) - offset
             above = goal + np.array([0.0, 0.0, CARRY_CLEARANCE + 0.02])
+            # The carry passes over whatever stands near its path (e.g. the flask just poured into).
+            top = self._top_near_path(world, pos[:2] + offset[:2], np.asarray(xy))
+            bottom_below_site = -offset[2] + self.shape.half_height
+            above[2] = max(above[2], top + CARRY_CLEARANCE + bottom_below_site)
             try:
                 up = np.array([pos[0], pos[1], max(pos[2], above[2])])
                 carry = self.line(site, pos, up, rot, q)
@@ -63,6 +67,20 @@ class PlaceExecutor(ScriptedArm):
                 Step(0.0, JointPath.through(retreat, min_duration=0.8)),
             ]
         raise Unreachable(f"no reachable spot for {self.object} at {self.location} with the {self.side} hand")
+
+    def _top_near_path(self, world: WorldState, a: np.ndarray, b: np.ndarray) -> float:
+        """Highest top of the objects standing within reach of the held object's path a -> b (xy)."""
+        top = -math.inf
+        seg = b - a
+        for name, o in world.objects.items():
+            cfg = self.env.scene.objects[name]
+            if name == self.object or o.held_by is not None or cfg.type == ObjectType.ZONE:
+                continue
+            p = np.array(o.pos[:2])
+            t = np.clip(np.dot(p - a, seg) / max(float(np.dot(seg, seg)), 1e-12), 0.0, 1.0)
+            if np.linalg.norm(p - a - t * seg) < self.shape.radius + Shape.of(cfg).radius + 0.03:
+                top = max(top, o.pos[2] + Shape.of(cfg).half_height)
+        return top
 
     def _surface(self, world: WorldState) -> float:
         cfg = self.env.scene.objects.get(self.location)

@@ -20,12 +20,13 @@ from skills.executor import GroupCommand
 
 MAX_TILT = math.radians(105)
 TILT_STEP = math.radians(4)  # between IK waypoints of the tilt
+MAX_JUMP = 0.15  # rad of any joint between tilt waypoints 4 deg apart; more is an IK branch flip
 TILT_TOL = 0.012  # m; a near miss only shifts the lip over the mouth, and the volume is fed back
 LIP_CLEARANCE = 0.025  # m between the lip and the target's mouth at the deepest tilt
 APPROACH_UP = 0.04  # m above the pour pose before coming down next to the target
 FAST_MARGIN = math.radians(6)  # tilt fast up to this far before liquid reaches the lip
 FLOW_ML_S = 25.0  # aimed flow once pouring; the tilt rate follows from the container's shape
-LAG_S = 0.12  # reaction time allowed for when deciding to tilt back
+LAG_S = 0.05  # reaction time allowed for when deciding to tilt back
 DRAIN_HOLD_S = 1.5  # at full tilt (pouring everything) wait this long for the rest to run out
 POUR_YAWS = (0.0, 0.25, -0.2, 0.5)  # hand yaws tried for the pour pose (rad, outward)
 
@@ -85,17 +86,31 @@ class PourExecutor(ScriptedArm):
         start = pivot + rot0 @ grip
         high = start + np.array([0.0, 0.0, APPROACH_UP])
         up = np.array([site_p[0], site_p[1], max(site_p[2], high[2])])
-        lift = self.line("grasp", site_p, up, site_r, q)
+        try:
+            lift = self.line("grasp", site_p, up, site_r, q)
+        except Unreachable:  # the held orientation cannot rise that far: go there in joint space
+            lift = [q]
         over = [*lift, self.reach("grasp", high, rot0, lift[-1], tol=TILT_TOL)]
         down = [over[-1], self.reach("grasp", start, rot0, over[-1], tol=TILT_TOL)]
         thetas = np.arange(0.0, MAX_TILT + 1e-9, TILT_STEP)
         qs = [down[-1]]
         for th in thetas[1:]:
             rot = rot0 @ tilt_rot(self.side, th)
-            qs.append(self.reach("grasp", pivot + rot @ grip, rot, qs[-1], tol=TILT_TOL))
-        self.thetas, self.tilt_qs = thetas, np.array(qs)
+            try:
+                q_next = self.reach("grasp", pivot + rot @ grip, rot, qs[-1], tol=TILT_TOL)
+            except Unreachable:
+                break
+            if np.abs(q_next - qs[-1]).max() > MAX_JUMP:  # the IK jumped branch: the tilt ends here
+                break
+            qs.append(q_next)
+        need = self._lip_angle(0.0) + math.radians(10) if self.pour_all else self.theta_goal + math.radians(6)
+        if (len(qs) - 1) * TILT_STEP < min(need, MAX_TILT - TILT_STEP):
+            raise Unreachable(f"the tilt stops at {np.degrees((len(qs) - 1) * TILT_STEP):.0f} deg")
+        self.thetas, self.tilt_qs = thetas[: len(qs)], np.array(qs)
+        self.max_tilt = float(self.thetas[-1])
+        # Tilt rate per segment (rad/s) that keeps every joint within MAX_JOINT_SPEED.
         dq = np.abs(np.diff(self.tilt_qs, axis=0)).max(axis=1) / TILT_STEP  # rad of joint per rad of tilt
-        self.fast_rate = MAX_JOINT_SPEED / max(float(dq.max()), 1e-6)
+        self.seg_rate = MAX_JOINT_SPEED / np.maximum(dq, 1e-6)
         return [
             Step(0.0, JointPath.through(over, min_duration=1.0)),
             Step(0.0, JointPath.through(down, min_duration=0.5)),
@@ -116,11 +131,13 @@ class PourExecutor(ScriptedArm):
         self._last_received = 0.0
         self._flow = 0.0
         self._full_tilt_s = 0.0
-        self._done = False
+        self._done = self.error is not None
 
     def act(self, obs: Observation, world: WorldState) -> GroupCommand:
         dt = obs.time_s - self._t
         self._t = obs.time_s
+        if self._done:
+            return super().act(obs, world)
         if self._phase == "move":
             if obs.time_s - self._t0 < self.script.duration:
                 return super().act(obs, world)
@@ -132,19 +149,18 @@ class PourExecutor(ScriptedArm):
         if self._phase == "tilt":
             self._tilt(got, world, dt)
         elif self._phase == "back":
-            self._theta = max(0.0, self._theta - self.fast_rate * dt)
+            self._theta = max(0.0, self._theta - self._rate(self._theta - 1e-6) * dt)
             self._done = self._theta <= 0.0
         return {self.arm_group: self._arm_at(self._theta), self.hand_group: self.closed_hand}
 
     def _tilt(self, got: float, world: WorldState, dt: float) -> None:
         empty = world.containers[self.source].total_ml < 0.5
-        # Stop a little short: once the flow is slow the last ml can take longer than the tolerance is worth.
-        enough = got + max(self._flow, 0.0) * LAG_S >= self.volume_ml - min(2.0, 0.03 * self.volume_ml)
+        enough = got + max(self._flow, 0.0) * LAG_S >= self.volume_ml
         if empty or (not self.pour_all and enough):
             self._phase = "back"
             return
         if self._theta < self.theta_start - FAST_MARGIN:
-            rate = self.fast_rate
+            rate = self._rate(self._theta)
         else:
             # dV/dtheta of the liquid model near the lip: capacity * r / h / cos^2
             ml_per_rad = (
@@ -153,12 +169,16 @@ class PourExecutor(ScriptedArm):
                 / (2 * self.shape.half_height)
                 / max(math.cos(self._theta) ** 2, 0.03)
             )
-            rate = min(self.fast_rate, FLOW_ML_S / ml_per_rad)
-        self._theta = min(MAX_TILT, self._theta + rate * dt)
-        if self._theta >= MAX_TILT - 1e-6:
+            rate = min(self._rate(self._theta), FLOW_ML_S / ml_per_rad)
+        self._theta = min(self.max_tilt, self._theta + rate * dt)
+        if self._theta >= self.max_tilt - 1e-6:
             self._full_tilt_s += dt
             if self._full_tilt_s > DRAIN_HOLD_S:
                 self._phase = "back"
+
+    def _rate(self, theta: float) -> float:
+        """Fastest tilt rate at ``theta`` that keeps the arm joints within MAX_JOINT_SPEED."""
+        return float(self.seg_rate[min(max(int(theta / TILT_STEP), 0), len(self.seg_rate) - 1)])
 
     def _arm_at(self, theta: float) -> np.ndarray:
         i = min(int(theta / TILT_STEP), len(self.thetas) - 2)

@@ -107,9 +107,9 @@ STAND_POSE: dict[str, float] = {
     "left_hip_pitch_joint": 0.0,
     "right_hip_pitch_joint": 0.0,
     "left_shoulder_pitch_joint": 0.2,
-    "left_shoulder_roll_joint": 0.2,
+    "left_shoulder_roll_joint": 0.28,  # thumbs clear of the hips so a hand can close at its side
     "left_elbow_joint": 1.28,
     "right_shoulder_pitch_joint": 0.2,
-    "right_shoulder_roll_joint": -0.2,
+    "right_shoulder_roll_joint": -0.28,
     "right_elbow_joint": 1.28,
 }

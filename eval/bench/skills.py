@@ -1,0 +1,213 @@
+"""Skill success over randomized seeds, judged by the runtime's monitors; median sim time per skill.
+
+    python -m eval.bench skills [--seeds 50] [--skills pick,place,...] [--jobs 2]
+
+Each seed runs a few chains through one Runtime each (a skill whose prerequisite failed is not tried):
+shelf bottles are fetched with walk_to, carried to the bench under hold ∥ walk_to and poured into the
+flask; the block goes to the yellow zone, the cylinder to a free spot, the flask back into its tray; the
+rest (look_at, hands, turn_to, wait, step_back, wave) run from the bench.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import statistics
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+Step = tuple[str, str, dict[str, Any], list[str]]  # call id, skill, args, after
+
+
+def _carry_and_pour(obj: str, hand: str, ml: float) -> list[Step]:
+    pick = {"object": obj, "hand": hand}
+    return [
+        ("walk", "walk_to", {"station": "shelf"}, []),
+        ("pick", "pick", pick, ["walk"]),
+        ("hold", "hold", pick, ["pick"]),
+        ("walk_back", "walk_to", {"station": "bench"}, ["pick"]),
+        ("pour", "pour", {"source": obj, "target": "flask", "volume_ml": ml, "hand": hand}, ["walk_back"]),
+        ("place", "place", {"object": obj, "location": "bench", "hand": hand}, ["pour"]),
+        ("home", "home", {"arm": hand}, ["place"]),
+    ]
+
+
+def _pick_place(obj: str, hand: str, location: str) -> list[Step]:
+    return [
+        ("pick", "pick", {"object": obj, "hand": hand}, []),
+        ("place", "place", {"object": obj, "location": location, "hand": hand}, ["pick"]),
+        ("home", "home", {"arm": hand}, ["place"]),
+    ]
+
+
+# name -> calls, run in order of submission through one Runtime from a fresh reset(seed)
+CHAINS: dict[str, list[Step]] = {
+    "peroxide": _carry_and_pour("hydrogen_peroxide_bottle", "right", 60.0),
+    "soap": _carry_and_pour("soap_bottle", "left", 20.0),
+    "catalyst": _carry_and_pour("catalyst_cup", "right", 40.0),
+    "block": _pick_place("red_block", "right", "yellow_zone"),
+    "cylinder": _pick_place("graduated_cylinder", "left", "bench"),
+    "flask": _pick_place("flask", "left", "tray"),
+    "misc": [
+        ("look", "look_at", {"object": "graduated_cylinder"}, []),
+        ("open", "open_hand", {"hand": "both"}, ["look"]),
+        ("close", "close_hand", {"hand": "right"}, ["open"]),
+        ("reopen", "open_hand", {"hand": "right"}, ["close"]),
+        ("wave", "wave", {"arm": "left", "seconds": 2.0}, ["reopen"]),
+        ("home", "home", {"arm": "both"}, ["wave"]),
+        ("turn", "turn_to", {"target": "graduated_cylinder"}, ["home"]),
+        ("wait", "wait", {"seconds": 1.0}, ["turn"]),
+        ("back", "step_back", {"distance_m": 0.4}, ["wait"]),
+        ("walk", "walk_to", {"station": "bench"}, ["back"]),
+    ],
+}
+
+
+@dataclass
+class Result:
+    chain: str
+    seed: int
+    outcomes: list[dict[str, Any]] = field(default_factory=list)  # skill, status, reason, duration_s
+    max_arm_speed: float = 0.0
+    error: str | None = None
+
+
+def run_chain(env, chain: str, seed: int) -> Result:
+    """One chain from ``env.reset(seed)``; every decided call's outcome (skills not reached are absent)."""
+    import numpy as np
+
+    from agent.runtime import Runtime
+
+    env.reset(seed)
+    rt = Runtime(env)
+    res = Result(chain, seed)
+    arms = np.r_[
+        env.embodiment.groups["left_arm"].state_index, env.embodiment.groups["right_arm"].state_index
+    ]
+
+    def watch(r) -> None:
+        res.max_arm_speed = max(res.max_arm_speed, float(np.abs(r.obs.velocity[arms]).max()))
+
+    rt.on_tick.append(watch)
+    try:
+        outs = rt.run_calls(CHAINS[chain])
+    except Exception as e:  # a planning error (e.g. Unreachable) is that skill's failure
+        outs = list(rt.outcomes)
+        res.error = f"{type(e).__name__}: {e}"
+        failing = next(
+            (c for c in CHAINS[chain] if c[0] not in {o.call_id for o in outs} and c[0] in _started(rt)),
+            None,
+        )
+        if failing is not None:
+            res.outcomes.append(
+                {"skill": failing[1], "status": "failure", "reason": type(e).__name__, "duration_s": 0.0}
+            )
+    del outs
+    for o in rt.outcomes:
+        res.outcomes.append(
+            {
+                "skill": o.skill,
+                "status": o.status,
+                "reason": o.reason if o.status != "success" else "",
+                "duration_s": round(o.sim_time_s - o.started_s, 3),
+                "evidence": o.evidence,
+            }
+        )
+    return res
+
+
+def _started(rt) -> set[str]:
+    d = rt.dispatcher
+    return (
+        set(d.active)
+        | d.succeeded
+        | d.failed
+        | {c.id for c in d.pending if all(a in d.succeeded for a in c.after)}
+    )
+
+
+_ENV = None
+
+
+def _work(job: tuple[str, int]) -> Result:
+    global _ENV
+    if _ENV is None:
+        from envs.lab.env import G1LabEnv
+
+        _ENV = G1LabEnv(seed=0)
+    return run_chain(_ENV, *job)
+
+
+def chains_for(skills: set[str] | None) -> list[str]:
+    if not skills:
+        return list(CHAINS)
+    return [name for name, calls in CHAINS.items() if skills & {c[1] for c in calls}]
+
+
+def main(argv: list[str] | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    p = argparse.ArgumentParser(prog="python -m eval.bench skills", description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, default=50)
+    p.add_argument("--first-seed", type=int, default=0)
+    p.add_argument("--skills", default="", help="comma-separated skills to report (default: all)")
+    p.add_argument("--chains", default="", help="comma-separated chains to run (default: those needed)")
+    p.add_argument("--jobs", type=int, default=2, help="worker processes")
+    p.add_argument("-v", "--verbose", action="store_true", help="print every failure")
+    args = p.parse_args(argv)
+    wanted = set(filter(None, args.skills.split(",")))
+    names = args.chains.split(",") if args.chains else chains_for(wanted)
+    jobs = [(c, s) for c in names for s in range(args.first_seed, args.first_seed + args.seeds)]
+    wall = time.time()
+    if args.jobs > 1:
+        with mp.get_context("fork").Pool(args.jobs) as pool:
+            results = pool.map(_work, jobs, chunksize=1)
+    else:
+        results = [_work(j) for j in jobs]
+    wall = time.time() - wall
+
+    tally: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    max_speed = 0.0
+    for r in results:
+        max_speed = max(max_speed, r.max_arm_speed)
+        for o in r.outcomes:
+            tally[o["skill"]].append(o)
+            if o["status"] != "success" and args.verbose:
+                print(f"  {r.chain} seed {r.seed}: {o['skill']} {o['reason']} {o.get('evidence', '')}")
+        if r.error and args.verbose:
+            print(f"  {r.chain} seed {r.seed}: {r.error}")
+
+    t = Table(
+        title=f"skills over seeds {args.first_seed}..{args.first_seed + args.seeds - 1}, judged by monitors"
+    )
+    for col in ("skill", "ok / trials", "rate", "median sim s", "failures"):
+        t.add_column(col, justify="right" if col in ("ok / trials", "rate", "median sim s") else "left")
+    for skill in sorted(tally):
+        if wanted and skill not in wanted:
+            continue
+        outs = tally[skill]
+        ok = [o for o in outs if o["status"] == "success"]
+        reasons = Counter(o["reason"] for o in outs if o["status"] != "success")
+        med = statistics.median(o["duration_s"] for o in ok) if ok else float("nan")
+        t.add_row(
+            skill,
+            f"{len(ok)}/{len(outs)}",
+            f"{len(ok) / len(outs):.0%}",
+            f"{med:.2f}",
+            ", ".join(f"{k} x{v}" for k, v in reasons.most_common()),
+        )
+    console = Console()
+    console.print(t)
+    console.print(
+        f"chains: {', '.join(names)}; peak arm joint speed {max_speed:.2f} rad/s; "
+        f"{len(jobs)} runs in {wall:.0f} s wall ({args.jobs} processes)"
+    )
+    console.print("python -m eval.bench skills " + " ".join(argv if argv is not None else sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()
