@@ -100,7 +100,9 @@ def test_blocked_station_is_reported_from_the_base_stalling(lab):
     rt.call("walk", "walk_to", {"station": "shelf"})
     (out,) = rt.run_until_event()
     assert (out.status, out.reason) == ("failure", "blocked")
-    assert 0.5 < out.evidence["base_pose"][1] < 2.4
+    x, y, _ = out.evidence["base_pose"]
+    assert math.hypot(x - 0.0, y - 2.5) > 0.1  # stopped short of the shelf's working pose (0, 2.5)
+    assert lab.world_state().robot.station is None
 
 
 def test_nan_ends_the_episode_as_unstable_and_keeps_the_record(lab, tmp_path):
