@@ -192,7 +192,10 @@ def test_carried_objects_are_held_during_the_walk(planner, world):
     (walk,) = _find(plan, "walk_to", station="bench")
     assert hold not in _ancestors(plan, walk) and walk not in _ancestors(plan, hold)
     assert _find(plan, "pick", object="soap_bottle")[0] in _ancestors(plan, walk)
-    assert plan.steps[-1].skill == "place" and plan.steps[-1].args["location"] == "bench"
+    (place,) = _find(plan, "place", object="soap_bottle")
+    assert plan.step(place).args["location"] == "bench"
+    last = plan.steps[-1]
+    assert last.skill == "home" and place in _ancestors(plan, last.id)  # arms tucked once the hands are empty
 
 
 # ----------------------------------------------------------------- expansion from a changed world
