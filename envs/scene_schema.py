@@ -7,10 +7,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from envs.validation import format_validation_error
+from envs.validation import format_validation_error, read_yaml_mapping
 
 SCENES_DIR = Path(__file__).parent / "scenes"
 
@@ -200,14 +199,7 @@ def resolve_scene_path(scene: str | Path) -> Path:
 def load_scene(scene: str | Path) -> SceneConfig:
     """Read and validate a scene file; raise SceneError naming the file, the field and what was expected."""
     path = resolve_scene_path(scene)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError as e:
-        raise SceneError(f"{path}: no such scene file") from e
-    except yaml.YAMLError as e:
-        raise SceneError(f"{path}: not valid YAML: {e}") from e
-    if not isinstance(raw, dict):
-        raise SceneError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    raw = read_yaml_mapping(path, SceneError, "scene")
     raw.setdefault("name", path.stem)
     try:
         cfg = SceneConfig.model_validate(raw)

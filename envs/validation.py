@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from pydantic import ValidationError
 
 
@@ -17,3 +20,18 @@ def format_validation_error(err: ValidationError, indent: str = "  ") -> str:
         )
         lines.append(f"{indent}{where}: {msg}{shown}")
     return "\n".join(lines)
+
+
+def read_yaml_mapping(path: Path, error: type[Exception], what: str) -> dict[str, Any]:
+    """The top-level mapping of a YAML file, or ``error`` saying which file and what is wrong with it."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise error(f"{path}: no such {what} file") from None
+    except yaml.YAMLError as e:
+        raise error(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise error(f"{path}: expected a mapping at the top level of a {what} file, got {type(raw).__name__}")
+    return raw

@@ -13,7 +13,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -26,7 +25,7 @@ from pydantic import (
 
 from envs.chemistry.rules import load_rules
 from envs.predicates import check_params
-from envs.validation import format_validation_error
+from envs.validation import format_validation_error, read_yaml_mapping
 from planner.offline.lang import Condition, Value, parse_condition, parse_value, reads_state, refs
 from skills.registry import get_skill
 
@@ -204,12 +203,7 @@ def load_library(folder: Path = RECIPES_DIR) -> Library:
 
 
 def _load_file(path: Path) -> RecipeFile:
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise RecipeError(f"{path}: not valid YAML: {e}") from None
-    if not isinstance(raw, dict):
-        raise RecipeError(f"{path}: expected a mapping with 'tasks' and/or 'recipes' at the top level")
+    raw = read_yaml_mapping(path, RecipeError, "recipe")
     try:
         return RecipeFile.model_validate(raw)
     except ValidationError as e:

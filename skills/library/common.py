@@ -36,3 +36,11 @@ def need_hand_free(state: SymbolicState, hand: str) -> list[str]:
 def xy_distance(world: WorldState, a: str, b: str) -> float:
     pa, pb = world.objects[a].pos, world.objects[b].pos
     return math.hypot(pa[0] - pb[0], pa[1] - pb[1])
+
+
+def bearing_error_deg(world: WorldState, obj: str, extra_yaw: float = 0.0) -> float:
+    """Angle between the robot's heading (base yaw + ``extra_yaw``, e.g. the waist) and the object."""
+    x, y, yaw = world.robot.base_pose
+    p = world.objects[obj].pos
+    want = math.atan2(p[1] - y, p[0] - x)
+    return abs(math.degrees((want - yaw - extra_yaw + math.pi) % (2 * math.pi) - math.pi))

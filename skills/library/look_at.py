@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
+from skills.library.common import bearing_error_deg
 from skills.spec import CallContext, ObjectName, SkillArgs, SkillSpec, Verdict
 
 GAZE_TOL_DEG = 8.0
@@ -11,15 +10,6 @@ GAZE_TOL_DEG = 8.0
 
 class LookAtArgs(SkillArgs):
     object: ObjectName
-
-
-def gaze_error_deg(world, obj: str) -> float:
-    """Angle between the torso's heading (base yaw + waist yaw) and the direction to the object."""
-    x, y, yaw = world.robot.base_pose
-    heading = yaw + world.robot.joints["waist"][0]
-    p = world.objects[obj].pos
-    want = math.atan2(p[1] - y, p[0] - x)
-    return abs(math.degrees((want - heading + math.pi) % (2 * math.pi) - math.pi))
 
 
 def _executor(env, a: LookAtArgs):
@@ -32,7 +22,7 @@ def _judge(c: CallContext) -> Verdict | None:
     a: LookAtArgs = c.args  # type: ignore[assignment]
     if not c.executor_finished:
         return None
-    err = gaze_error_deg(c.world, a.object)
+    err = bearing_error_deg(c.world, a.object, extra_yaw=c.world.robot.joints["waist"][0])  # torso heading
     ok = err <= GAZE_TOL_DEG
     return Verdict(
         "success" if ok else "failure",

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
+from skills.library.common import bearing_error_deg
 from skills.spec import CallContext, ObjectName, SkillArgs, SkillSpec, Verdict
 
 FACING_TOL_DEG = 5.0
@@ -11,19 +10,6 @@ FACING_TOL_DEG = 5.0
 
 class TurnToArgs(SkillArgs):
     target: ObjectName
-
-
-def _target_xy(world, target: str) -> tuple[float, float]:
-    if target in world.objects:
-        p = world.objects[target].pos
-        return p[0], p[1]
-    raise KeyError(target)
-
-
-def heading_error_deg(world, target_xy: tuple[float, float]) -> float:
-    x, y, yaw = world.robot.base_pose
-    want = math.atan2(target_xy[1] - y, target_xy[0] - x)
-    return abs(math.degrees((want - yaw + math.pi) % (2 * math.pi) - math.pi))
 
 
 def _executor(env, a: TurnToArgs):
@@ -36,7 +22,7 @@ def _judge(c: CallContext) -> Verdict | None:
     args: TurnToArgs = c.args  # type: ignore[assignment]
     if not c.executor_finished:
         return None
-    err = heading_error_deg(c.world, _target_xy(c.world, args.target))
+    err = bearing_error_deg(c.world, args.target)
     if err <= FACING_TOL_DEG:
         return Verdict("success", f"facing {args.target}", {"heading_error_deg": round(err, 2)})
     return Verdict("failure", "not_facing", {"heading_error_deg": round(err, 2)})
