@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Literal
 
@@ -524,10 +525,16 @@ class G1LabEnv:
                 foam_h = top - bottom
                 m.geom_size[foam_g] = [c.radius * (1.2 if over > 0 else 1.05), foam_h / 2, 0]
                 m.geom_pos[foam_g] = [0.0, 0.0, (top + bottom) / 2]
-                m.geom_rgba[foam_g] = self._rules.reactions["elephant_toothpaste"].foam_rgba
+                m.geom_rgba[foam_g] = self._foam_rgba(name)
                 m.geom_rbound[foam_g] = foam_h + 2 * c.radius
             else:
                 m.geom_rgba[foam_g] = (0, 0, 0, 0)
+
+    def _foam_rgba(self, container: str) -> tuple[float, float, float, float]:
+        """The colour of the foam of the last reaction in this container."""
+        runs = [r for r in self.chemistry.reactions if r.container == container]
+        rules = self._rules.reactions
+        return (rules[runs[-1].reaction] if runs else next(iter(rules.values()))).foam_rgba
 
     # ----------------------------------------------------------------- snapshots
     def snapshot(self) -> dict:
@@ -544,15 +551,7 @@ class G1LabEnv:
             },
             "base_target": self._base_target.tolist(),
             "base_vel": self._base_vel.tolist(),
-            "containers": {
-                n: {
-                    "contents": dict(c.contents),
-                    "poured_out_ml": c.poured_out_ml,
-                    "received_ml": c.received_ml,
-                    "foam_ml": c.foam_ml,
-                }
-                for n, c in chem.containers.items()
-            },
+            "containers": {n: asdict(c) for n, c in chem.containers.items()},
             "spills": {k: dict(v) for k, v in chem.spills.items()},
             "overflow_ml": dict(chem.overflow_ml),
             "reactions": [vars(r).copy() for r in chem.reactions],
@@ -571,14 +570,7 @@ class G1LabEnv:
             getattr(d, k)[:] = np.asarray(snap[k]).reshape(getattr(d, k).shape)
         self._base_target = np.array(snap["base_target"])
         self._base_vel = np.array(snap["base_vel"])
-        for n, c in snap["containers"].items():
-            box = self.chemistry.containers[n]
-            box.contents = dict(c["contents"])
-            box.poured_out_ml, box.received_ml, box.foam_ml = (
-                c["poured_out_ml"],
-                c["received_ml"],
-                c["foam_ml"],
-            )
+        self.chemistry.containers = {n: ContainerLiquid(**c) for n, c in snap["containers"].items()}
         self.chemistry.spills = {k: dict(v) for k, v in snap["spills"].items()}
         self.chemistry.overflow_ml = dict(snap["overflow_ml"])
         self.chemistry.reactions = [ReactionRun(**r) for r in snap["reactions"]]
