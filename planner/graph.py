@@ -17,10 +17,13 @@ from langgraph.types import interrupt
 
 from planner.backend import Feedback, PlannerBackend, PlanningError, Reply, StepRunner
 from planner.schema import Plan
-from planner.state import RunState
+from planner.state import RunState, Status
 from planner.validate import validate_plan
 from skills.spec import SceneNames
 from skills.symbolic import SymbolicState
+
+DONE: Literal["__end__"] = "__end__"  # LangGraph's END, typed for the routers' Literal returns
+assert DONE == END
 
 # Failure reasons by what can be done about them.
 FATAL = {"unstable", "fell"}
@@ -51,7 +54,7 @@ def build_graph(ctx: GraphContext, checkpointer: Any = None):
         result = ctx.backend.understand(state["goal"], ctx.runner.world())
         if isinstance(result, Reply):
             ctx.emit("reply", {"message": result.message, "reply_kind": result.kind})
-            status = "needs_user" if result.kind == "question" else "not_understood"
+            status: Status = "needs_user" if result.kind == "question" else "not_understood"
             return {"status": status, "message": result.message, "task": None}
         ctx.emit("understood", {"task": result.task, "summary": result.summary})
         return {"task": result.task, "summary": result.summary, "status": "running"}
@@ -164,10 +167,10 @@ def build_graph(ctx: GraphContext, checkpointer: Any = None):
         )
 
     def after_plan(state: RunState) -> Literal["validate", "__end__"]:
-        return END if state.get("status") in ("failed", "needs_user") else "validate"
+        return DONE if state.get("status") in ("failed", "needs_user") else "validate"
 
     def after_understand(state: RunState) -> Literal["plan", "__end__"]:
-        return "plan" if state.get("status") == "running" else END
+        return "plan" if state.get("status") == "running" else DONE
 
     def approve(state: RunState) -> RunState:
         # Its own node, before any robot command: a resumed interrupt re-runs only this.
@@ -183,10 +186,10 @@ def build_graph(ctx: GraphContext, checkpointer: Any = None):
         return {"status": "rejected", "message": "the plan was not approved", "decision": "finish"}
 
     def after_validate(state: RunState) -> Literal["approve", "__end__"]:
-        return "approve" if not state.get("issues") else END
+        return "approve" if not state.get("issues") else DONE
 
     def after_approve(state: RunState) -> Literal["execute", "__end__"]:
-        return END if state.get("status") == "rejected" else "execute"
+        return DONE if state.get("status") == "rejected" else "execute"
 
     def after_reflect(state: RunState) -> Literal["execute", "plan", "__end__"]:
         decision = state.get("decision")
@@ -194,7 +197,7 @@ def build_graph(ctx: GraphContext, checkpointer: Any = None):
             return "execute"
         if decision in ("repair", "replan"):
             return "plan"
-        return END
+        return DONE
 
     g = StateGraph(RunState)
     g.add_node("understand", understand)

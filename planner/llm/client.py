@@ -113,7 +113,7 @@ class ReplayTransport:
         if not path.is_file():
             raise FileNotFoundError(f"nothing to replay: no {LOG} in {run_dir}")
         lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
-        self.session = next((x for x in lines if x.get("type") == "session"), {})
+        self.session: dict[str, Any] = next((x for x in lines if x.get("type") == "session"), {})
         self.exchanges = [x for x in lines if x.get("type") == "exchange"]
         self.path = path
         self.pos = 0

@@ -18,7 +18,7 @@ class WavePolicy:
     def __init__(
         self, side: str = "left", horizon: int = 16, latency_s: float = 0.0, dt: float = 0.02
     ) -> None:
-        self.groups = (f"{side}_arm",)
+        self.groups: tuple[str, ...] = (f"{side}_arm",)
         self.horizon = horizon
         self.latency_s = latency_s
         self.dt = dt
