@@ -6,11 +6,14 @@ Throughput is counted from the first episode handed out to the last one stored (
 loads the sentence model and builds the env once per process, is shown apart). Overhead per episode is
 the parent's time from handing an episode out to having its row committed, minus the worker's time inside
 RunSession.run(); it is shown with and without RunSession construction (env.reset, planner, graph).
+"cores used" is the workers' CPU time inside run() per second of the busy period, and "load avg" the
+machine's 1-minute load: on a shared machine, other processes take cores the second worker needs.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -25,6 +28,7 @@ def _one(suite: str, seeds: list[int], workers: int) -> dict[str, float]:
     from eval.suite import expand, load_suite
 
     episodes = expand([load_suite(suite)], seeds=seeds)
+    load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.time()
         res = run_eval(episodes, Path(tmp) / "results", workers=workers, progress=False)
@@ -45,6 +49,9 @@ def _one(suite: str, seeds: list[int], workers: int) -> dict[str, float]:
         "runner_ms_max": 1000 * max(o["runner_s"] for o in over),
         "outside_run_ms": 1000 * statistics.median(o["outside_run_s"] for o in over),
         "run_s": statistics.median(r["timing"].get("run_s", 0.0) for r in rows),
+        # CPU the workers spent inside run() per second of the busy period: 2.0 = both cores ours.
+        "cores": sum(r["timing"].get("run_cpu_s", 0.0) for r in rows) / (last - first),
+        "load": max(load0, os.getloadavg()[0]),
     }
 
 
@@ -69,6 +76,8 @@ def main(argv: list[str] | None = None) -> None:
         "median run() s",
         "runner overhead ms (median / max)",
         "outside run() ms",
+        "cores used",
+        "load avg",
     ):
         t.add_column(col, justify="right")
     for w in counts:
@@ -82,8 +91,10 @@ def main(argv: list[str] | None = None) -> None:
             f"{r['run_s']:.2f}",
             f"{r['runner_ms']:.1f} / {r['runner_ms_max']:.1f}",
             f"{r['outside_run_ms']:.0f}",
+            f"{r['cores']:.2f}",
+            f"{r['load']:.1f}",
         )
-    console = Console()
+    console = Console(width=160)
     console.print(t)
     if len(counts) > 1:
         a, b = res[counts[0]], res[counts[-1]]

@@ -32,12 +32,18 @@ def embed(texts: list[str]) -> np.ndarray:
     return np.asarray(_model().encode(texts, normalize_embeddings=True, show_progress_bar=False))
 
 
+@cache
+def _embed_once(texts: tuple[str, ...]) -> np.ndarray:
+    # Recipe texts are the same for every request in a process (eval workers run many episodes).
+    return embed(list(texts))
+
+
 class Matcher:
     def __init__(self, library: Library) -> None:
         self.names = list(library.recipes)
         texts = [library.recipes[n].texts() for n in self.names]
         self._owner = np.repeat(np.arange(len(self.names)), [len(t) for t in texts])
-        self._vectors = embed([t for ts in texts for t in ts])
+        self._vectors = _embed_once(tuple(t for ts in texts for t in ts))
 
     def rank(self, request: str) -> list[tuple[str, float]]:
         """Every recipe with its score, best first."""

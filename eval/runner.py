@@ -1,0 +1,461 @@
+"""The eval runner: the episode matrix in parallel worker processes, results in SQLite, resumable.
+
+Each worker process (``spawn``) builds its env once per scene and reuses it with ``env.reset(seed)``
+through ``RunSession(env=...)``. The parent hands out one episode at a time, bounds its wall time
+(an overdue worker is killed and replaced; the episode is recorded as ``timeout``), records a crashed
+episode as ``error`` with its traceback and goes on. Rows are written by the parent only, one committed
+row per finished episode, so a killed eval resumes from the same results directory without rerunning
+what finished. Every episode keeps its run record under ``RESULTS/runs/RUN_ID``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import shutil
+import sqlite3
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import Any
+
+from eval.suite import Episode
+
+DB = "results.sqlite"
+RUNS = "runs"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS episodes (
+    suite TEXT NOT NULL, case_id TEXT NOT NULL, planner TEXT NOT NULL, prompt TEXT NOT NULL,
+    model TEXT NOT NULL, seed INTEGER NOT NULL,
+    scene TEXT, goal TEXT, faults TEXT, variant TEXT,
+    status TEXT NOT NULL, success INTEGER, metrics TEXT, run_id TEXT, error TEXT,
+    wall_s REAL, timing TEXT, backend TEXT, finished_at REAL,
+    PRIMARY KEY (suite, case_id, planner, prompt, model, seed)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+KEY = ("suite", "case_id", "planner", "prompt", "model", "seed")
+
+
+# -- results database ---------------------------------------------------------------------------------
+class Results:
+    """results.sqlite: one row per finished episode (ok, error or timeout), keyed by the matrix cell."""
+
+    def __init__(self, out: Path) -> None:
+        self.dir = Path(out)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.dir / DB
+        self.conn = sqlite3.connect(self.path)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.executescript(SCHEMA)
+
+    @classmethod
+    def open_existing(cls, path: str | Path) -> Results:
+        p = Path(path)
+        db = p if p.suffix == ".sqlite" else p / DB
+        if not db.exists():
+            raise FileNotFoundError(f"no results database {db}")
+        r = cls.__new__(cls)
+        r.dir, r.path = db.parent, db
+        r.conn = sqlite3.connect(db)
+        return r
+
+    def done_keys(self, include_errors: bool = True) -> set[tuple]:
+        q = "SELECT suite, case_id, planner, prompt, model, seed FROM episodes"
+        if not include_errors:
+            q += " WHERE status = 'ok'"
+        return {tuple(r) for r in self.conn.execute(q)}
+
+    def put(self, ep: Episode, result: dict[str, Any], backend: str) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO episodes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                *ep.key,
+                ep.scene,
+                ep.goal,
+                json.dumps(list(ep.faults)),
+                ep.variant,
+                result["status"],
+                None if result.get("success") is None else int(bool(result["success"])),
+                json.dumps(result.get("metrics") or {}, default=str),
+                result.get("run_id"),
+                result.get("error"),
+                result.get("wall_s"),
+                json.dumps(result.get("timing") or {}),
+                backend,
+                time.time(),
+            ),
+        )
+        self.conn.commit()
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+        self.conn.commit()
+
+    def rows(self) -> list[dict[str, Any]]:
+        cur = self.conn.execute(
+            "SELECT * FROM episodes ORDER BY suite, case_id, planner, prompt, model, seed"
+        )
+        names = [d[0] for d in cur.description]
+        out = []
+        for values in cur:
+            row = dict(zip(names, values, strict=True))
+            row["metrics"] = json.loads(row["metrics"] or "{}")
+            row["timing"] = json.loads(row["timing"] or "{}")
+            row["faults"] = json.loads(row["faults"] or "[]")
+            row["success"] = None if row["success"] is None else bool(row["success"])
+            out.append(row)
+        return out
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# -- one episode, in a worker -------------------------------------------------------------------------
+_ENVS: dict[str, Any] = {}
+
+
+def _env(scene: str, seed: int):
+    env = _ENVS.get(scene)
+    if env is None:
+        from envs.lab.env import G1LabEnv
+
+        env = _ENVS[scene] = G1LabEnv(scene=scene, seed=seed)
+    return env
+
+
+def _drop_env(scene: str) -> None:
+    env = _ENVS.pop(scene, None)
+    if env is not None:
+        with contextlib.suppress(Exception):
+            env.close()
+
+
+def _plain(value: Any) -> Any:
+    tolist = getattr(value, "tolist", None)
+    if tolist is not None:
+        return tolist()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+class WorldLog:
+    """A session listener writing the world state at each plan and after each execute wave (worlds.jsonl),
+    for per-wave chain scoring and failure attribution."""
+
+    def __init__(self, session) -> None:
+        from eval.metrics import WORLDS
+
+        self.env = session.env
+        self.file = (session.record.dir / WORLDS).open("a", encoding="utf-8")
+        self.version = 0
+
+    def __call__(self, kind: str, data: dict[str, Any]) -> None:
+        if kind == "plan":
+            self.version = data.get("version", self.version + 1)
+            self._write({"at": "plan", "version": self.version})
+        elif kind == "node" and data.get("node") == "execute":
+            self._write({"at": "wave", "version": self.version})
+
+    def _write(self, entry: dict[str, Any]) -> None:
+        world = self.env.world_state().to_dict()
+        self.file.write(json.dumps({**entry, "world": world}, default=_plain) + "\n")
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def execute(ep_dict: dict[str, Any], runs_dir: str) -> dict[str, Any]:
+    """Run one episode in this process (env reused per scene) and compute its metrics from its record.
+    Never raises: a crash comes back as status ``error`` with the traceback."""
+    from agent.session import RunConfig, RunSession
+    from eval.metrics import episode_metrics
+
+    t0 = time.perf_counter()
+    ep = Episode.from_dict(ep_dict)
+    run_dir = Path(runs_dir) / ep.run_id
+    timing: dict[str, float] = {}
+    result: dict[str, Any] = {"run_id": ep.run_id, "worker": os.getpid()}
+    stage = "setup"
+    try:
+        if run_dir.exists():  # a rerun of an episode that was cut off: start its record afresh
+            shutil.rmtree(run_dir)
+        env = _env(ep.scene, ep.seed)
+        cfg = RunConfig(
+            goal=ep.goal,
+            scene=ep.scene,
+            seed=ep.seed,
+            faults=list(ep.faults),
+            planner=ep.planner,
+            planner_options=ep.planner_options(),
+        )
+        t_init = time.perf_counter()
+        session = RunSession(cfg, run_id=ep.run_id, root=Path(runs_dir), env=env)
+        log = WorldLog(session)
+        session.listeners.append(log)
+        t_run, cpu_run = time.perf_counter(), time.process_time()
+        timing["session_init_s"] = t_run - t_init
+        stage = "run"
+        try:
+            session.run()
+        finally:
+            timing["run_s"] = time.perf_counter() - t_run
+            timing["run_cpu_s"] = time.process_time() - cpu_run  # > run_s: more than one core busy
+            session.close()
+            log.close()
+        stage = "metrics"
+        t_m = time.perf_counter()
+        metrics = episode_metrics(ep.case, run_dir)
+        timing["metrics_s"] = time.perf_counter() - t_m
+        result.update(status="ok", success=metrics["success"], metrics=metrics)
+    except Exception:
+        result.update(status="error", success=None, metrics={"stage": stage}, error=traceback.format_exc())
+        if stage != "metrics":
+            _drop_env(ep.scene)  # a crash mid-run may leave the simulator in any state
+    timing["worker_s"] = time.perf_counter() - t0
+    result["timing"] = timing
+    result["wall_s"] = round(timing["worker_s"], 3)
+    return result
+
+
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TORCH_NUM_THREADS")
+
+
+def single_threaded() -> None:
+    """One compute thread per worker: N workers on N cores, not N x N threads fighting (torch's sentence
+    model in the offline matcher would otherwise take every core in every worker)."""
+    for var in THREAD_VARS:
+        os.environ.setdefault(var, "1")
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+
+
+def warm_up(planners: Iterable[str], scenes: Iterable[tuple[str, int]] = ()) -> None:
+    """Load what every episode needs once per process: imports, the offline matcher's sentence model,
+    the env of each scene. Runs before the worker reports ready, so it is not billed to an episode."""
+    import agent.session  # noqa: F401
+    import envs.lab.env  # noqa: F401
+
+    single_threaded()
+    if "offline" in planners:
+        from planner.offline.matcher import embed
+
+        embed(["warm up"])
+    for scene, seed in scenes:
+        # A scene that fails to build: its episodes will report the error with its traceback.
+        with contextlib.suppress(Exception):
+            _env(scene, seed)
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while True:
+        if os.getppid() != parent_pid:
+            os._exit(3)  # the runner was killed: do not finish an episode nobody will record
+        time.sleep(0.5)
+
+
+def worker_main(conn, runs_dir: str, parent_pid: int, planners: list[str], scenes: list) -> None:
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    for var in THREAD_VARS:
+        os.environ.setdefault(var, "1")
+    try:
+        try:
+            warm_up(planners, scenes)
+        except Exception:
+            conn.send(("fatal", traceback.format_exc()))
+            return
+        conn.send(("ready", os.getpid()))
+        while True:
+            try:
+                msg = conn.recv()
+            except EOFError:
+                return
+            if msg is None:
+                return
+            conn.send(("result", execute(msg, runs_dir)))
+    except (BrokenPipeError, KeyboardInterrupt):
+        return
+
+
+# -- the local pool -----------------------------------------------------------------------------------
+class _Worker:
+    def __init__(self, ctx, runs_dir: str, warm: tuple[list[str], list]) -> None:
+        parent, child = ctx.Pipe()
+        self.proc = ctx.Process(target=worker_main, args=(child, runs_dir, os.getpid(), *warm), daemon=True)
+        self.proc.start()
+        child.close()
+        self.conn = parent
+        self.ready = False
+        self.ep: Episode | None = None
+        self.started = 0.0
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5)
+        self.conn.close()
+
+
+def _lost(ep: Episode, status: str, error: str, wall_s: float) -> dict[str, Any]:
+    """The result of an episode whose worker was killed or died: no metrics, the reason as the error."""
+    return {
+        "status": status,
+        "success": None,
+        "metrics": {},
+        "run_id": ep.run_id,
+        "error": error,
+        "wall_s": round(wall_s, 3),
+        "timing": {},
+    }
+
+
+OnResult = Callable[[Episode, dict[str, Any]], None]
+
+
+def run_local(episodes: list[Episode], runs_dir: Path, workers: int, on_result: OnResult) -> None:
+    """Run episodes on ``workers`` spawned processes; call ``on_result`` in this process for each."""
+    ctx = mp.get_context("spawn")
+    scenes = {e.scene: e.seed for e in reversed(episodes)}
+    warm = (sorted({e.planner for e in episodes}), sorted(scenes.items()))
+    queue = deque(episodes)
+    pool = [_Worker(ctx, str(runs_dir), warm) for _ in range(min(workers, len(queue)))]
+    startup_crashes = 0
+    try:
+        while queue or any(w.ep is not None for w in pool):
+            for w in pool:
+                if w.ready and w.ep is None and queue:
+                    w.ep, w.started = queue.popleft(), time.perf_counter()
+                    w.conn.send(w.ep.to_dict())
+            ready = wait([w.conn for w in pool] + [w.proc.sentinel for w in pool], timeout=0.25)
+            now = time.perf_counter()
+            for i, w in enumerate(pool):
+                failed: str | None = None
+                if w.conn in ready:
+                    try:
+                        kind, payload = w.conn.recv()
+                    except (EOFError, OSError):
+                        w.proc.join(1)
+                        failed = f"worker {w.proc.pid} died (exit code {w.proc.exitcode})"
+                    else:
+                        if kind == "ready":
+                            w.ready = True
+                        elif kind == "fatal":  # the worker cannot even start (an import error)
+                            raise RuntimeError(f"an eval worker failed to start:\n{payload}")
+                        elif w.ep is not None:
+                            payload["timing"]["dispatch_s"] = now - w.started
+                            ep, w.ep = w.ep, None
+                            on_result(ep, payload)
+                elif not w.proc.is_alive():
+                    w.proc.join(1)
+                    failed = f"worker {w.proc.pid} died (exit code {w.proc.exitcode})"
+                elif w.ep is not None and now - w.started > w.ep.time_budget_s:
+                    failed = "timeout"
+                if failed is None:
+                    continue
+                ep, w.ep = w.ep, None
+                w.kill()
+                if ep is None:
+                    startup_crashes += 1
+                    if startup_crashes >= 3:
+                        raise RuntimeError(f"eval workers keep dying before any episode: {failed}")
+                elif failed == "timeout":
+                    error = f"timeout: the episode ran past its wall-time budget of {ep.time_budget_s:g} s"
+                    on_result(ep, _lost(ep, "timeout", error, now - w.started))
+                else:
+                    on_result(ep, _lost(ep, "error", failed, now - w.started))
+                pool[i] = _Worker(ctx, str(runs_dir), warm)
+    finally:
+        for w in pool:
+            with contextlib.suppress(OSError, BrokenPipeError):
+                w.conn.send(None)
+        for w in pool:
+            w.proc.join(2)
+            if w.proc.is_alive():
+                w.proc.kill()
+                w.proc.join(2)
+
+
+# -- the whole eval -----------------------------------------------------------------------------------
+def run_eval(
+    episodes: list[Episode],
+    out: Path,
+    workers: int = 1,
+    ray_address: str | None = None,
+    rerun_errors: bool = False,
+    progress: bool = True,
+    suites: list[str] | None = None,
+) -> dict[str, Any]:
+    """Run the episodes not yet in OUT/results.sqlite; returns counts and timings of this invocation."""
+    out = Path(out)
+    results = Results(out)
+    runs_dir = (out / RUNS).resolve()
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    results.set_meta("runs_dir", RUNS)
+    if suites:
+        results.set_meta("suites", suites)
+    done = results.done_keys(include_errors=not rerun_errors)
+    todo = [e for e in episodes if e.key not in done]
+    skipped = len(episodes) - len(todo)
+    backend = "ray" if ray_address else "local"
+    counts = {"ok": 0, "success": 0, "error": 0, "timeout": 0}
+    overhead: list[float] = []
+    t0 = time.perf_counter()
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    prog = Progress(
+        TextColumn("[bold]eval[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[stats]}"),
+        TimeElapsedColumn(),
+        disable=not progress,
+        transient=False,
+    )
+    task = prog.add_task("eval", total=len(todo), stats="")
+
+    def on_result(ep: Episode, result: dict[str, Any]) -> None:
+        t = time.perf_counter()
+        results.put(ep, result, backend)
+        timing = result.get("timing") or {}
+        if "dispatch_s" in timing and "run_s" in timing:
+            outside = timing["dispatch_s"] + (time.perf_counter() - t) - timing["run_s"]
+            overhead.append({"outside_run_s": outside, "runner_s": outside - timing["session_init_s"]})
+        counts[result["status"] if result["status"] in counts else "error"] += 1
+        counts["success"] += bool(result.get("success"))
+        prog.update(
+            task,
+            advance=1,
+            stats=f"[green]{counts['success']} ok[/] [red]{counts['ok'] - counts['success']} failed[/] "
+            f"[yellow]{counts['error'] + counts['timeout']} errors[/]",
+        )
+
+    with prog:
+        if not todo:
+            pass
+        elif ray_address:
+            from eval.ray_backend import run_ray
+
+            run_ray(todo, runs_dir, workers, on_result, address=ray_address)
+        else:
+            run_local(todo, runs_dir, workers, on_result)
+    results.close()
+    return {
+        "episodes": len(episodes),
+        "skipped": skipped,
+        "ran": len(todo),
+        **counts,
+        "wall_s": time.perf_counter() - t0,
+        "runner_overhead_s": overhead,
+        "results": str(out / DB),
+    }
