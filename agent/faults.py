@@ -4,7 +4,7 @@
   displace:object=red_block,dx=0.05,dy=0,before=pick   move an object just before a skill starts
   displace:object=flask,dx=0.15,during=pour,after=4    move it 4 s into pour
   block:station=shelf                        put an obstacle on a station's working spot
-  slow:skill=pick,delay=0.2                  that skill's executor answers 0.2 s (wall) late, off-thread
+  slow:skill=pick,ticks=5                    that skill's executor answers 5 control ticks late
   noanswer:skill=pick                        that skill's executor never answers
   nan:after=0.5,during=pick                  write NaN into the simulator state
 
@@ -14,8 +14,6 @@
 from __future__ import annotations
 
 import math
-import threading
-import time
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -115,37 +113,36 @@ class BlockFault(_Fault):
             rt.env.place_obstacle((x, y))
 
 
-class _Answering:
-    """An executor whose act() runs in a background thread with a delay; the loop reuses the last answer."""
+class _Late:
+    """An executor whose answers arrive ``ticks`` control ticks after it was asked, computed from the
+    observation of the tick it was asked on; meanwhile it commands nothing (its groups keep their last
+    targets). ``ticks=None`` never answers. Counted in ticks, not wall time, so evals stay reproducible."""
 
-    def __init__(self, inner, delay_s: float | None) -> None:
-        self.inner, self.delay_s = inner, delay_s
+    def __init__(self, inner, ticks: int | None) -> None:
+        self.inner, self.ticks = inner, ticks
         self.groups = inner.groups
-        self._result: dict = {}
-        self._busy = threading.Event()
+        self._pending: dict | None = None
+        self._wait = 0
         self.late_ticks = 0
 
     def reset(self, obs, world) -> None:
         self.inner.reset(obs, world)
 
-    def _work(self, obs, world) -> None:
-        time.sleep(self.delay_s or 0.0)
-        self._result = dict(self.inner.act(obs, world))
-        self._busy.clear()
-
     def act(self, obs, world) -> dict:
-        if self.delay_s is None:
+        if self.ticks is None:
             return {}
-        if not self._busy.is_set():
-            self._busy.set()
-            threading.Thread(target=self._work, args=(obs, world), daemon=True).start()
-        else:
+        if self._pending is None:
+            self._pending, self._wait = dict(self.inner.act(obs, world)), self.ticks
+        if self._wait > 0:
+            self._wait -= 1
             self.late_ticks += 1
-        return self._result
+            return {}
+        answer, self._pending = self._pending, None
+        return answer
 
     @property
     def finished(self) -> bool:
-        return self.delay_s is not None and self.inner.finished
+        return self.ticks is not None and self.inner.finished
 
     def close(self) -> None:
         self.inner.close()
@@ -154,10 +151,10 @@ class _Answering:
 class SlowFault(_Fault):
     kind: Literal["slow"] = "slow"
     skill: str
-    delay: Annotated[float, Field(gt=0, le=10)] = 0.2
+    ticks: Annotated[int, Field(ge=1, le=500)] = 5
 
     def wrap(self, call, executor):
-        return _Answering(executor, self.delay) if call.spec.name == self.skill else executor
+        return _Late(executor, self.ticks) if call.spec.name == self.skill else executor
 
 
 class NoAnswerFault(_Fault):
@@ -165,7 +162,7 @@ class NoAnswerFault(_Fault):
     skill: str
 
     def wrap(self, call, executor):
-        return _Answering(executor, None) if call.spec.name == self.skill else executor
+        return _Late(executor, None) if call.spec.name == self.skill else executor
 
 
 class NanFault(_Fault):

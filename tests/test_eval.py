@@ -122,7 +122,7 @@ BROKEN = {
         ["case 'd'", "faults.0", "unknown kind 'explode'"],
     ),
     "bad_fault_param": (
-        "cases:\n  - id: e\n    goal: x\n    faults: ['slow:skill=pick,delay=-1']\n"
+        "cases:\n  - id: e\n    goal: x\n    faults: ['slow:skill=pick,ticks=-1']\n"
         "    expect: not_understood\n",
         ["case 'e'", "faults.0", "delay"],
     ),

@@ -121,7 +121,7 @@ def test_nan_ends_the_episode_as_unstable_and_keeps_the_record(lab, tmp_path):
     assert [e["kind"] for e in events] == ["dispatch", "outcome"] and events[1]["reason"] == "unstable"
 
 
-@pytest.mark.parametrize("text", ["explode:x=1", "drop:hand=middle", "drop:hand", "slow:delay=1"])
+@pytest.mark.parametrize("text", ["explode:x=1", "drop:hand=middle", "drop:hand", "slow:ticks=1"])
 def test_bad_faults_are_refused(text):
     with pytest.raises(FaultError):
         parse_fault(text)
@@ -178,3 +178,20 @@ def test_look_at_turns_the_waist_toward_the_object(lab):
     p = lab.world_state().objects["graduated_cylinder"].pos
     assert waist_yaw == pytest.approx(math.atan2(p[1], p[0]), abs=math.radians(8))
     assert np.sign(waist_yaw) == np.sign(p[1])
+
+
+def test_slow_fault_delays_one_executor_by_ticks_and_never_the_others(lab):
+    rt = Runtime(lab, faults=[parse_fault("slow:skill=walk_to,ticks=5")])
+    rt.call("walk", "walk_to", {"station": "shelf"})
+    rt.call("wave", "wave", {"arm": "left", "seconds": 3.0})
+    wave_alone = 0
+
+    def watch(r: Runtime) -> None:
+        nonlocal wave_alone
+        wave_alone += "left_arm" in r.last_command and "base" not in r.last_command
+
+    rt.on_tick.append(watch)
+    outcomes = {o.call_id: o for o in rt.run_until_event()}
+    assert outcomes["walk"].ok and outcomes["wave"].ok
+    assert wave_alone > 50  # ticks where the late base answered nothing but the arm was still commanded
+    assert lab.world_state().robot.station == "shelf"

@@ -32,8 +32,9 @@ class BaseMoveExecutor:
 
     def __init__(self, env, goal: tuple[float, float, float]) -> None:
         self.waypoints = [np.array([goal[0], goal[1], math.radians(goal[2])])]
-        self._vel = np.zeros(3)  # world-frame command of the last tick
+        self._vel = np.zeros(3)  # world-frame command of the last call
         self._dt = env.control_dt
+        self._last_t: float | None = None
         self._done = False
 
     @property
@@ -42,9 +43,10 @@ class BaseMoveExecutor:
 
     def reset(self, obs: Observation, world: WorldState) -> None:
         self._vel[:] = 0.0
+        self._last_t = None
         self._done = False
 
-    def _world_velocity(self, pose: np.ndarray) -> np.ndarray:
+    def _world_velocity(self, pose: np.ndarray, dt: float) -> np.ndarray:
         err = self.goal - pose
         err[2] = _wrap(err[2])
         dist = math.hypot(err[0], err[1])
@@ -57,7 +59,7 @@ class BaseMoveExecutor:
         if dist > 1e-9:
             v[:2] = err[:2] / dist * speed
         v[2] = yaw_rate
-        step = MAX_ACCEL * self._dt
+        step = MAX_ACCEL * dt
         return self._vel + np.clip(v - self._vel, -step, step)
 
     def act(self, obs: Observation, world: WorldState) -> dict[str, np.ndarray]:
@@ -74,7 +76,10 @@ class BaseMoveExecutor:
                 self._done = True
                 self._vel[:] = 0.0
                 return {"base": np.zeros(3)}
-        self._vel = self._world_velocity(pose)
+        # Time since the last call, not one tick: a late or slow caller must not stretch the ramp.
+        dt = self._dt if self._last_t is None else max(self._dt, obs.time_s - self._last_t)
+        self._last_t = obs.time_s
+        self._vel = self._world_velocity(pose, dt)
         c, s = math.cos(pose[2]), math.sin(pose[2])
         vx, vy, wz = self._vel
         return {"base": np.array([c * vx + s * vy, -s * vx + c * vy, wz])}
