@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial.transform import Rotation, Slerp
 
 from envs.base import Observation, WorldState
 from envs.robots.g1 import g1_constants as g1
 from envs.robots.g1.g1_model import STAND_POSE
-from skills.controllers.grasps import mirror, side_grasp_rot
+from envs.scene_schema import ObjectType
+from skills.controllers.grasps import mirror, pinch_fingers, side_grasp_rot
 from skills.controllers.ik import ArmIK
 from skills.controllers.trajectory import JointPath, Script, Step
 from skills.executor import GroupCommand
@@ -86,6 +88,12 @@ class ScriptedArm:
         """Finger targets the script starts from (the measured finger pose)."""
         return obs.state[self._hand_idx].copy()
 
+    def grip_hand(self, object: str) -> np.ndarray:
+        """Finger targets holding ``object``: a top pinch for the block, else the full closure."""
+        if self.env.scene.objects[object].type == ObjectType.BLOCK:
+            return np.array(pinch_fingers(self.side))
+        return self.closed_hand
+
     def table_height(self, world: WorldState) -> float:
         station = world.robot.station or self.env.scene.robot.start_station
         return self.env.scene.stations[station].table.height
@@ -117,13 +125,27 @@ class ScriptedArm:
         return q
 
     def line(
-        self, site: str, p0: np.ndarray, p1: np.ndarray, rot: np.ndarray, start: np.ndarray
+        self,
+        site: str,
+        p0: np.ndarray,
+        p1: np.ndarray,
+        rot: np.ndarray,
+        start: np.ndarray,
+        rot1: np.ndarray | None = None,
     ) -> list[np.ndarray]:
-        """IK points along the straight hand move p0 -> p1 (``start`` solves p0), first point included."""
+        """IK points along the straight hand move p0 -> p1 (``start`` solves p0), first point included;
+        with ``rot1`` the hand turns from ``rot`` to ``rot1`` on the way."""
         n = max(1, int(np.ceil(np.linalg.norm(p1 - p0) / LINE_STEP)))
+        turn = None
+        if rot1 is not None:
+            turn = Slerp([0.0, 1.0], Rotation.from_matrix(np.stack([rot, rot1])))
+            n = max(
+                n, int(np.ceil(np.degrees(np.arccos(np.clip((np.trace(rot.T @ rot1) - 1) / 2, -1, 1))) / 6))
+            )
         qs = [start]
         for k in range(1, n + 1):
-            qs.append(self.reach(site, p0 + (p1 - p0) * k / n, rot, qs[-1]))
+            r = rot if turn is None else turn(k / n).as_matrix()
+            qs.append(self.reach(site, p0 + (p1 - p0) * k / n, r, qs[-1]))
         return qs
 
     def via_beside_body(self, q: np.ndarray, table_z: float) -> list[Step]:
@@ -144,7 +166,7 @@ class HoldExecutor(ScriptedArm):
         self.object = object
 
     def plan(self, obs: Observation, world: WorldState) -> list[Step]:
-        return [Step(0.1, hand=self.closed_hand)]
+        return [Step(0.1, hand=self.grip_hand(self.object))]
 
     @property
     def finished(self) -> bool:
@@ -183,7 +205,11 @@ class HomeExecutor(ScriptedArm):
             up = pos + np.array([0.0, 0.0, table_z + 0.12 - pos[2]]) if pos[2] < table_z + 0.12 else pos
             pts = self.line("grasp", pos, up, rot, q) if up is not pos else [q]
             via = self.robot_point(VIA_LOCAL[0], -mirror(self.side) * VIA_LOCAL[1], up[2])
-            pts += self.line("grasp", up, via, rot, pts[-1])[1:]
+            try:
+                pts += self.line("grasp", up, via, rot, pts[-1])[1:]
+            except Unreachable:  # palm down close to the body: turn the hand on the way
+                side_rot = self.base_rot(side_grasp_rot(self.side, 0.0))
+                pts += self.line("grasp", up, via, rot, pts[-1], rot1=side_rot)[1:]
             q = pts[-1]
         # Turn the wrist to its stand angles while the hand is still high and behind the table edge, then
         # lower the arm: interpolating all joints at once swings the fingertips forward under the tabletop.

@@ -17,6 +17,12 @@ from envs.scene_schema import ObjectConfig
 SITE_RADIUS = 0.033  # the grasp site sits on the axis of a cylinder this wide held against the palm
 HAND_BELOW_GRASP = 0.045  # how far the fingers reach below the grasp site in a side grasp
 PINCH_HEIGHT = 0.018  # pinch point above the table for the 4 cm block (2.5 cm knocks it over)
+# The block's centre sits this far past the pinch site along the fingers: with PINCH_FINGERS the thumb and
+# the two fingertips then meet it at about the same moment, so the closing neither shoves it towards the
+# thumb nor tips it (the full power-grasp closure swept it 4-5 cm back and tilted it 30-40 deg).
+PINCH_FORWARD = 0.02
+# Right-hand finger targets of the top pinch (GROUP_JOINTS order); the left mirrors all but thumb_0.
+_RIGHT_PINCH = (0.0, -0.3, -0.9, 0.9, 0.9, 0.9, 0.9)
 
 
 def rot_z(a: float) -> np.ndarray:
@@ -32,6 +38,12 @@ def rot_x(a: float) -> np.ndarray:
 def mirror(side: str) -> float:
     """+1 for the right hand, -1 for the left: flips lateral signs."""
     return 1.0 if side == "right" else -1.0
+
+
+def pinch_fingers(side: str) -> tuple[float, ...]:
+    """Finger targets that hold the 4 cm block between the thumb and the index/middle tips."""
+    p = _RIGHT_PINCH
+    return p if side == "right" else (p[0], *(-v for v in p[1:]))
 
 
 def side_grasp_rot(side: str, yaw: float) -> np.ndarray:

@@ -23,16 +23,31 @@ _DT = 1.0  # mink integrates v * dt; with dt = 1 each iteration takes a full Gau
 _DAMPING = 1e-3
 _POS_TOL = 2e-3  # m; the posture regulariser keeps the last ~1 mm from closing
 _ROT_TOL = 2e-2  # rad
+# The shoulder roll (outward > 0) below which the upper arm meets the torso once the arm is raised forward
+# (shoulder pitch <= -0.4; measured by a contact scan over shoulder yaw and elbow). The IK model has no
+# geoms, so without this bound it tucked the elbow into the chest for targets near the midline: the arm
+# stalled against the torso and the hand ended 1-5 cm from where it was commanded.
+MIN_SHOULDER_ROLL = 0.02
+_FALLBACK_ERR = 5e-3  # m; a solve clear of the torso missing by more is retried without that bound
+_FALLBACK_ROT = 0.1  # rad; likewise for the hand's rotation (a tilted bottle spills)
 
 
 @functools.cache
-def _chain_model(side: str) -> mujoco.MjModel:
-    """The G1 with only the waist and ``side`` arm jointed and no geoms (kinematics only)."""
+def _chain_model(side: str, clear_of_torso: bool = True) -> mujoco.MjModel:
+    """The G1 with only the waist and ``side`` arm jointed and no geoms (kinematics only); with
+    ``clear_of_torso`` the shoulder roll is bounded away from the chest (MIN_SHOULDER_ROLL)."""
     spec = load_g1_spec()
     keep = set(g1.GROUP_JOINTS["waist"] + g1.GROUP_JOINTS[g1.ARM_OF[side]])
     for j in list(spec.joints):
         if j.name not in keep:
             spec.delete(j)
+    roll = spec.joint(f"{side}_shoulder_roll_joint")
+    if not clear_of_torso:
+        pass
+    elif side == "left":
+        roll.range = [max(roll.range[0], MIN_SHOULDER_ROLL), roll.range[1]]
+    else:
+        roll.range = [roll.range[0], min(roll.range[1], -MIN_SHOULDER_ROLL)]
     for a in list(spec.actuators):
         spec.delete(a)
     for key in list(spec.keys):
@@ -63,8 +78,12 @@ class ArmIK:
         )
         self._posture = mink.PostureTask(model, cost=1e-2)
         self._limits = [mink.ConfigurationLimit(model)]
+        self._roll_range = model.jnt_range[model.joint(f"{side}_shoulder_roll_joint").id]
+        # Where no arm pose clear of the torso reaches (a transit point beside the body), one that grazes it.
+        self._loose_limits = [mink.ConfigurationLimit(_chain_model(side, clear_of_torso=False))]
         self._tasks: dict[str, mink.FrameTask] = {}
-        self._range = model.jnt_range[[model.joint(j).id for j in g1.GROUP_JOINTS[g1.ARM_OF[side]]]]
+        loose = _chain_model(side, clear_of_torso=False)
+        self._range = loose.jnt_range[[loose.joint(j).id for j in g1.GROUP_JOINTS[g1.ARM_OF[side]]]]
         self._pelvis_pos = np.array([0.0, 0.0, g1.PELVIS_HEIGHT])
         self._pelvis_rot = np.eye(3)
 
@@ -115,6 +134,25 @@ class ArmIK:
         task.set_target(mink.SE3.from_rotation_and_translation(mink.SO3.from_matrix(local_rot), local_pos))
         if start is not None:
             self.set_arm(start)
+        q0 = self.config.q.copy()
+        roll = q0[self._arm[1]]
+        if not self._roll_range[0] - 1e-6 <= roll <= self._roll_range[1] + 1e-6:
+            # Already past the torso bound (a start measured there): staying loose avoids a jump back.
+            return self.arm, self._iterate(task, self._loose_limits, iters)
+        err = self._iterate(task, self._limits, iters)
+        if err > _FALLBACK_ERR or self._rot_err(task) > _FALLBACK_ROT:
+            q, best, rot_best = self.config.q.copy(), err, self._rot_err(task)
+            self.config.update(q0)
+            err = self._iterate(task, self._loose_limits, iters)
+            if err >= best and self._rot_err(task) >= rot_best:
+                self.config.update(q)
+                err = best
+        return self.arm, err
+
+    def _rot_err(self, task: mink.FrameTask) -> float:
+        return float(np.linalg.norm(task.compute_error(self.config)[3:]))
+
+    def _iterate(self, task: mink.FrameTask, limits: list, iters: int) -> float:
         for _ in range(iters):
             err = task.compute_error(self.config)
             if np.linalg.norm(err[:3]) < _POS_TOL and np.linalg.norm(err[3:]) < _ROT_TOL:
@@ -125,9 +163,8 @@ class ArmIK:
                 _DT,
                 _SOLVER,
                 damping=_DAMPING,
-                limits=self._limits,
+                limits=limits,
                 constraints=[self._freeze],
             )
             self.config.integrate_inplace(v, _DT)
-        err = task.compute_error(self.config)
-        return self.arm, float(np.linalg.norm(err[:3]))
+        return float(np.linalg.norm(task.compute_error(self.config)[:3]))

@@ -10,6 +10,7 @@ from envs.base import Observation, WorldState
 from envs.scene_schema import ObjectType
 from skills.controllers.arm import ScriptedArm, Unreachable
 from skills.controllers.grasps import (
+    PINCH_FORWARD,
     PINCH_HEIGHT,
     SITE_RADIUS,
     Shape,
@@ -57,7 +58,7 @@ class PickExecutor(ScriptedArm):
         pre, grasp = pts
         steps.append(Step(0.0, JointPath.through(pre, min_duration=0.8)))
         steps.append(Step(0.0, JointPath.through(grasp, min_duration=0.8)))
-        steps.append(Step(CLOSE_S, hand=self.closed_hand))
+        steps.append(Step(CLOSE_S, hand=self.grip_hand(self.object)))
         up_from, rot = self.ik.site_pose(site, grasp[-1])
         lift = self.line(site, up_from, up_from + np.array([0.0, 0.0, LIFT]), rot, grasp[-1])
         steps.append(Step(0.0, JointPath.through(lift, min_duration=1.0)))
@@ -66,7 +67,7 @@ class PickExecutor(ScriptedArm):
 
     def _pinch(self, pos: np.ndarray, quat: list[float], q: np.ndarray, table_z: float):
         rot = top_pinch_rot(self.side, block_yaw(quat, self.obs.base_pose[2]))
-        grasp = np.array([pos[0], pos[1], table_z + PINCH_HEIGHT])
+        grasp = np.array([pos[0], pos[1], table_z + PINCH_HEIGHT]) - rot[:, 0] * PINCH_FORWARD
         above = grasp + np.array([0.0, 0.0, PREGRASP_UP])
         here, _ = self.ik.site_pose("pinch", q)
         pre = [q, *self.line("pinch", here, above, rot, self.reach("pinch", here, rot, q))[1:]]

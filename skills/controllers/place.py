@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
 
 from envs.base import Observation, WorldState
 from envs.scene_schema import ObjectType
-from skills.controllers.arm import HAND_S, ScriptedArm, Unreachable
-from skills.controllers.grasps import Shape, mirror, palm_normal
-from skills.controllers.trajectory import JointPath, Step
+from skills.controllers.arm import HAND_S, VIA_LOCAL, ScriptedArm, Unreachable
+from skills.controllers.grasps import Shape, mirror, palm_normal, rot_z
+from skills.controllers.trajectory import JointPath, Script, Step
+from skills.executor import GroupCommand
 
 CARRY_CLEARANCE = 0.06  # m the object's bottom clears everything on the way to the spot
 RELEASE_GAP = 0.004  # m between the object's bottom and the surface when the fingers open
 RETREAT = 0.07  # m back along -palm normal (side grasp) or up (pinch)
 SPOT_XS = (0.30, 0.26, 0.34, 0.22, 0.38)  # free-spot candidates, robot frame
 SPOT_YS = (0.18, 0.14, 0.22, 0.10, 0.26, 0.06, 0.30, 0.34)  # outward from the midline on the hand's side
+PLACE_YAWS = (0.0, 0.3, -0.3, 0.6, 0.9)  # hand turns (outward > 0) tried at the spot, rad
+OPEN_DWELL = 0.3  # s between opening the fingers and the retreat
+TOUCH_GAP = 0.002  # m: the object's bottom this close to the surface counts as set down
+TOUCH_SLIP = 0.003  # m the object may rise in the hand while lowering before it counts as set down
 SPOT_GAP = 0.035  # m between the placed object's rim and any neighbour's (room for the fingers)
 
 
@@ -31,42 +37,121 @@ class PlaceExecutor(ScriptedArm):
         self.shape = Shape.of(env.scene.objects[object])
         self.pinch = env.scene.objects[object].type == ObjectType.BLOCK
         self.target_xy: np.ndarray | None = None
+        self.site = "pinch" if self.pinch else "grasp"
+        self._lower: tuple[float, float] | None = None  # script times of the lowering step
+        self._held_dz = 0.0  # object centre above the hand site while carried
+        self._surface_z = 0.0
+        self._rot_goal = np.eye(3)
 
     def start_hand(self, obs: Observation) -> np.ndarray:
-        return self.closed_hand
+        return self.grip_hand(self.object)
 
     def plan(self, obs: Observation, world: WorldState) -> list[Step]:
-        site = "pinch" if self.pinch else "grasp"
+        site = self.site
+        self._lower = None
         q = obs.state[self._arm_idx].copy()
         pos, rot = self.ik.site_pose(site, q)
-        offset = np.array(world.objects[self.object].pos) - pos  # object centre from the hand site
-        surface = self._surface(world)
+        # Where the object really is in the hand (it may sit off the site, or have slipped in the carry):
+        # the object's centre, not the hand site, is brought onto the spot.
+        offset = np.array(world.objects[self.object].pos) - pos
+        surface = self._surface_z = self._surface(world)
+        self._held_dz = float(offset[2])
+        last: Exception | None = None
         for xy in self._spots(world):
-            goal = np.array([xy[0], xy[1], surface + self.shape.half_height + RELEASE_GAP]) - offset
-            above = goal + np.array([0.0, 0.0, CARRY_CLEARANCE + 0.02])
-            # The carry passes over whatever stands near its path (e.g. the flask just poured into).
-            top = self._top_near_path(world, pos[:2] + offset[:2], np.asarray(xy))
-            bottom_below_site = -offset[2] + self.shape.half_height
-            above[2] = max(above[2], top + CARRY_CLEARANCE + bottom_below_site)
+            for yaw in PLACE_YAWS:
+                turn = rot_z(-mirror(self.side) * yaw)
+                try:
+                    steps = self._place_at(site, q, pos, rot, offset, turn, np.asarray(xy), surface, world)
+                except Unreachable as e:
+                    last = e
+                    continue
+                self.target_xy = np.asarray(xy)
+                return steps
+        raise Unreachable(
+            f"no reachable spot for {self.object} at {self.location} with the {self.side} hand: {last}"
+        )
+
+    def _place_at(self, site, q, pos, rot, offset, turn, xy, surface, world) -> list[Step]:
+        """Carry, lower, open, retreat with the hand turned by ``turn`` (about the vertical) at the spot."""
+        held = turn @ offset  # the object turns with the hand about the site
+        goal = np.array([xy[0], xy[1], surface + self.shape.half_height + RELEASE_GAP]) - held
+        rot_goal = turn @ rot
+        above = goal + np.array([0.0, 0.0, CARRY_CLEARANCE + 0.02])
+        # The carry passes over whatever stands near its path (e.g. the flask just poured into).
+        top = self._top_near_path(world, pos[:2] + offset[:2], xy)
+        bottom_below_site = -held[2] + self.shape.half_height
+        above[2] = max(above[2], top + CARRY_CLEARANCE + bottom_below_site)
+        up = np.array([pos[0], pos[1], max(pos[2], above[2])])
+        carry = self.line(site, pos, up, rot, q)
+        carry += self.line(site, up, above, rot_goal, carry[-1])[1:]
+        lower = self.line(site, above, goal, rot_goal, carry[-1])
+        retreat = self._retreat(goal, rot_goal, lower[-1])
+        self._rot_goal = rot_goal
+        carry_s = JointPath.through(carry, min_duration=0.8)
+        lower_s = JointPath.through(lower, min_duration=1.0)
+        self._lower = (carry_s.duration, carry_s.duration + lower_s.duration)
+        return [
+            Step(0.0, carry_s),
+            Step(0.0, lower_s),
+            *self._release(self.obs.state[self._hand_idx], retreat),
+        ]
+
+    def _retreat(self, at: np.ndarray, rot: np.ndarray, q: np.ndarray) -> list[np.ndarray]:
+        """IK points from the release pose back off the object: straight up (pinch), else back then up."""
+        back = np.array([0.0, 0.0, RETREAT]) if self.pinch else -palm_normal(self.side, rot) * RETREAT
+        pts = self.line(self.site, at, at + back, rot, q)
+        if not self.pinch:
+            pts += self.line(self.site, at + back, at + back + [0, 0, 0.05], rot, pts[-1])[1:]
+            return pts
+        # Palm down near the midline the arm cannot swing back beside the body (home's route): move out
+        # over the hand's own side first, where it can.
+        here = self.local(at + back)
+        out = -mirror(self.side) * VIA_LOCAL[1]
+        if abs(here[1]) < abs(out):
+            side = self.robot_point(here[0], out, here[2])
+            with contextlib.suppress(Unreachable):  # then home finds its own way
+                pts += self.line(self.site, at + back, side, rot, pts[-1])[1:]
+        return pts
+
+    def _release(self, fingers: np.ndarray, retreat: list[np.ndarray]) -> list[Step]:
+        # A finger that the object pushed open past its open target (the thumb, on a wide flask) keeps its
+        # place: driving it "open" would swing it back into the object and kick it off the spot.
+        opening = np.sign(self.open_hand - self.grip_hand(self.object))
+        beyond = np.maximum((fingers - self.open_hand) * opening, 0.0)
+        release = self.open_hand + beyond * opening
+        return [
+            Step(HAND_S, hand=release),
+            Step(OPEN_DWELL),  # the fingers lag their targets: let them clear the object before moving
+            Step(0.0, JointPath.through(retreat, min_duration=0.8)),
+        ]
+
+    def act(self, obs: Observation, world: WorldState) -> GroupCommand:
+        t = obs.time_s - self._t0
+        # Only a pinched block is let go at first touch: a bottle leaning in a side grasp is pressed down
+        # onto its base (it stands up straight in the palm) before the fingers open.
+        lowering = self.pinch and self._lower is not None and self._lower[0] <= t < self._lower[1]
+        if lowering and self._touched(obs, world):
+            # Down already: let go here rather than press on (the object would slide up in the grip).
+            q = obs.state[self._arm_idx].copy()
+            pos, _ = self.ik.site_pose(self.site, q)
             try:
-                up = np.array([pos[0], pos[1], max(pos[2], above[2])])
-                carry = self.line(site, pos, up, rot, q)
-                carry += self.line(site, up, above, rot, carry[-1])[1:]
-                lower = self.line(site, above, goal, rot, carry[-1])
-                back = np.array([0.0, 0.0, RETREAT]) if self.pinch else -palm_normal(self.side, rot) * RETREAT
-                retreat = self.line(site, goal, goal + back, rot, lower[-1])
-                if not self.pinch:
-                    retreat += self.line(site, goal + back, goal + back + [0, 0, 0.05], rot, retreat[-1])[1:]
+                retreat = self._retreat(pos, self._rot_goal, q)
             except Unreachable:
-                continue
-            self.target_xy = np.asarray(xy)
-            return [
-                Step(0.0, JointPath.through(carry, min_duration=0.8)),
-                Step(0.0, JointPath.through(lower, min_duration=1.0)),
-                Step(HAND_S, hand=self.open_hand),
-                Step(0.0, JointPath.through(retreat, min_duration=0.8)),
-            ]
-        raise Unreachable(f"no reachable spot for {self.object} at {self.location} with the {self.side} hand")
+                retreat = [q]
+            self._lower = None
+            self.script = Script(
+                self._release(obs.state[self._hand_idx], retreat), q, self.grip_hand(self.object)
+            )
+            self._t0 = obs.time_s
+        return super().act(obs, world)
+
+    def _touched(self, obs: Observation, world: WorldState) -> bool:
+        """The object stands on the surface, or the hand has moved down past it (it sits on something)."""
+        z = world.objects[self.object].pos[2]
+        if z - self.shape.half_height <= self._surface_z + TOUCH_GAP:
+            return True
+        site_z = self.ik.site_pose(self.site, obs.state[self._arm_idx])[0][2]
+        return z - site_z > self._held_dz + TOUCH_SLIP
 
     def _top_near_path(self, world: WorldState, a: np.ndarray, b: np.ndarray) -> float:
         """Highest top of the objects standing within reach of the held object's path a -> b (xy)."""
