@@ -124,7 +124,7 @@ BROKEN = {
     "bad_fault_param": (
         "cases:\n  - id: e\n    goal: x\n    faults: ['slow:skill=pick,ticks=-1']\n"
         "    expect: not_understood\n",
-        ["case 'e'", "faults.0", "delay"],
+        ["case 'e'", "faults.0", "ticks"],
     ),
     "unknown_scene": (
         "cases:\n  - id: f\n    goal: x\n    scene: nowhere.yaml\n    expect: not_understood\n",
