@@ -18,6 +18,10 @@ LINE_STEP = 0.015  # m between IK points on a straight hand move
 IK_TOL = 0.008  # m; a target missed by more is unreachable (grasps tolerate 1-2 cm)
 VIA_LOCAL = (0.06, 0.27)  # via point beside the body: x forward, y outward (pelvis frame)
 OVER_TABLE_X = 0.10  # hand site further forward than this (pelvis frame) may be over a table
+HOME_SWING_BACK = 0.3  # rad the shoulder pitches back before home's last move in from a hand at the side
+HOME_EDGE_PITCH = 0.06  # rad the shoulder pitches back of the stand pose (home allows 0.1) by a table edge
+HOME_EDGE_WRIST = 0.07  # rad of wrist pitch then
+HOME_SETTLE_S = 0.3  # s home holds the stand pose at its end
 HAND_S = 0.5  # seconds to open or close the fingers without the arm moving
 
 
@@ -215,7 +219,38 @@ class HomeExecutor(ScriptedArm):
         # lower the arm: interpolating all joints at once swings the fingertips forward under the tabletop.
         wrist = q.copy()
         wrist[4:] = stand[4:]
-        pts = [*pts, wrist] if here[0] > OVER_TABLE_X and here[2] < table_z + 0.25 else [q, wrist]
+        if here[0] > OVER_TABLE_X and here[2] < table_z + 0.25:
+            pts = [*pts, wrist]
+        else:
+            # A hand hanging at the side may be pressed on the table edge (the waist turned it forward) or
+            # on the hip: swing the arm back first, clear of both, so the wrist turns free, then bring it in.
+            back = q.copy()
+            back[0] = max(q[0], stand[0]) + HOME_SWING_BACK
+            wrist[0] = back[0]
+            pts = [q, back, wrist]
         steps.append(Step(0.0, JointPath.through(pts, min_duration=0.8)))
-        steps.append(Step(0.0, JointPath.through([wrist, stand], min_duration=1.0)))
+        steps.append(
+            Step(0.0, JointPath.through([wrist, self._clear_of_table(stand, table_z)], min_duration=1.0))
+        )
+        steps.append(Step(HOME_SETTLE_S))  # the joints lag their targets: let them arrive before judging
         return steps
+
+    def _clear_of_table(self, stand: np.ndarray, table_z: float) -> np.ndarray:
+        """The stand pose, with the upper arm swung back a little (within home's tolerance) where the waist
+        is turned so far that the hand hanging at the side would press on the table edge before it."""
+        ik = self.ik
+        cfg = ik.config.q.copy()
+        here = self.local(ik.site_pose("grasp", stand)[0])
+        q0 = cfg.copy()
+        q0[ik._waist] = 0.0
+        ik.config.update(q0)
+        nominal = self.local(ik.site_pose("grasp", stand)[0])
+        ik.config.update(cfg)
+        shift = here[0] - nominal[0]
+        if shift <= 0.005 or here[2] > table_z + 0.05:
+            return stand
+        q = stand.copy()
+        # Every joint stays within home's tolerance of the stand pose; together they pull the hand back.
+        q[0] += HOME_EDGE_PITCH  # upper arm back
+        q[5] += HOME_EDGE_WRIST  # hand bent the way the edge pushes it
+        return q

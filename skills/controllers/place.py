@@ -23,6 +23,7 @@ PLACE_YAWS = (0.0, 0.3, -0.3, 0.6, 0.9)  # hand turns (outward > 0) tried at the
 OPEN_DWELL = 0.3  # s between opening the fingers and the retreat
 TOUCH_GAP = 0.002  # m: the object's bottom this close to the surface counts as set down
 TOUCH_SLIP = 0.003  # m the object may rise in the hand while lowering before it counts as set down
+UPRIGHT_MIN = math.radians(8.0)  # a held object leaning more than this is stood up before it is set down
 SPOT_GAP = 0.035  # m between the placed object's rim and any neighbour's (room for the fingers)
 
 
@@ -51,9 +52,17 @@ class PlaceExecutor(ScriptedArm):
         self._lower = None
         q = obs.state[self._arm_idx].copy()
         pos, rot = self.ik.site_pose(site, q)
+        rot0 = rot
         # Where the object really is in the hand (it may sit off the site, or have slipped in the carry):
         # the object's centre, not the hand site, is brought onto the spot.
         offset = np.array(world.objects[self.object].pos) - pos
+        # A bottle that leans in the hand (it slid in the grip while pouring) is stood up by turning the hand
+        # about the site: a part-full bottle set down leaning spills over its lip.
+        # (Only a clear lean: a fresh grip sways a few degrees for a moment, and "correcting" that sets the
+        # object down leaning the other way.)
+        upright = _upright(_axis(world.objects[self.object].quat), UPRIGHT_MIN)
+        offset = upright @ offset
+        rot = upright @ rot
         surface = self._surface_z = self._surface(world)
         self._held_dz = float(offset[2])
         last: Exception | None = None
@@ -61,7 +70,9 @@ class PlaceExecutor(ScriptedArm):
             for yaw in PLACE_YAWS:
                 turn = rot_z(-mirror(self.side) * yaw)
                 try:
-                    steps = self._place_at(site, q, pos, rot, offset, turn, np.asarray(xy), surface, world)
+                    steps = self._place_at(
+                        site, q, pos, rot, offset, turn, np.asarray(xy), surface, world, rot0
+                    )
                 except Unreachable as e:
                     last = e
                     continue
@@ -71,8 +82,11 @@ class PlaceExecutor(ScriptedArm):
             f"no reachable spot for {self.object} at {self.location} with the {self.side} hand: {last}"
         )
 
-    def _place_at(self, site, q, pos, rot, offset, turn, xy, surface, world) -> list[Step]:
-        """Carry, lower, open, retreat with the hand turned by ``turn`` (about the vertical) at the spot."""
+    def _place_at(self, site, q, pos, rot, offset, turn, xy, surface, world, rot0) -> list[Step]:
+        """Carry, lower, open, retreat with the hand turned by ``turn`` (about the vertical) at the spot;
+        the hand turns from its measured rotation ``rot0`` to ``rot`` (the held object upright) on the lift
+        and by ``turn`` on the way over, both interpolated in rotation (a joint-space blend between two
+        hand rotations tilts the object in between)."""
         held = turn @ offset  # the object turns with the hand about the site
         goal = np.array([xy[0], xy[1], surface + self.shape.half_height + RELEASE_GAP]) - held
         rot_goal = turn @ rot
@@ -82,8 +96,8 @@ class PlaceExecutor(ScriptedArm):
         bottom_below_site = -held[2] + self.shape.half_height
         above[2] = max(above[2], top + CARRY_CLEARANCE + bottom_below_site)
         up = np.array([pos[0], pos[1], max(pos[2], above[2])])
-        carry = self.line(site, pos, up, rot, q)
-        carry += self.line(site, up, above, rot_goal, carry[-1])[1:]
+        carry = self.line(site, pos, up, rot0, q, rot1=rot)
+        carry += self.line(site, up, above, rot, carry[-1], rot1=rot_goal)[1:]
         lower = self.line(site, above, goal, rot_goal, carry[-1])
         retreat = self._retreat(goal, rot_goal, lower[-1])
         self._rot_goal = rot_goal
@@ -198,3 +212,20 @@ class PlaceExecutor(ScriptedArm):
             other = cfg.size[0] if cfg.type == ObjectType.TRAY else Shape.of(cfg).radius
             gap = min(gap, math.hypot(o.pos[0] - p[0], o.pos[1] - p[1]) - other - self.shape.radius)
         return gap
+
+
+def _axis(quat) -> np.ndarray:
+    w, x, y, z = quat
+    return np.array([2 * (x * z + w * y), 2 * (y * z - w * x), 1 - 2 * (x * x + y * y)])
+
+
+def _upright(axis: np.ndarray, min_tilt: float = 0.0) -> np.ndarray:
+    """The smallest rotation taking ``axis`` (unit, world) onto world up; none below ``min_tilt`` rad."""
+    axis = axis / np.linalg.norm(axis)
+    v = np.cross(axis, [0.0, 0.0, 1.0])
+    s, c = float(np.linalg.norm(v)), float(axis[2])
+    if s < 1e-9 or math.atan2(s, c) < min_tilt:
+        return np.eye(3)
+    k = v / s
+    kx = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return np.eye(3) + s * kx + (1.0 - c) * kx @ kx
