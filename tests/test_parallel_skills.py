@@ -77,7 +77,7 @@ def test_drop_during_carry_is_reported_within_half_a_second(lab):
 
 
 def test_pouring_beside_the_target_is_a_spill(lab):
-    rt = Runtime(lab, faults=[parse_fault("displace:object=flask,dx=0.18,during=pour,after=1.0")])
+    rt = Runtime(lab, faults=[parse_fault("displace:object=flask,dx=0.15,during=pour,after=4.5")])
     rt.run_calls(
         [
             ("w1", "walk_to", {"station": "shelf"}, []),

@@ -5,7 +5,7 @@
 Each seed runs a few chains through one Runtime each (a skill whose prerequisite failed is not tried):
 shelf bottles are fetched with walk_to, carried to the bench under hold ∥ walk_to and poured into the
 flask; the block goes to the yellow zone, the cylinder to a free spot, the flask back into its tray; the
-rest (look_at, hands, turn_to, wait, step_back, wave) run from the bench.
+rest (look_at, hands, step_back, turn_to, wait, wave) run from the bench.
 """
 
 from __future__ import annotations
@@ -58,10 +58,11 @@ CHAINS: dict[str, list[Step]] = {
         ("reopen", "open_hand", {"hand": "right"}, ["close"]),
         ("wave", "wave", {"arm": "left", "seconds": 2.0}, ["reopen"]),
         ("home", "home", {"arm": "both"}, ["wave"]),
-        ("turn", "turn_to", {"target": "graduated_cylinder"}, ["home"]),
+        # Back away before turning: turning in place at a table sweeps the arms into its edge.
+        ("back", "step_back", {"distance_m": 0.4}, ["home"]),
+        ("turn", "turn_to", {"target": "graduated_cylinder"}, ["back"]),
         ("wait", "wait", {"seconds": 1.0}, ["turn"]),
-        ("back", "step_back", {"distance_m": 0.4}, ["wait"]),
-        ("walk", "walk_to", {"station": "bench"}, ["back"]),
+        ("walk", "walk_to", {"station": "bench"}, ["wait"]),
     ],
 }
 

@@ -47,3 +47,15 @@ class LookAtExecutor:
 
     def close(self) -> None:
         pass
+
+
+class WaistCenterExecutor(LookAtExecutor):
+    """Turn the waist back to straight ahead (part of the stand pose)."""
+
+    def __init__(self, env) -> None:
+        super().__init__(env, object="")
+
+    def reset(self, obs: Observation, world: WorldState) -> None:
+        self.goal = np.zeros(3)
+        self._cmd = np.array(world.robot.joints["waist"], dtype=float)
+        self._done = False

@@ -25,8 +25,11 @@ def home_pose(side: str) -> np.ndarray:
 def _executor(env, a: HomeArgs):
     from skills.controllers import HomeExecutor
     from skills.controllers.combined import Combined
+    from skills.controllers.posture import WaistCenterExecutor
 
-    return Combined([HomeExecutor(env, arm=s) for s in sides(a.arm)])
+    # The stand pose includes a centred waist: with the torso turned, an arm at its stand angles
+    # would rest on the table edge.
+    return Combined([WaistCenterExecutor(env), *(HomeExecutor(env, arm=s) for s in sides(a.arm))])
 
 
 def _judge(c: CallContext) -> Verdict | None:
@@ -44,9 +47,10 @@ def _judge(c: CallContext) -> Verdict | None:
 SPEC = SkillSpec(
     name="home",
     description="Bring one arm, or both, back to the stand pose beside the body, lifting clear of the table "
-    "first. The hand opens: call it with an empty hand unless dropping the object is intended.",
+    "first, and turn the waist back to straight ahead. The hand opens: call it with an empty hand unless "
+    "dropping the object is intended.",
     args=HomeArgs,
-    resources=lambda a: tuple(g for s in sides(a.arm) for g in (f"{s}_arm", f"{s}_hand")),
+    resources=lambda a: ("waist", *(g for s in sides(a.arm) for g in (f"{s}_arm", f"{s}_hand"))),
     preconditions=lambda s, a: [],
     effects=lambda s, a: None,
     timeout_s=8.0,

@@ -31,7 +31,8 @@ def _judge(c: CallContext) -> Verdict | None:
 SPEC = SkillSpec(
     name="turn_to",
     description="Rotate the robot in place until its front faces an object (e.g. the flask or a bottle). "
-    "Useful to look at something beside the robot; walk_to already faces a station's table.",
+    "Useful to look at something beside the robot; walk_to already faces a station's table. At a table, "
+    "step_back first: turning in place there sweeps the arms into its edge.",
     args=TurnToArgs,
     resources=lambda a: ("base", "left_leg", "right_leg"),
     preconditions=lambda s, a: [] if a.target in s.object_types else [f"unknown target '{a.target}'"],
