@@ -61,16 +61,23 @@ def _teleport(env, name: str, pos: np.ndarray) -> None:
 
 
 class DropFault(_Fault):
+    """Knocks what a hand holds out of it: ``out`` m further out to that hand's side, ``down`` m lower
+    (enough to clear the fingers; over a table it lands there, in reach)."""
+
     kind: Literal["drop"] = "drop"
     hand: Literal["left", "right"] = "right"
+    out: Annotated[float, Field(ge=0, le=0.5)] = 0.07
+    down: Annotated[float, Field(ge=0, le=0.5)] = 0.03
 
     def fire(self, rt) -> None:
-        obj = rt.world.robot.holding.get(self.hand)
+        obj = rt.world.robot.holding.get(self.hand) or rt.monitors.carrying.get(self.hand)
         if obj is None:
             return
-        pos = np.array(rt.world.objects[obj].pos)
+        yaw = rt.world.robot.base_pose[2]
         side = 1.0 if self.hand == "left" else -1.0
-        _teleport(rt.env, obj, pos + np.array([0.0, 0.12 * side, -0.05]))
+        # Out to the hand's side in the robot's frame (its left is +y when yaw = 0).
+        offset = np.array([-np.sin(yaw) * self.out * side, np.cos(yaw) * self.out * side, -self.down])
+        _teleport(rt.env, obj, np.array(rt.world.objects[obj].pos) + offset)
 
 
 class DisplaceFault(_Fault):

@@ -60,7 +60,7 @@ def test_elephant_toothpaste(runs_dir, seed):
     ],
 )
 def test_tasks_judged_from_world_state(runs_dir, goal, check):
-    code, s = _run([goal, "--seed", "3"])
+    code, s = _run([goal, "--seed", "1"])
     assert code == 0, s["message"]
     world = _final_world(runs_dir / s["run_id"])
     assert check(world), world
@@ -71,15 +71,9 @@ def _final_world(run_dir: Path) -> dict:
 
 
 def test_drop_mid_carry_is_recovered(runs_dir):
-    code, s = _run(
-        [
-            "move the red block to the yellow zone",
-            "--seed",
-            "4",
-            "--inject",
-            "drop:hand=right,during=place,after=0.8",
-        ]
-    )
+    # Knocked out of the hand as the robot backs away from the bench: the block lands on the bench.
+    drop = "drop:hand=right,during=walk_to,after=0.3"
+    code, s = _run(["bring the red block to the shelf", "--seed", "1", "--inject", drop])
     events = read_events(runs_dir / s["run_id"])
     dropped = [e for e in events if e["kind"] == "outcome" and e["reason"] == "dropped"]
     decisions = [e["decision"] for e in events if e["kind"] == "decision"]
@@ -88,7 +82,7 @@ def test_drop_mid_carry_is_recovered(runs_dir):
     repicks = [e for e in events if e["kind"] == "dispatch" and e["skill"] == "pick"]
     assert len(repicks) >= 2  # picked again after the drop
     assert code == 0 and s["replans"] >= 1, s["message"]
-    assert _final_world(runs_dir / s["run_id"])["objects"]["red_block"]["in_zone"] == "yellow_zone"
+    assert _final_world(runs_dir / s["run_id"])["objects"]["red_block"]["station"] == "shelf"
 
 
 def test_unknown_task_gets_an_answer_and_a_record(runs_dir):
