@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -41,6 +40,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from envs.validation import read_yaml_mapping
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 PLANNERS = ("offline", "llm")
@@ -252,15 +253,7 @@ def _resolve_scene(scene: str, base: Path) -> str:
 def load_suite(suite: str | Path) -> Suite:
     """Read and validate a suite; raise SuiteError naming the file, the case and the field."""
     path = resolve_suite_path(suite)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise SuiteError(f"{path}: no such suite file") from None
-    except yaml.YAMLError as e:
-        raise SuiteError(f"{path}: not valid YAML: {e}") from None
-    if not isinstance(raw, dict):
-        raise SuiteError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
-    raw = {"name": path.stem, **raw}
+    raw = {"name": path.stem, **read_yaml_mapping(path, SuiteError, "suite")}
     try:
         parsed = Suite.model_validate({**raw, "path": str(path.resolve())})
     except ValidationError as e:

@@ -14,7 +14,14 @@ ANSI = r"(?:\x1b\[[0-9;]*m)*"  # rich keeps bold on even with NO_COLOR
 
 @pytest.fixture
 def chat(tmp_path):
-    env = {**os.environ, "TANDEM_RUNS_DIR": str(tmp_path), "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm", "NO_COLOR": "1", "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        "TANDEM_RUNS_DIR": str(tmp_path),
+        "PROMPT_TOOLKIT_NO_CPR": "1",
+        "TERM": "xterm",
+        "NO_COLOR": "1",
+        "COLUMNS": "200",
+    }
     child = pexpect.spawn(
         sys.executable,
         ["-m", "agent.cli.main", "chat", "--seed", "1"],
