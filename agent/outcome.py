@@ -15,7 +15,6 @@ FELL = "fell"
 UNSTABLE = "unstable"
 TABLE_FORCE = "table_collision"
 BLOCKED = "blocked"
-PREEMPTED = "preempted"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from agent import outcome as why
 from agent.dispatcher import ActiveCall, Call, Dispatcher, GroupsBusy, make_call
 from agent.monitors import MonitorConfig, Monitors
 from agent.outcome import Outcome
@@ -185,4 +184,4 @@ class Runtime:
         return self.run_until_event()
 
 
-__all__ = ["GroupsBusy", "Runtime", "why"]
+__all__ = ["GroupsBusy", "Runtime"]
