@@ -36,7 +36,6 @@ class SystemOne:
         self.emit = emit or (lambda kind, data: None)
         self.on_tick: list[TickHook] = []
         self.on_start: list[StartHook] = []
-        self.runtime: Runtime | None = None
 
     def world(self) -> WorldState:
         return self.env.world_state()
@@ -57,7 +56,6 @@ class SystemOne:
         )
         rt.on_start.extend(self.on_start)
         rt.on_outcome.append(lambda o: self.emit("outcome", o.to_dict()))
-        self.runtime = rt
         for step in plan.steps:
             if step.id not in done and all(dep in done for dep in step.after):
                 rt.call(step.id, step.skill, step.args)

@@ -113,13 +113,9 @@ class WorldState:
     reactions: list[ReactionState]
     stations: list[str]
     unstable: str | None = None  # why the simulation is no longer trustworthy (NaN, blow-up)
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    def reaction_fired(self, container: str, reaction: str | None = None) -> bool:
-        return any(r.container == container and reaction in (None, r.reaction) for r in self.reactions)
 
 
 @runtime_checkable

@@ -30,10 +30,6 @@ def get_predicate(name: str) -> PredicateFn:
     return _PREDICATES[name]
 
 
-def all_predicates() -> list[str]:
-    return sorted(_PREDICATES)
-
-
 def check_params(name: str, params: dict[str, Any]) -> None:
     """Raise ValueError when ``params`` do not fit the predicate's signature."""
     sig = inspect.signature(get_predicate(name))

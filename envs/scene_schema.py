@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -225,7 +224,3 @@ def sample(value: Range, rng) -> float:
     if isinstance(value, tuple):
         return float(rng.uniform(value[0], value[1]))
     return float(value)
-
-
-def deg(value: float) -> float:
-    return math.radians(value)

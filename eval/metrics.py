@@ -37,7 +37,6 @@ def world_from_dict(d: dict[str, Any]) -> WorldState:
         reactions=[ReactionState(**r) for r in d.get("reactions", [])],
         stations=list(d.get("stations", [])),
         unstable=d.get("unstable"),
-        extras=d.get("extras", {}),
     )
 
 

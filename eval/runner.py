@@ -40,7 +40,6 @@ CREATE TABLE IF NOT EXISTS episodes (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
-KEY = ("suite", "case_id", "planner", "prompt", "model", "seed")
 
 
 # -- results database ---------------------------------------------------------------------------------

@@ -25,10 +25,6 @@ class BuiltLab:
     scene: SceneConfig
 
 
-def _table_top(scene: SceneConfig, station: str) -> float:
-    return scene.stations[station].table.height
-
-
 def build_lab(scene: SceneConfig, stance_kp: float = g1.STANCE_KP) -> BuiltLab:
     spec = load_g1_spec()
     build_g1(spec, scene.robot.base, stance_kp)

@@ -29,7 +29,6 @@ TILT_STEP = math.radians(4)  # between IK waypoints of the tilt
 MAX_JUMP = 0.15  # rad of any joint between tilt waypoints 4 deg apart; more is an IK branch flip
 TILT_TOL = 0.012  # m of IK position error accepted on a tilt waypoint (the lip is checked by FK)
 LIP_CLEARANCE = 0.025  # m between the lip and the target's mouth at the deepest tilt that pours
-LIP_MARGIN = 0.012  # m the lip keeps inside the target's rim (horizontally) while liquid flows
 APPROACH_UP = 0.04  # m above the pour pose before coming down next to the target
 FAST_MARGIN = math.radians(6)  # tilt fast up to this far (bottle tilt) before liquid reaches the lip
 FLOW_ML_S = 25.0  # aimed flow once pouring; the tilt rate follows from the container's shape
@@ -100,7 +99,6 @@ class PourExecutor(ScriptedArm):
         self.axis_h = site_r.T @ _axis(src.quat)
         along = float(np.dot(-self.centre_h, self.axis_h))
         pivot_h = self.centre_h + along * self.axis_h  # the point of the bottle axis level with the site
-        self.d_mouth = self.shape.half_height - along
         # Points that must clear the target: the hand's hull and both end rims of the source.
         e1 = np.cross(self.axis_h, [1.0, 0.0, 0.0] if abs(self.axis_h[0]) < 0.9 else [0.0, 1.0, 0.0])
         e1 /= np.linalg.norm(e1)

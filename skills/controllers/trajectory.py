@@ -72,10 +72,6 @@ class Script:
     def duration(self) -> float:
         return float(self.starts[-1])
 
-    @property
-    def final_arm(self) -> np.ndarray:
-        return self._arm0[-1]
-
     def at(self, t: float) -> tuple[np.ndarray, np.ndarray]:
         """(arm, hand) targets ``t`` seconds into the script."""
         i = int(np.searchsorted(self.starts, t, side="right") - 1)

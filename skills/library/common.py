@@ -33,11 +33,6 @@ def need_hand_free(state: SymbolicState, hand: str) -> list[str]:
     return [f"the {hand} hand already holds '{held}': place it first"] if held else []
 
 
-def xy_distance(world: WorldState, a: str, b: str) -> float:
-    pa, pb = world.objects[a].pos, world.objects[b].pos
-    return math.hypot(pa[0] - pb[0], pa[1] - pb[1])
-
-
 def bearing_error_deg(world: WorldState, obj: str, extra_yaw: float = 0.0) -> float:
     """Angle between the robot's heading (base yaw + ``extra_yaw``, e.g. the waist) and the object."""
     x, y, yaw = world.robot.base_pose

@@ -23,7 +23,6 @@ GROUP_JOINTS: dict[str, tuple[str, ...]] = {
     "right_arm": tuple(f"right_{j}_joint" for j in _ARM),
     "right_hand": tuple(f"right_hand_{j}_joint" for j in _HAND),
 }
-STATE_ORDER = tuple(GROUP_JOINTS)
 STATE_DIM = sum(len(j) for j in GROUP_JOINTS.values())  # 43
 
 BASE_JOINTS = ("base_x", "base_y", "base_yaw")  # holonomic base model only
