@@ -39,3 +39,8 @@ def bearing_error_deg(world: WorldState, obj: str, extra_yaw: float = 0.0) -> fl
     p = world.objects[obj].pos
     want = math.atan2(p[1] - y, p[0] - x)
     return abs(math.degrees((want - yaw - extra_yaw + math.pi) % (2 * math.pi) - math.pi))
+
+
+def arm_and_hand(args) -> tuple[str, str]:
+    """The joint groups of the one hand a call uses."""
+    return (f"{args.hand}_arm", f"{args.hand}_hand")

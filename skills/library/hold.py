@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from skills.library.common import need_holding
+from skills.library.common import arm_and_hand, need_holding
 from skills.spec import CallContext, GraspableName, Hand, SkillArgs, SkillSpec, Verdict
 
 
@@ -38,7 +38,7 @@ SPEC = SkillSpec(
     "skills run, e.g. hold the flask with the left hand while the right hand pours into it, or carry a "
     "bottle while walking. It lasts until another skill needs that arm or the plan ends.",
     args=HoldArgs,
-    resources=lambda a: (f"{a.hand}_arm", f"{a.hand}_hand"),
+    resources=arm_and_hand,
     preconditions=lambda s, a: need_holding(s, a.hand, a.object),
     effects=lambda s, a: None,
     timeout_s=600.0,

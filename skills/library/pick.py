@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from skills.library.common import need_at_station_of, need_hand_free
+from skills.library.common import arm_and_hand, need_at_station_of, need_hand_free
 from skills.spec import CallContext, GraspableName, Hand, SkillArgs, SkillSpec, Verdict
 from skills.symbolic import SymbolicState
 
@@ -49,7 +49,7 @@ SPEC = SkillSpec(
     "about 10 cm. Bottles, cups, the flask and the graduated cylinder are taken with a side grasp, the "
     "block with a pinch from above. The robot must be at the object's station and the hand empty.",
     args=PickArgs,
-    resources=lambda a: (f"{a.hand}_arm", f"{a.hand}_hand"),
+    resources=arm_and_hand,
     preconditions=_pre,
     effects=_effects,
     timeout_s=12.0,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from skills.library.common import need_holding
+from skills.library.common import arm_and_hand, need_holding
 from skills.spec import CallContext, GraspableName, Hand, LocationName, SkillArgs, SkillSpec, Verdict
 from skills.symbolic import SymbolicState
 
@@ -67,7 +67,7 @@ SPEC = SkillSpec(
     "spot in front of the robot), a zone painted on the table (e.g. yellow_zone) or a tray. The robot "
     "must be at the location's station.",
     args=PlaceArgs,
-    resources=lambda a: (f"{a.hand}_arm", f"{a.hand}_hand"),
+    resources=arm_and_hand,
     preconditions=_pre,
     effects=_effects,
     timeout_s=12.0,

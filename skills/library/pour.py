@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from skills.library.common import need_at_station_of, need_holding
+from skills.library.common import arm_and_hand, need_at_station_of, need_holding
 from skills.spec import CallContext, ContainerName, Hand, SkillArgs, SkillSpec, Verdict
 from skills.symbolic import SymbolicState
 
@@ -72,7 +72,7 @@ SPEC = SkillSpec(
     "standing on the table in front of the robot (e.g. 60 ml of hydrogen peroxide into the flask), then "
     "bring the source upright. Succeeds when the target received the volume within max(5 ml, 10%).",
     args=PourArgs,
-    resources=lambda a: (f"{a.hand}_arm", f"{a.hand}_hand"),
+    resources=arm_and_hand,
     preconditions=_pre,
     effects=_effects,
     timeout_s=20.0,
