@@ -71,8 +71,10 @@ CHAINS: dict[str, list[Step]] = {
 class Result:
     chain: str
     seed: int
-    outcomes: list[dict[str, Any]] = field(default_factory=list)  # skill, status, reason, duration_s
+    # call_id, skill, status, reason, duration_s, evidence
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
     max_arm_speed: float = 0.0
+    peak_at: str = ""  # where max_arm_speed happened: joint, sim time, active calls
     error: str | None = None
 
 
@@ -85,12 +87,17 @@ def run_chain(env, chain: str, seed: int) -> Result:
     env.reset(seed)
     rt = Runtime(env)
     res = Result(chain, seed)
-    arms = np.r_[
-        env.embodiment.groups["left_arm"].state_index, env.embodiment.groups["right_arm"].state_index
-    ]
+    groups = env.embodiment.groups
+    arms = np.r_[groups["left_arm"].state_index, groups["right_arm"].state_index]
+    joints = [*groups["left_arm"].joints, *groups["right_arm"].joints]
 
     def watch(r) -> None:
-        res.max_arm_speed = max(res.max_arm_speed, float(np.abs(r.obs.velocity[arms]).max()))
+        speed = np.abs(r.obs.velocity[arms])
+        j = int(speed.argmax())
+        if speed[j] > res.max_arm_speed:
+            res.max_arm_speed = float(speed[j])
+            calls = ",".join(a.call.spec.name for a in r.dispatcher.active.values())
+            res.peak_at = f"{joints[j]} at {r.world.time_s:.2f} s during {calls or 'nothing'}"
 
     rt.on_tick.append(watch)
     try:
@@ -104,12 +111,20 @@ def run_chain(env, chain: str, seed: int) -> Result:
         )
         if failing is not None:
             res.outcomes.append(
-                {"skill": failing[1], "status": "failure", "reason": type(e).__name__, "duration_s": 0.0}
+                {
+                    "call_id": failing[0],
+                    "skill": failing[1],
+                    "status": "failure",
+                    "reason": type(e).__name__,
+                    "duration_s": 0.0,
+                    "evidence": {},
+                }
             )
     del outs
     for o in rt.outcomes:
         res.outcomes.append(
             {
+                "call_id": o.call_id,
                 "skill": o.skill,
                 "status": o.status,
                 "reason": o.reason if o.status != "success" else "",
@@ -152,6 +167,8 @@ def main(argv: list[str] | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from envs.robots.g1.g1_constants import ARM_SPEED_LIMIT
+
     p = argparse.ArgumentParser(prog="python -m eval.bench skills", description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=50)
     p.add_argument("--first-seed", type=int, default=0)
@@ -172,15 +189,16 @@ def main(argv: list[str] | None = None) -> None:
     wall = time.time() - wall
 
     tally: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    max_speed = 0.0
+    peak = max(results, key=lambda r: r.max_arm_speed)
     for r in results:
-        max_speed = max(max_speed, r.max_arm_speed)
         for o in r.outcomes:
             tally[o["skill"]].append(o)
             if o["status"] != "success" and args.verbose:
                 print(f"  {r.chain} seed {r.seed}: {o['skill']} {o['reason']} {o.get('evidence', '')}")
         if r.error and args.verbose:
             print(f"  {r.chain} seed {r.seed}: {r.error}")
+        if r.max_arm_speed > ARM_SPEED_LIMIT and args.verbose:
+            print(f"  {r.chain} seed {r.seed}: arm joint at {r.max_arm_speed:.2f} rad/s, {r.peak_at}")
 
     t = Table(
         title=f"skills over seeds {args.first_seed}..{args.first_seed + args.seeds - 1}, judged by monitors"
@@ -204,7 +222,9 @@ def main(argv: list[str] | None = None) -> None:
     console = Console()
     console.print(t)
     console.print(
-        f"chains: {', '.join(names)}; peak arm joint speed {max_speed:.2f} rad/s; "
+        f"chains: {', '.join(names)}; peak arm joint speed {peak.max_arm_speed:.2f} rad/s "
+        f"(limit {ARM_SPEED_LIMIT}) "
+        f"({peak.chain} seed {peak.seed}: {peak.peak_at}); "
         f"{len(jobs)} runs in {wall:.0f} s wall ({args.jobs} processes)"
     )
     console.print("python -m eval.bench skills " + " ".join(argv if argv is not None else sys.argv[1:]))

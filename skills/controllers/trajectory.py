@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MAX_JOINT_SPEED = 1.2  # rad/s; below the brief's 1.5 so tracking lag never pushes a joint past it
+from envs.robots.g1.g1_constants import ARM_SPEED_LIMIT
+
+MAX_JOINT_SPEED = 0.8 * ARM_SPEED_LIMIT  # rad/s planned; the margin absorbs tracking overshoot
 _PEAK = 1.875  # peak of d/dt of the minimum-jerk profile 10s^3 - 15s^4 + 6s^5 over unit time
 
 
