@@ -39,7 +39,7 @@ def test_slow_executor_does_not_stall_others(lab):
 
     rt.on_tick.append(watch)
     outcomes = {o.call_id: o for o in rt.run_until_event()}
-    assert outcomes["walk"].ok and outcomes["wave"].ok, outcomes
+    assert all(c in outcomes and outcomes[c].ok for c in ("walk", "wave")), outcomes
     assert executors["wave"].late_ticks > 0  # the policy really was late...
     assert late_base_ticks > 20  # ...and the base kept being commanded meanwhile
     assert wave_ticks > 0 and base_ticks > 100
@@ -60,6 +60,43 @@ def test_parallel_calls_write_their_own_groups_in_the_same_ticks(lab):
     assert outcomes["walk"].ok and outcomes["wave"].ok
     assert both > 50
     assert lab.world_state().robot.station == "shelf"
+
+
+class _JumpPolicy:
+    """A chunk policy whose every action is the arm raised 0.8 rad sideways (shoulder roll) from its start."""
+
+    groups = ("left_arm",)
+
+    def __init__(self) -> None:
+        self.goal: np.ndarray | None = None
+
+    def infer(self, obs, world):
+        if self.goal is None:
+            self.goal = obs.state[15:22].copy()
+            self.goal[1] += 0.8
+        return {"left_arm": np.repeat(self.goal[None], 8, axis=0)}
+
+
+def test_chunk_policy_targets_are_slewed_at_the_arm_speed_limit(lab):
+    """A policy asking for a 0.8 rad jump gets there, without any arm joint passing the speed limit."""
+    from envs.robots.g1.g1_constants import ARM_SPEED_LIMIT
+    from skills.controllers.trajectory import MAX_JOINT_SPEED
+    from skills.policies.chunked import ChunkedPolicyExecutor, SpeedLimit
+
+    arm = lab.embodiment.groups["left_arm"].state_index
+    obs, world = lab.observation(), lab.world_state()
+    policy = _JumpPolicy()
+    ex = ChunkedPolicyExecutor(policy, steps=100, limits={"left_arm": SpeedLimit(arm, MAX_JOINT_SPEED)})
+    ex.reset(obs, world)
+    peak = 0.0
+    for _ in range(100):
+        command = ex.act(obs, world)
+        obs = lab.step(command)
+        peak = max(peak, float(np.abs(obs.velocity[arm]).max()))
+    ex.close()
+    assert peak <= ARM_SPEED_LIMIT
+    assert peak > 0.5 * MAX_JOINT_SPEED  # it did move, near the limit
+    assert abs(obs.state[arm][1] - policy.goal[1]) < 0.05
 
 
 def test_groups_in_use_are_refused_with_the_holder_named(lab):

@@ -24,11 +24,15 @@ class WaveArgs(SkillArgs):
 
 
 def _executor(env, a: WaveArgs):
-    from skills.policies.chunked import ChunkedPolicyExecutor
+    from skills.controllers.trajectory import MAX_JOINT_SPEED
+    from skills.policies.chunked import ChunkedPolicyExecutor, SpeedLimit
     from skills.policies.wave import WavePolicy
 
+    arm = f"{a.arm}_arm"
     return ChunkedPolicyExecutor(
-        WavePolicy(a.arm, latency_s=a.latency_s, dt=env.control_dt), steps=round(a.seconds / env.control_dt)
+        WavePolicy(a.arm, latency_s=a.latency_s, dt=env.control_dt),
+        steps=round(a.seconds / env.control_dt),
+        limits={arm: SpeedLimit(env.embodiment.groups[arm].state_index, MAX_JOINT_SPEED)},
     )
 
 

@@ -4,12 +4,17 @@ GR00T-style policies return a chunk of H future actions per inference, and a rem
 several control ticks to answer. The executor plays the current chunk one action per tick, asks for
 the next one in a background thread before the current one runs out, and, when an answer is late,
 keeps holding its last targets: the control loop (and every other executor) never waits for it.
+
+A policy's targets are not trusted to be smooth (a chunk may start far from where the arm is, and
+consecutive chunks need not join up): groups given a ``SpeedLimit`` have their targets moved towards
+the policy's at no more than that speed, starting from the measured joints.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -25,18 +30,37 @@ class ChunkPolicy(Protocol):
     def infer(self, obs: Observation, world: WorldState) -> Mapping[str, np.ndarray]: ...
 
 
+@dataclass(frozen=True)
+class SpeedLimit:
+    """The fastest a group's joint targets may move (rad/s); ``state_index`` locates the group in
+    ``Observation.state``."""
+
+    state_index: np.ndarray
+    rad_s: float
+
+
 class ChunkedPolicyExecutor:
     """Args:
     policy: the chunk policy.
     steps: ticks to run before the call is finished (the skill's judge decides success).
     prefetch_at: ask for the next chunk when this many actions of the current one are left.
+    limits: speed limits per group (groups not named get the policy's targets as they are).
     """
 
-    def __init__(self, policy: ChunkPolicy, steps: int, prefetch_at: int = 4) -> None:
+    def __init__(
+        self,
+        policy: ChunkPolicy,
+        steps: int,
+        prefetch_at: int = 4,
+        limits: Mapping[str, SpeedLimit] | None = None,
+    ) -> None:
         self.policy = policy
         self.groups = tuple(policy.groups)
         self.steps = steps
         self.prefetch_at = prefetch_at
+        self.limits = dict(limits or {})
+        self._target: dict[str, np.ndarray] = {}  # last limited targets
+        self._t = 0.0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy")
         self._pending: Future | None = None
         self._chunk: dict[str, np.ndarray] | None = None
@@ -46,6 +70,8 @@ class ChunkedPolicyExecutor:
 
     def reset(self, obs: Observation, world: WorldState) -> None:
         self._chunk, self._i, self._ticks, self.late_ticks = None, 0, 0, 0
+        self._target = {g: obs.state[lim.state_index].copy() for g, lim in self.limits.items()}
+        self._t = obs.time_s
         self._pending = self._pool.submit(self.policy.infer, obs, world)
 
     def _chunk_len(self) -> int:
@@ -59,11 +85,17 @@ class ChunkedPolicyExecutor:
         left = self._chunk_len() - self._i
         if self._pending is None and left <= self.prefetch_at:
             self._pending = self._pool.submit(self.policy.infer, obs, world)
+        dt, self._t = obs.time_s - self._t, obs.time_s
         if left <= 0:
             self.late_ticks += 1
             return {}
         out = {g: v[self._i] for g, v in self._chunk.items()}  # type: ignore[union-attr]
         self._i += 1
+        for g, lim in self.limits.items():
+            if g in out:
+                step = lim.rad_s * dt
+                self._target[g] = self._target[g] + np.clip(out[g] - self._target[g], -step, step)
+                out[g] = self._target[g].copy()
         return out
 
     @property

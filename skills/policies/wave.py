@@ -23,6 +23,7 @@ class WavePolicy:
         self.latency_s = latency_s
         self.dt = dt
         self.calls = 0
+        self._t0: float | None = None  # the wave's phase counts from the first observation
         self._index = slice(15, 22) if side == "left" else slice(29, 36)
 
     def infer(self, obs: Observation, world: WorldState) -> dict[str, np.ndarray]:
@@ -30,7 +31,9 @@ class WavePolicy:
         if self.latency_s:
             time.sleep(self.latency_s)  # a remote server thinking
         base = np.array(obs.state[self._index])
-        t = obs.time_s + self.dt * np.arange(1, self.horizon + 1)
+        if self._t0 is None:
+            self._t0 = obs.time_s
+        t = obs.time_s - self._t0 + self.dt * np.arange(1, self.horizon + 1)
         chunk = np.repeat(base[None], self.horizon, axis=0)
         # Shoulder roll out to the side (+ for the left arm) and back, never below 0.15 rad of raise.
         side = 1.0 if self.groups[0].startswith("left") else -1.0
