@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from envs.base import Observation, WorldState
+from skills.controllers.trajectory import JointPath
 
 WAIST_YAW_LIMIT = 1.2  # rad; the joint allows 2.6, but beyond ~70 deg the arms sweep the table
 WAIST_PITCH_LIMIT = 0.4
@@ -14,13 +15,15 @@ WAIST_SPEED = 0.8  # rad/s
 
 
 class LookAtExecutor:
-    """Waist yaw toward the object, pitch down toward near objects; a smooth ramp, then done."""
+    """Waist yaw toward the object, pitch down toward near objects; a minimum-jerk move, then done.
+
+    (A constant-speed ramp starts and stops the torso so abruptly that the arms swing past their speed
+    limit.)"""
 
     groups = ("waist",)
 
     def __init__(self, env, object: str) -> None:
         self.object = object
-        self._dt = env.control_dt
         self._done = False
 
     def reset(self, obs: Observation, world: WorldState) -> None:
@@ -30,16 +33,22 @@ class LookAtExecutor:
         rel = (rel + math.pi) % (2 * math.pi) - math.pi
         dist = math.hypot(p[0] - x, p[1] - y)
         pitch = float(np.clip(math.atan2(1.0 - p[2], max(dist, 0.2)) * 0.5, 0.0, WAIST_PITCH_LIMIT))
-        self.goal = np.array([float(np.clip(rel, -WAIST_YAW_LIMIT, WAIST_YAW_LIMIT)), 0.0, pitch])
-        self._cmd = np.array(world.robot.joints["waist"], dtype=float)
+        self._move_to(
+            obs, world, np.array([float(np.clip(rel, -WAIST_YAW_LIMIT, WAIST_YAW_LIMIT)), 0.0, pitch])
+        )
+
+    def _move_to(self, obs: Observation, world: WorldState, goal: np.ndarray) -> None:
+        self.goal = goal
+        start = np.array(world.robot.joints["waist"], dtype=float)
+        self._path = JointPath.through([start, goal], speed=WAIST_SPEED)
+        self._t0 = obs.time_s
         self._done = False
 
     def act(self, obs: Observation, world: WorldState) -> dict[str, np.ndarray]:
-        step = WAIST_SPEED * self._dt
-        self._cmd += np.clip(self.goal - self._cmd, -step, step)
-        if np.abs(self._cmd - self.goal).max() < 1e-6 and np.abs(obs.state[12:15] - self.goal).max() < 0.02:
+        t = obs.time_s - self._t0
+        if t >= self._path.duration and np.abs(obs.state[12:15] - self.goal).max() < 0.02:
             self._done = True
-        return {"waist": self._cmd.copy()}
+        return {"waist": self._path.at(t)}
 
     @property
     def finished(self) -> bool:
@@ -56,6 +65,4 @@ class WaistCenterExecutor(LookAtExecutor):
         super().__init__(env, object="")
 
     def reset(self, obs: Observation, world: WorldState) -> None:
-        self.goal = np.zeros(3)
-        self._cmd = np.array(world.robot.joints["waist"], dtype=float)
-        self._done = False
+        self._move_to(obs, world, np.zeros(3))
