@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from envs.base import Observation, WorldState
 from envs.scene_schema import ObjectType
 from skills.controllers.arm import ScriptedArm, Unreachable
 from skills.controllers.grasps import (
+    FINGER_REACH,
+    HAND_CLEARANCE,
     PINCH_FORWARD,
     PINCH_HEIGHT,
     SITE_RADIUS,
     Shape,
     block_yaw,
+    corridor_clearance,
     palm_normal,
     side_grasp_height,
     side_grasp_rot,
@@ -29,8 +30,7 @@ CLOSE_S = 0.8
 # Outward hand yaws tried for a side grasp, in order of preference (rad); the approach comes from
 # -palm normal, so a larger yaw approaches more from behind, past neighbours standing beside the object.
 SIDE_YAWS = (0.35, 0.15, 0.55, 0.8, 1.05, -0.05, 1.3)
-HAND_CLEARANCE = 0.045  # palm half-thickness plus margin, for the approach corridor
-FINGER_REACH = 0.06  # m the closed-off fingertips reach past the grasp site along the fingers
+GRAZE_CLEARANCE = 0.035  # m; a corridor this narrow is still taken (the palm brushes) before one from above
 
 
 class PickExecutor(ScriptedArm):
@@ -69,52 +69,46 @@ class PickExecutor(ScriptedArm):
         rot = top_pinch_rot(self.side, block_yaw(quat, self.obs.base_pose[2]))
         grasp = np.array([pos[0], pos[1], table_z + PINCH_HEIGHT]) - rot[:, 0] * PINCH_FORWARD
         above = grasp + np.array([0.0, 0.0, PREGRASP_UP])
-        here, _ = self.ik.site_pose("pinch", q)
-        pre = [q, *self.line("pinch", here, above, rot, self.reach("pinch", here, rot, q))[1:]]
+        # The hand turns palm-down on the way over: turned beside the body, the arm folds into the torso.
+        here, rot_here = self.ik.site_pose("pinch", q)
+        pre = self.line("pinch", here, above, rot_here, q, rot1=rot)
         return "pinch", (pre, self.line("pinch", above, grasp, rot, pre[-1]))
 
     def _side(self, pos: np.ndarray, world: WorldState, q: np.ndarray):
-        """Side approach along the palm normal where the corridor is clear, else straight down onto it."""
+        """Side approach along the palm normal through a clear corridor; where none is reachable, through
+        the widest one the palm only grazes; else straight down onto the object."""
         z = side_grasp_height(self.shape, pos[2] - self.shape.half_height)
         last: Exception | None = None
-        reachable = []
+        tight = []  # (gap, rot, grasp, side_pre) of the corridors narrower than HAND_CLEARANCE
         for yaw in SIDE_YAWS:
             rot = self.base_rot(side_grasp_rot(self.side, yaw))
             n = palm_normal(self.side, rot)
             # Wider objects sit further from the palm than the grasp site assumes.
             grasp = np.array([pos[0], pos[1], z]) - n * (self.shape.radius - SITE_RADIUS)
             side_pre = grasp - n * PREGRASP_BACK
-            clear = (
-                self._corridor_clearance(world, side_pre, grasp, rot[:, 0] * FINGER_REACH) >= HAND_CLEARANCE
-            )
-            pre_p = side_pre if clear else grasp + np.array([0.0, 0.0, PREGRASP_UP + self.shape.half_height])
+            fingers = [np.zeros(3), rot[:, 0] * FINGER_REACH]
+            gap = corridor_clearance(self.env.scene.objects, world, side_pre, grasp, fingers, self.object)
+            if gap < HAND_CLEARANCE:
+                tight.append((gap, rot, grasp, side_pre))
+                continue
             try:
-                pre = [q, self.reach("grasp", pre_p, rot, q)]
-                pts = (pre, self.line("grasp", pre_p, grasp, rot, pre[-1]))
+                return "grasp", self._approach(q, side_pre, grasp, rot)
             except Unreachable as e:
                 last = e
-                continue
-            if clear:
-                return "grasp", pts
-            reachable.append(pts)
-        if not reachable:
-            raise Unreachable(f"no side grasp of {self.object} with the {self.side} hand: {last}")
-        return "grasp", reachable[0]
+        grazes = [t for t in sorted(tight, key=lambda t: -t[0]) if t[0] >= GRAZE_CLEARANCE]
+        tries = [(rot, grasp, pre) for _, rot, grasp, pre in grazes]
+        tries += [
+            (rot, grasp, grasp + np.array([0.0, 0.0, PREGRASP_UP + self.shape.half_height]))
+            for _, rot, grasp, _ in tight
+        ]
+        for rot, grasp, pre_p in tries:
+            try:
+                return "grasp", self._approach(q, pre_p, grasp, rot)
+            except Unreachable as e:
+                last = e
+        raise Unreachable(f"no side grasp of {self.object} with the {self.side} hand: {last}")
 
-    def _corridor_clearance(
-        self, world: WorldState, a: np.ndarray, b: np.ndarray, fingers: np.ndarray
-    ) -> float:
-        """Smallest gap between other objects and the palm's and fingertips' paths on the approach a -> b."""
-        palm_a = a - (b - a) / max(np.linalg.norm(b - a), 1e-9) * SITE_RADIUS
-        paths = [(palm_a[:2], b[:2]), ((palm_a + fingers)[:2], (b + fingers)[:2])]
-        gap = math.inf
-        for name, o in world.objects.items():
-            cfg = self.env.scene.objects[name]
-            if name == self.object or cfg.type in (ObjectType.ZONE, ObjectType.TRAY):
-                continue
-            p = np.array(o.pos[:2])
-            for s0, s1 in paths:
-                seg = s1 - s0
-                t = np.clip(np.dot(p - s0, seg) / max(np.dot(seg, seg), 1e-12), 0.0, 1.0)
-                gap = min(gap, float(np.linalg.norm(p - s0 - t * seg)) - Shape.of(cfg).radius)
-        return gap
+    def _approach(self, q: np.ndarray, pre_p: np.ndarray, grasp: np.ndarray, rot: np.ndarray):
+        """IK points to the pre-grasp point, then straight on to the grasp."""
+        pre = [q, self.reach("grasp", pre_p, rot, q)]
+        return pre, self.line("grasp", pre_p, grasp, rot, pre[-1])
