@@ -64,7 +64,7 @@ class ObjectState:
     type: str
     pos: list[float]
     quat: list[float]
-    tilt_deg: float
+    tilt_deg: float  # off upright; for a cube, off lying flat on any face
     station: str | None  # the station whose table it is over, if any
     held_by: str | None  # "left" / "right" when that hand grips it (from contacts)
     in_zone: str | None = None

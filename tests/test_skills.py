@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from agent.runtime import Runtime
-from eval.bench.skills import CHAINS
+from envs.robots.g1.g1_constants import ARM_SPEED_LIMIT
+from eval.bench.skills import CHAINS, run_chain
 
 SEEDS = range(10)
-# Known miss: on seeds 3 and 5 the block's top pinch closes beside the block (the IK's shoulder-roll
-# bound keeps the pinch site short of it). Reported in README's skills table; ten other seeds here.
-BLOCK_SEEDS = [s for s in range(12) if s not in (3, 5)]
 
 
 @pytest.fixture(scope="module")
@@ -26,19 +23,17 @@ def env():
     e.close()
 
 
-def run_chain(env, chain: str, seed: int) -> dict[str, tuple]:
-    env.reset(seed)
-    rt = Runtime(env)
-    outcomes = rt.run_calls(CHAINS[chain])
-    return {o.call_id: (o.skill, o.status, o.reason, o.evidence) for o in outcomes}
-
-
-def assert_all_succeeded(env, chain: str, seed: int) -> dict:
-    got = run_chain(env, chain, seed)
+def assert_all_succeeded(env, chain: str, seed: int) -> dict[str, dict]:
+    """Every call of the chain succeeded and no arm joint moved faster than the limit (both measured)."""
+    result = run_chain(env, chain, seed)
+    got = {o["call_id"]: o for o in result.outcomes}
     calls = [c[0] for c in CHAINS[chain]]
     missing = [c for c in calls if c not in got]
-    failed = {k: v for k, v in got.items() if v[1] != "success"}
+    failed = {k: (o["skill"], o["reason"], o["evidence"]) for k, o in got.items() if o["status"] != "success"}
     assert not failed and not missing, f"seed {seed}: failed {failed}, never decided {missing}"
+    assert result.max_arm_speed <= ARM_SPEED_LIMIT, (
+        f"seed {seed}: arm joint at {result.max_arm_speed:.2f} rad/s ({result.peak_at})"
+    )
     return got
 
 
@@ -46,10 +41,10 @@ def assert_all_succeeded(env, chain: str, seed: int) -> dict:
 def test_fetch_carry_pour_place_home(env, seed):
     """walk_to, pick (right side grasp), hold ∥ walk_to, pour 60 ml into the flask, place, home."""
     got = assert_all_succeeded(env, "peroxide", seed)
-    assert abs(got["pour"][3]["received_ml"] - 60.0) <= 6.0
+    assert abs(got["pour"]["evidence"]["received_ml"] - 60.0) <= 6.0
 
 
-@pytest.mark.parametrize("seed", BLOCK_SEEDS)
+@pytest.mark.parametrize("seed", SEEDS)
 def test_block_pinch_to_zone(env, seed):
     """pick the block with a top pinch, place it in the yellow zone (judged in_zone), home."""
     assert_all_succeeded(env, "block", seed)

@@ -135,6 +135,12 @@ class G1LabEnv:
             else:
                 self._free[name] = int(m.jnt_qposadr[m.joint(f"{name}_free").id])
         self._object_geom = {name: m.geom(name).id for name in scene.objects}
+        # A cube rests flat on any of its faces: its tilt is measured from the nearest face-down pose.
+        self._cube = {
+            n
+            for n, o in scene.objects.items()
+            if o.shape == "box" and len(set(o.size)) == 1 and len(o.size) == 3
+        }
         self._geom_object = {gid: name for name, gid in self._object_geom.items()}
         self._visual = {
             name: (m.geom(f"{name}_liquid").id, m.geom(f"{name}_foam").id) for name in scene.containers
@@ -399,6 +405,11 @@ class G1LabEnv:
                 held[g1.HANDS[k]] = obj
         return held
 
+    def _tilt_deg(self, name: str, bid: int) -> float:
+        """Angle between the object's up axis and the world's (for a cube, its axis nearest vertical)."""
+        up = abs(self.data.xmat[bid][6:9]).max() if name in self._cube else self.data.xmat[bid][8]
+        return round(math.degrees(math.acos(float(np.clip(up, -1.0, 1.0)))), 2)
+
     def world_state(self) -> WorldState:
         d = self.data
         holding = self.holding()
@@ -415,7 +426,7 @@ class G1LabEnv:
                 type=obj.type.value,
                 pos=pos.round(5).tolist(),
                 quat=d.xquat[bid].round(5).tolist(),
-                tilt_deg=round(math.degrees(math.acos(float(np.clip(d.xmat[bid][8], -1, 1)))), 2),
+                tilt_deg=self._tilt_deg(name, bid),
                 station=self.station_at_xy(pos[0], pos[1]),
                 held_by=held_by.get(name),
                 in_zone=None if obj.type == ObjectType.ZONE else self._zone_of(pos, zones),

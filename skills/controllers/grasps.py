@@ -12,10 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.scene_schema import ObjectConfig
+from envs.base import WorldState
+from envs.scene_schema import ObjectConfig, ObjectType
 
 SITE_RADIUS = 0.033  # the grasp site sits on the axis of a cylinder this wide held against the palm
-HAND_BELOW_GRASP = 0.045  # how far the fingers reach below the grasp site in a side grasp
+HAND_BELOW_GRASP = 0.045  # m how far the fingers reach below the grasp site in a side grasp
+FINGER_REACH = 0.06  # m the closed-off fingertips reach past the grasp site along the fingers
+PALM_BELOW_GRASP = 0.03  # m the palm and the wrist reach below the grasp site in a side grasp
+HAND_CLEARANCE = 0.045  # m: palm half-thickness plus margin, between the hand's path and other objects
+WRIST_BEHIND = 0.11  # m the wrist sits behind the grasp site along the fingers
 PINCH_HEIGHT = 0.018  # pinch point above the table for the 4 cm block (2.5 cm knocks it over)
 # The block's centre sits this far past the pinch site along the fingers: with PINCH_FINGERS the thumb and
 # the two fingertips then meet it at about the same moment, so the closing neither shoves it towards the
@@ -23,6 +28,9 @@ PINCH_HEIGHT = 0.018  # pinch point above the table for the 4 cm block (2.5 cm k
 PINCH_FORWARD = 0.02
 # Right-hand finger targets of the top pinch (GROUP_JOINTS order); the left mirrors all but thumb_0.
 _RIGHT_PINCH = (0.0, -0.3, -0.9, 0.9, 0.9, 0.9, 0.9)
+# Letting go of a pinch the thumb keeps its swing and only straightens: swung open (the open hand's
+# thumb_1 0.3) it drags on the block's side as the hand lifts, and can flip the block over.
+_RIGHT_PINCH_RELEASE = (0.0, -0.3, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 def rot_z(a: float) -> np.ndarray:
@@ -43,6 +51,12 @@ def mirror(side: str) -> float:
 def pinch_fingers(side: str) -> tuple[float, ...]:
     """Finger targets that hold the 4 cm block between the thumb and the index/middle tips."""
     p = _RIGHT_PINCH
+    return p if side == "right" else (p[0], *(-v for v in p[1:]))
+
+
+def pinch_release_fingers(side: str) -> tuple[float, ...]:
+    """Finger targets letting go of a pinched block: fingers open, the thumb straightened in place."""
+    p = _RIGHT_PINCH_RELEASE
     return p if side == "right" else (p[0], *(-v for v in p[1:]))
 
 
@@ -92,3 +106,32 @@ def block_yaw(quat: list[float], base_yaw: float) -> float:
     w, x, y, z = quat
     yaw = math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)) - base_yaw
     return base_yaw + (yaw + math.pi / 4) % (math.pi / 2) - math.pi / 4
+
+
+def corridor_clearance(
+    objects: dict[str, ObjectConfig],
+    world: WorldState,
+    a: np.ndarray,
+    b: np.ndarray,
+    offsets: list[np.ndarray],
+    ignore: str,
+    above: float = -math.inf,
+) -> float:
+    """Smallest horizontal gap between standing objects and the hand's move a -> b (site positions),
+    swept for each point of the hand at ``offsets`` from the site; the palm starts SITE_RADIUS behind a.
+    Objects whose top is below ``above`` (world z) pass under the hand and do not count."""
+    palm_a = a - (b - a) / max(float(np.linalg.norm(b - a)), 1e-9) * SITE_RADIUS
+    gap = math.inf
+    for name, o in world.objects.items():
+        cfg = objects[name]
+        if name == ignore or o.held_by is not None or cfg.type in (ObjectType.ZONE, ObjectType.TRAY):
+            continue
+        if o.pos[2] + Shape.of(cfg).half_height < above:
+            continue
+        p = np.array(o.pos[:2])
+        for off in offsets:
+            s0, s1 = (palm_a + off)[:2], (b + off)[:2]
+            seg = s1 - s0
+            t = np.clip(np.dot(p - s0, seg) / max(float(np.dot(seg, seg)), 1e-12), 0.0, 1.0)
+            gap = min(gap, float(np.linalg.norm(p - s0 - t * seg)) - Shape.of(cfg).radius)
+    return gap

@@ -10,7 +10,17 @@ import numpy as np
 from envs.base import Observation, WorldState
 from envs.scene_schema import ObjectType
 from skills.controllers.arm import HAND_S, VIA_LOCAL, ScriptedArm, Unreachable
-from skills.controllers.grasps import Shape, mirror, palm_normal, rot_z
+from skills.controllers.grasps import (
+    HAND_CLEARANCE,
+    PALM_BELOW_GRASP,
+    WRIST_BEHIND,
+    Shape,
+    corridor_clearance,
+    mirror,
+    palm_normal,
+    pinch_release_fingers,
+    rot_z,
+)
 from skills.controllers.trajectory import JointPath, Script, Step
 from skills.executor import GroupCommand
 
@@ -20,6 +30,7 @@ RETREAT = 0.07  # m back along -palm normal (side grasp) or up (pinch)
 SPOT_XS = (0.30, 0.26, 0.34, 0.22, 0.38)  # free-spot candidates, robot frame
 SPOT_YS = (0.18, 0.14, 0.22, 0.10, 0.26, 0.06, 0.30, 0.34)  # outward from the midline on the hand's side
 PLACE_YAWS = (0.0, 0.3, -0.3, 0.6, 0.9)  # hand turns (outward > 0) tried at the spot, rad
+SMALL_YAWS = 3  # the first turns, tried at every spot before the others
 OPEN_DWELL = 0.3  # s between opening the fingers and the retreat
 TOUCH_GAP = 0.002  # m: the object's bottom this close to the surface counts as set down
 TOUCH_SLIP = 0.003  # m the object may rise in the hand while lowering before it counts as set down
@@ -66,30 +77,50 @@ class PlaceExecutor(ScriptedArm):
         surface = self._surface_z = self._surface(world)
         self._held_dz = float(offset[2])
         last: Exception | None = None
-        for xy in self._spots(world):
-            for yaw in PLACE_YAWS:
-                turn = rot_z(-mirror(self.side) * yaw)
-                try:
-                    steps = self._place_at(
-                        site, q, pos, rot, offset, turn, np.asarray(xy), surface, world, rot0
-                    )
-                except Unreachable as e:
-                    last = e
-                    continue
-                self.target_xy = np.asarray(xy)
-                return steps
+        # First the spots where the hand, little turned, clears the neighbours (a hand turned far out sets
+        # a bottle down less steadily), then turned further; where there are none, any reachable spot.
+        for clear, yaws in ((True, PLACE_YAWS[:SMALL_YAWS]), (True, PLACE_YAWS), (False, PLACE_YAWS)):
+            for xy in self._spots(world):
+                for yaw in yaws:
+                    turn = rot_z(-mirror(self.side) * yaw)
+                    try:
+                        steps = self._place_at(
+                            site, q, pos, rot, offset, turn, np.asarray(xy), surface, world, rot0, clear
+                        )
+                    except Unreachable as e:
+                        last = e
+                        continue
+                    self.target_xy = np.asarray(xy)
+                    return steps
         raise Unreachable(
             f"no reachable spot for {self.object} at {self.location} with the {self.side} hand: {last}"
         )
 
-    def _place_at(self, site, q, pos, rot, offset, turn, xy, surface, world, rot0) -> list[Step]:
+    def _place_at(self, site, q, pos, rot, offset, turn, xy, surface, world, rot0, clear) -> list[Step]:
         """Carry, lower, open, retreat with the hand turned by ``turn`` (about the vertical) at the spot;
         the hand turns from its measured rotation ``rot0`` to ``rot`` (the held object upright) on the lift
         and by ``turn`` on the way over, both interpolated in rotation (a joint-space blend between two
-        hand rotations tilts the object in between)."""
+        hand rotations tilts the object in between). With ``clear``, a spot where the side-grasping hand
+        would brush a neighbour on the way down or back is refused."""
         held = turn @ offset  # the object turns with the hand about the site
         goal = np.array([xy[0], xy[1], surface + self.shape.half_height + RELEASE_GAP]) - held
         rot_goal = turn @ rot
+        if clear and not self.pinch:
+            back, along = -palm_normal(self.side, rot_goal) * RETREAT, rot_goal[:, 0]
+            # The palm and the wrist, on the way down and back; the fingertips curl round the object and a
+            # neighbour lower than the palm passes under the hand.
+            hand = [along * d for d in (0.0, -WRIST_BEHIND / 2, -WRIST_BEHIND)]
+            gap = corridor_clearance(
+                self.env.scene.objects,
+                world,
+                goal + back,
+                goal,
+                hand,
+                self.object,
+                goal[2] - PALM_BELOW_GRASP,
+            )
+            if gap < HAND_CLEARANCE:
+                raise Unreachable(f"the {self.side} hand would pass {gap:.3f} m from a neighbour")
         above = goal + np.array([0.0, 0.0, CARRY_CLEARANCE + 0.02])
         # The carry passes over whatever stands near its path (e.g. the flask just poured into).
         top = self._top_near_path(world, pos[:2] + offset[:2], xy)
@@ -132,7 +163,8 @@ class PlaceExecutor(ScriptedArm):
         # place: driving it "open" would swing it back into the object and kick it off the spot.
         opening = np.sign(self.open_hand - self.grip_hand(self.object))
         beyond = np.maximum((fingers - self.open_hand) * opening, 0.0)
-        release = self.open_hand + beyond * opening
+        opened = np.array(pinch_release_fingers(self.side)) if self.pinch else self.open_hand
+        release = opened + beyond * opening
         return [
             Step(HAND_S, hand=release),
             Step(OPEN_DWELL),  # the fingers lag their targets: let them clear the object before moving
@@ -145,8 +177,10 @@ class PlaceExecutor(ScriptedArm):
         # onto its base (it stands up straight in the palm) before the fingers open.
         lowering = self.pinch and self._lower is not None and self._lower[0] <= t < self._lower[1]
         if lowering and self._touched(obs, world):
-            # Down already: let go here rather than press on (the object would slide up in the grip).
-            q = obs.state[self._arm_idx].copy()
+            # Down already: let go here rather than press on (the object would slide up in the grip). The arm
+            # holds its current target, a little below where it lags: commanded back up to the measured
+            # joints it would unload the block, and the opening fingers would flick it off the spot.
+            q = self.script.at(t)[0]
             pos, _ = self.ik.site_pose(self.site, q)
             try:
                 retreat = self._retreat(pos, self._rot_goal, q)
