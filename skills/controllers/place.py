@@ -9,7 +9,7 @@ import numpy as np
 
 from envs.base import Observation, WorldState
 from envs.scene_schema import ObjectType
-from skills.controllers.arm import VIA_LOCAL, ScriptedArm, Unreachable
+from skills.controllers.arm import HAND_S, VIA_LOCAL, ScriptedArm, Unreachable
 from skills.controllers.grasps import (
     HAND_CLEARANCE,
     PALM_BELOW_GRASP,
@@ -31,7 +31,9 @@ SPOT_XS = (0.30, 0.26, 0.34, 0.22, 0.38)  # free-spot candidates, robot frame
 SPOT_YS = (0.18, 0.14, 0.22, 0.10, 0.26, 0.06, 0.30, 0.34)  # outward from the midline on the hand's side
 PLACE_YAWS = (0.0, 0.3, -0.3, 0.6, 0.9)  # hand turns (outward > 0) tried at the spot, rad
 SMALL_YAWS = 3  # the first turns, tried at every spot before the others
-RELEASE_S = 1.0  # s to open the fingers on a placed object
+# s to open the fingers on a placed object: opened faster, they knock light bottles over. (A pinched block
+# is let go at the usual speed: more slowly, the fingertips drag it further along as they open.)
+RELEASE_S = 1.0
 OPEN_DWELL = 0.3  # s between opening the fingers and the retreat
 TOUCH_GAP = 0.002  # m: the object's bottom this close to the surface counts as set down
 TOUCH_SLIP = 0.003  # m the object may rise in the hand while lowering before it counts as set down
@@ -167,7 +169,7 @@ class PlaceExecutor(ScriptedArm):
         opened = np.array(pinch_release_fingers(self.side)) if self.pinch else self.open_hand
         release = opened + beyond * opening
         return [
-            Step(RELEASE_S, hand=release),
+            Step(HAND_S if self.pinch else RELEASE_S, hand=release),
             Step(OPEN_DWELL),  # the fingers lag their targets: let them clear the object before moving
             Step(0.0, JointPath.through(retreat, min_duration=0.8)),
         ]
