@@ -5,16 +5,23 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+# Failure reasons the monitors themselves emit, from the one vocabulary (skills/reasons.py).
+from skills.reasons import BLOCKED, DROPPED, FELL, SPILL, TIMEOUT, UNREACHABLE, UNSTABLE
+from skills.reasons import TABLE_COLLISION as TABLE_FORCE
+
 Status = Literal["success", "failure"]
 
-# Failure reasons the monitors themselves emit (skills' judges add their own, e.g. not_grasped).
-TIMEOUT = "timeout"
-DROPPED = "dropped"
-SPILL = "spill"
-FELL = "fell"
-UNSTABLE = "unstable"
-TABLE_FORCE = "table_collision"
-BLOCKED = "blocked"
+__all__ = [
+    "BLOCKED",
+    "DROPPED",
+    "FELL",
+    "SPILL",
+    "TABLE_FORCE",
+    "TIMEOUT",
+    "UNREACHABLE",
+    "UNSTABLE",
+    "Outcome",
+]
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from rich.console import Console
 from agent.live import LiveView
 from agent.records import runs_root
 from agent.session import RunConfig, RunSession
+from planner.meaning import contrary
 
 COMMANDS = {
     "/plan": "show the current plan with each step's status",
@@ -75,7 +76,8 @@ class Chat:
         if self.awaiting is not None:
             self._answer(line)
             return True
-        if line.lower() in STOP_WORDS:
+        said = contrary(line)
+        if line.lower() in STOP_WORDS or (said is not None and said.kind == "stop" and self.running):
             self._abort(wait=True, say=True)
             return True
         if self.last_goal and FOLLOW_UP.match(line):
@@ -159,7 +161,7 @@ class Chat:
         )
         self.session = session
         self.console.print(f"[bold]task:[/] {goal}  [dim](run {session.run_id})[/]")
-        self._spawn(lambda: session.run(approval=self.approval), session)
+        self._spawn(lambda: session.run(approval=self.approval, confirm_weak=True), session)
 
     def _spawn(self, work: Callable[[], dict[str, Any]], session: RunSession) -> None:
         def target() -> None:
@@ -170,8 +172,9 @@ class Chat:
                 return
             if summary["status"] == "awaiting_approval":
                 self.awaiting = session
+                question = (session.pending_approval() or {}).get("question") or "approve this plan?"
                 self.console.print(self.view)
-                self.console.print("[bold yellow]approve this plan? (y/n)[/]")
+                self.console.print(f"{question} (y/n)", style="bold yellow", markup=False)
                 return
             session.close()
             color = "green" if summary["success"] else "red"

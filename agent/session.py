@@ -106,8 +106,9 @@ class RunSession:
     def _meta_path(self) -> Path:
         return self.record.dir / META
 
-    def run(self, approval: bool = False) -> dict[str, Any]:
-        """Run to the end, or until a plan awaits approval (summary status ``awaiting_approval``)."""
+    def run(self, approval: bool = False, confirm_weak: bool = False) -> dict[str, Any]:
+        """Run to the end, or until a plan awaits approval (summary status ``awaiting_approval``).
+        ``confirm_weak``: a person is there to confirm a weakly understood request before it runs."""
         self._meta_path().write_text(json.dumps(self.cfg.__dict__, indent=2))
         self.emit(
             "start",
@@ -119,7 +120,7 @@ class RunSession:
             },
         )
         initial = {"goal": self.cfg.goal, "outcomes": [], "retries": 0, "replans": 0, "status": "running"}
-        return self._drive({**initial, "approval": approval})
+        return self._drive({**initial, "approval": approval, "confirm_weak": confirm_weak})
 
     def answer(self, approved: bool) -> dict[str, Any]:
         """Answer a pending approval and go on."""

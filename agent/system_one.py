@@ -11,6 +11,7 @@ from agent.runtime import Runtime
 from envs.base import WorldState
 from planner.backend import Wave
 from planner.schema import Plan
+from skills.reach import Workspace
 
 TickHook = Callable[[Runtime], None]
 StartHook = Callable[[ActiveCall], None]
@@ -39,6 +40,9 @@ class SystemOne:
 
     def world(self) -> WorldState:
         return self.env.world_state()
+
+    def workspace(self) -> Workspace:
+        return Workspace(self.env, self.env.world_state())
 
     def run_wave(self, plan: Plan, done: set[str]) -> Wave:
         rt = Runtime(self.env, self.monitors, self.faults)

@@ -30,6 +30,10 @@ def get_predicate(name: str) -> PredicateFn:
     return _PREDICATES[name]
 
 
+def predicate_names() -> list[str]:
+    return sorted(_PREDICATES)
+
+
 def check_params(name: str, params: dict[str, Any]) -> None:
     """Raise ValueError when ``params`` do not fit the predicate's signature."""
     sig = inspect.signature(get_predicate(name))
@@ -52,18 +56,21 @@ def _obj(world: WorldState, name: str):
 
 @predicate("object_in_zone")
 def object_in_zone(world: WorldState, object: str, zone: str) -> tuple[bool, str]:
+    """The object rests in the zone, out of every hand."""
     o = _obj(world, object)
     return o.in_zone == zone and o.held_by is None, f"{object} in zone {o.in_zone}, held by {o.held_by}"
 
 
 @predicate("object_at_station")
 def object_at_station(world: WorldState, object: str, station: str) -> tuple[bool, str]:
+    """The object stands on the station's table, out of every hand."""
     o = _obj(world, object)
     return o.station == station and o.held_by is None, f"{object} at {o.station}, held by {o.held_by}"
 
 
 @predicate("object_held")
 def object_held(world: WorldState, object: str, hand: str | None = None) -> tuple[bool, str]:
+    """A hand (or the named one) holds the object."""
     o = _obj(world, object)
     ok = o.held_by is not None and (hand is None or o.held_by == hand)
     return ok, f"{object} held by {o.held_by}"
@@ -73,6 +80,7 @@ def object_held(world: WorldState, object: str, hand: str | None = None) -> tupl
 def container_holds(
     world: WorldState, container: str, liquid: str, min_ml: float = 0.0, max_ml: float = float("inf")
 ) -> tuple[bool, str]:
+    """The container holds between min_ml and max_ml of the liquid."""
     c = world.containers.get(container)
     if c is None:
         raise KeyError(f"unknown container '{container}' in predicate")
@@ -84,6 +92,7 @@ def container_holds(
 def container_received(
     world: WorldState, container: str, min_ml: float = 0.0, max_ml: float = float("inf")
 ) -> tuple[bool, str]:
+    """The container received between min_ml and max_ml (of anything) since the start."""
     c = world.containers.get(container)
     if c is None:
         raise KeyError(f"unknown container '{container}' in predicate")
@@ -92,6 +101,7 @@ def container_received(
 
 @predicate("reaction_fired")
 def reaction_fired(world: WorldState, container: str, reaction: str | None = None) -> tuple[bool, str]:
+    """A reaction (or the named one) started in the container."""
     fired = [r.reaction for r in world.reactions if r.container == container]
     ok = bool(fired) and (reaction is None or reaction in fired)
     return ok, f"reactions in {container}: {fired or 'none'}"
@@ -99,9 +109,11 @@ def reaction_fired(world: WorldState, container: str, reaction: str | None = Non
 
 @predicate("spill_below")
 def spill_below(world: WorldState, ml: float) -> tuple[bool, str]:
+    """Less than ml was spilled in all."""
     return world.spilled_ml < ml, f"spilled {world.spilled_ml:.1f} ml"
 
 
 @predicate("robot_at")
 def robot_at(world: WorldState, station: str) -> tuple[bool, str]:
+    """The robot stands at the station's working pose."""
     return world.robot.station == station, f"robot at {world.robot.station}"

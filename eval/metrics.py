@@ -261,7 +261,7 @@ def episode_metrics(case: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     replies = [e for e in events if e["kind"] == "reply"]
     if expect is not None:
         got = replies[-1].get("reply_kind", "not_understood") if replies else None
-        declined = got in ("not_understood", "question", "refused")
+        declined = got in ("not_understood", "question", "refused", "declined")
         success = (got == expect or (expect == "declined" and declined)) and "dispatch" not in kinds
     else:
         success = bool(checks) and all(c["ok"] for c in checks)

@@ -19,6 +19,7 @@ class Understood:
 
     task: dict[str, Any]
     summary: str
+    confirm: str | None = None  # a weak match: the question to ask a person before the robot moves
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class Reply:
     """No plan: what to tell the person instead (not understood, a question, a refusal)."""
 
     message: str
-    kind: str = "not_understood"
+    kind: str = "not_understood"  # or question, declined, refused, error
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,9 @@ class PlannerBackend(Protocol):
         """A plan, or a Reply when the planner declines (a question for the person, giving up)."""
         ...
 
-    def goal_met(self, task: dict[str, Any], world: WorldState) -> tuple[bool, list[str]]: ...
+    def goal_met(self, task: dict[str, Any], world: WorldState) -> tuple[bool | None, list[str]]:
+        """Whether the request's goal holds on the world, and why; None when there is no goal to check."""
+        ...
 
 
 @dataclass
@@ -66,3 +69,7 @@ class StepRunner(Protocol):
     def world(self) -> WorldState: ...
 
     def run_wave(self, plan: Plan, done: set[str]) -> Wave: ...
+
+    def workspace(self) -> Any:
+        """What arm skills check reachability against (skills/reach.py Workspace), or None."""
+        ...

@@ -19,17 +19,22 @@ from planner.backend import Feedback, PlannerBackend, PlanningError, Reply, Step
 from planner.schema import Plan
 from planner.state import RunState, Status
 from planner.validate import validate_plan
+from skills.reasons import reasons_with
 from skills.spec import SceneNames
 from skills.symbolic import SymbolicState
 
 DONE: Literal["__end__"] = "__end__"  # LangGraph's END, typed for the routers' Literal returns
 assert DONE == END
 
-# Failure reasons by what can be done about them.
-FATAL = {"unstable", "fell"}
-ASK_USER = {"blocked"}
-REPAIR = {"dropped"}  # the recipe is expanded again from the world as it is: re-pick, re-approach
-FINISH = {"spill", "table_collision", "too_much"}
+# Failure reasons by what can be done about them (the vocabulary: skills/reasons.py).
+FATAL = reasons_with("fatal")
+ASK_USER = reasons_with("ask_user")
+# The backend is asked again with the failure: the recipe is expanded again from the world as it is
+# (re-pick, re-approach, the other hand for an unreachable call); an LLM gets the failure in its prompt.
+REPAIR = reasons_with("repair")
+NO_RETRY = REPAIR | reasons_with("replan")  # repeating the same call cannot fix these
+FINISH = reasons_with("finish")
+UNCHECKED = "completed (goal unchecked)"
 
 
 @dataclass
@@ -49,15 +54,25 @@ class GraphContext:
     emit: Callable[[str, dict[str, Any]], None] = field(default=lambda kind, data: None)
 
 
+def _reply_status(kind: str) -> Status:
+    """A backend's Reply as the run's status: a question waits for a person; a declined request (negated
+    or contrary, planner/meaning.py) is reported as such; anything else was not understood."""
+    return {"question": "needs_user", "declined": "declined"}.get(kind, "not_understood")  # type: ignore[return-value]
+
+
 def build_graph(ctx: GraphContext, checkpointer: Any = None):
     def understand(state: RunState) -> RunState:
         result = ctx.backend.understand(state["goal"], ctx.runner.world())
         if isinstance(result, Reply):
             ctx.emit("reply", {"message": result.message, "reply_kind": result.kind})
-            status: Status = "needs_user" if result.kind == "question" else "not_understood"
-            return {"status": status, "message": result.message, "task": None}
-        ctx.emit("understood", {"task": result.task, "summary": result.summary})
-        return {"task": result.task, "summary": result.summary, "status": "running"}
+            return {"status": _reply_status(result.kind), "message": result.message, "task": None}
+        ctx.emit("understood", {"task": result.task, "summary": result.summary, "confirm": result.confirm})
+        return {
+            "task": result.task,
+            "summary": result.summary,
+            "status": "running",
+            "confirm": result.confirm,
+        }
 
     def plan(state: RunState) -> RunState:
         fb = state.get("feedback")
@@ -69,7 +84,8 @@ def build_graph(ctx: GraphContext, checkpointer: Any = None):
             return {"status": "failed", "message": f"cannot plan: {e}", "issues": [str(e)]}
         if isinstance(new, Reply):
             ctx.emit("reply", {"message": new.message, "reply_kind": new.kind})
-            return {"status": "needs_user" if new.kind == "question" else "failed", "message": new.message}
+            status: Status = "failed" if new.kind not in ("question", "declined") else _reply_status(new.kind)
+            return {"status": status, "message": new.message}
         version = state.get("plan_version", 0) + 1
         ctx.emit("plan", {"version": version, "plan": new.model_dump(), "feedback": fb})
         return {
@@ -83,18 +99,41 @@ def build_graph(ctx: GraphContext, checkpointer: Any = None):
     def validate(state: RunState) -> RunState:
         world = ctx.runner.world()
         plan_ = Plan.model_validate(state["plan"])
-        issues = [
-            str(i)
-            for i in validate_plan(plan_, SceneNames.from_world(world), SymbolicState.from_world(world))
-        ]
-        if issues:
-            ctx.emit("invalid_plan", {"issues": issues})
-            return {
-                "issues": issues,
-                "status": "invalid_plan",
-                "message": "the plan did not validate:\n" + "\n".join(issues),
-            }
-        return {"issues": []}
+        found = validate_plan(
+            plan_,
+            SceneNames.from_world(world),
+            SymbolicState.from_world(world),
+            workspace=ctx.runner.workspace(),
+        )
+        issues = [str(i) for i in found]
+        if not issues:
+            return {"issues": []}
+        ctx.emit("invalid_plan", {"issues": issues})
+        replans = state.get("replans", 0)
+        if all(i.kind == "unreachable" for i in found) and replans < ctx.max_replans:
+            # Rejected before motion, then repaired like a failed call: the planner hears why.
+            first = found[0]
+            step = plan_.step(first.step_id or "")
+            fb = Feedback(
+                failed_step=step.model_dump(),
+                outcome={
+                    "call_id": step.id,
+                    "skill": step.skill,
+                    "args": step.args,
+                    "status": "failure",
+                    "reason": "unreachable",
+                    "evidence": {"detail": first.message},
+                },
+                decision="repair",
+            )
+            ctx.emit("decision", {"decision": "repair", "message": str(first), "feedback": fb.__dict__})
+            return {"issues": issues, "decision": "repair", "replans": replans + 1, "feedback": fb.__dict__}
+        return {
+            "issues": issues,
+            "decision": "finish",
+            "status": "invalid_plan",
+            "message": "the plan did not validate:\n" + "\n".join(issues),
+        }
 
     def execute(state: RunState) -> RunState:
         plan_ = Plan.model_validate(state["plan"])
@@ -137,7 +176,7 @@ def build_graph(ctx: GraphContext, checkpointer: Any = None):
                 )
             tries = attempts.get(f["call_id"], 0)
             attempts[f["call_id"]] = tries + 1
-            if reason not in REPAIR and tries < ctx.max_step_retries:
+            if reason not in NO_RETRY and tries < ctx.max_step_retries:
                 return decide("retry", attempts=attempts, retries=state.get("retries", 0) + 1)
             if replans < ctx.max_replans:
                 fb = Feedback(
@@ -153,6 +192,10 @@ def build_graph(ctx: GraphContext, checkpointer: Any = None):
         if len(done) < len(plan_.steps):
             return decide("continue")
         met, details = ctx.backend.goal_met(state["task"] or {}, world)
+        if met is None:  # no goal the world can be checked against: never reported as success
+            return decide(
+                "finish", status="completed_unchecked", message=f"{UNCHECKED}: " + "; ".join(details)
+            )
         if met:
             return decide("finish", status="success", message="goal reached: " + "; ".join(details))
         if replans < ctx.max_replans:
@@ -174,10 +217,16 @@ def build_graph(ctx: GraphContext, checkpointer: Any = None):
 
     def approve(state: RunState) -> RunState:
         # Its own node, before any robot command: a resumed interrupt re-runs only this.
-        if not state.get("approval"):
+        # A weak match is confirmed once, on its first plan, when a person is there to answer (chat).
+        weak = state.get("confirm") if state.get("confirm_weak") and state.get("plan_version") == 1 else None
+        if not state.get("approval") and not weak:
             return {}
         answer = interrupt(
-            {"question": "approve this plan?", "plan": state["plan"], "version": state.get("plan_version")}
+            {
+                "question": weak or "approve this plan?",
+                "plan": state["plan"],
+                "version": state.get("plan_version"),
+            }
         )
         approved = answer is True or str(answer).strip().lower() in ("y", "yes", "approve", "ok")
         ctx.emit("approval", {"approved": approved, "answer": str(answer)})
@@ -185,8 +234,10 @@ def build_graph(ctx: GraphContext, checkpointer: Any = None):
             return {}
         return {"status": "rejected", "message": "the plan was not approved", "decision": "finish"}
 
-    def after_validate(state: RunState) -> Literal["approve", "__end__"]:
-        return "approve" if not state.get("issues") else DONE
+    def after_validate(state: RunState) -> Literal["approve", "plan", "__end__"]:
+        if not state.get("issues"):
+            return "approve"
+        return "plan" if state.get("decision") == "repair" else DONE
 
     def after_approve(state: RunState) -> Literal["execute", "__end__"]:
         return DONE if state.get("status") == "rejected" else "execute"

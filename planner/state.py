@@ -6,7 +6,16 @@ import operator
 from typing import Annotated, Any, Literal, TypedDict
 
 Status = Literal[
-    "running", "success", "failed", "not_understood", "invalid_plan", "needs_user", "rejected", "aborted"
+    "running",
+    "success",
+    "completed_unchecked",  # every step succeeded, but the plan named no goal to check on the world
+    "failed",
+    "not_understood",
+    "declined",  # a negated or contrary request (planner/meaning.py): nothing was executed
+    "invalid_plan",
+    "needs_user",
+    "rejected",
+    "aborted",
 ]
 
 
@@ -29,3 +38,5 @@ class RunState(TypedDict, total=False):
     message: str
     snapshot: dict[str, Any] | None  # the simulator after the last wave, to resume from
     approval: bool  # ask a person to approve each plan before it runs
+    confirm: str | None  # the backend's question when it understood the request only weakly
+    confirm_weak: bool  # a person is there to answer it (chat): ask before the first plan runs

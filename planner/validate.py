@@ -7,10 +7,11 @@ and symbolic preconditions that do not hold when the plan is followed in depende
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from envs.predicates import check_params
 from envs.validation import format_validation_error
 from planner.schema import Plan
 from skills.registry import get_skill
@@ -18,7 +19,16 @@ from skills.spec import SceneNames
 from skills.symbolic import SymbolicState
 
 IssueKind = Literal[
-    "unknown_skill", "bad_args", "duplicate_id", "unknown_dependency", "cycle", "precondition"
+    "unknown_skill",
+    "bad_args",
+    "duplicate_id",
+    "unknown_dependency",
+    "cycle",
+    "precondition",
+    "unreachable",
+    "unknown_predicate",
+    "bad_goal",
+    "contrary",
 ]
 
 
@@ -50,9 +60,18 @@ def dependency_order(plan: Plan) -> tuple[list[str], list[PlanIssue]]:
 
 
 def validate_plan(
-    plan: Plan, scene: SceneNames, state: SymbolicState, done: set[str] | None = None
+    plan: Plan,
+    scene: SceneNames,
+    state: SymbolicState,
+    done: set[str] | None = None,
+    workspace: Any = None,
 ) -> list[PlanIssue]:
-    """All problems found; empty when the plan may run. Steps in ``done`` already ran."""
+    """All problems found; empty when the plan may run. Steps in ``done`` already ran.
+
+    With a ``workspace`` (skills/reach.py: the env and the world as it is), each step whose symbolic
+    preconditions hold is also checked for reachability, unless an earlier step moved its object (its
+    pose is not known until then).
+    """
     issues: list[PlanIssue] = []
     done = done or set()
     seen: set[str] = set()
@@ -81,12 +100,58 @@ def validate_plan(
     issues.extend(cycle)
     if issues:
         return issues
+    issues.extend(goal_issues(plan, scene))
     sim = state.copy()
+    moved: set[str] = set()
     for step_id in order:
         if step_id in done:
             continue
         spec, args = parsed[step_id]
-        for problem in spec.preconditions(sim, args):
+        problems = spec.preconditions(sim, args)
+        for problem in problems:
             issues.append(PlanIssue(step_id, "precondition", f"{spec.name}: {problem}"))
+        checkable = workspace is not None and spec.reachable is not None and not problems
+        if checkable and not moved & set(_names(args)):
+            for problem in spec.reachable(workspace, sim, args):
+                issues.append(PlanIssue(step_id, "unreachable", problem))
+        before = (dict(sim.object_station), dict(sim.holding))
         spec.effects(sim, args)
+        moved |= {o for o, st in sim.object_station.items() if before[0].get(o, st) != st}
     return issues
+
+
+def _names(args: Any) -> list[str]:
+    return [v for v in args.model_dump().values() if isinstance(v, str)]
+
+
+# Goal predicate parameters that name something in the scene, and which names they take.
+_GOAL_NAMES = {"object": "objects", "container": "containers", "station": "stations", "zone": "zones"}
+
+
+def goal_issues(plan: Plan, scene: SceneNames) -> list[PlanIssue]:
+    """The plan's goal predicates (envs/predicates.py): known, with fitting parameters and scene names."""
+    out = []
+    for i, g in enumerate(plan.goal):
+        where = f"goal[{i}] {g.predicate}"
+        try:
+            check_params(g.predicate, g.params)
+        except KeyError as e:
+            out.append(PlanIssue(None, "unknown_predicate", f"{where}: {e.args[0]}"))
+            continue
+        except ValueError as e:
+            out.append(PlanIssue(None, "bad_goal", f"{where}: {e}"))
+            continue
+        for key, kind in _GOAL_NAMES.items():
+            value = g.params.get(key)
+            names = _scene_names(scene, kind)
+            if value is not None and value not in names:
+                out.append(
+                    PlanIssue(None, "bad_goal", f"{where}: {key} '{value}' is not one of {', '.join(names)}")
+                )
+    return out
+
+
+def _scene_names(scene: SceneNames, kind: str) -> list[str]:
+    if kind == "zones":
+        return sorted(n for n, t in scene.objects.items() if t == "zone")
+    return scene.names_of(kind)

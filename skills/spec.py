@@ -140,6 +140,8 @@ class SkillSpec:
         judge: reads success or failure from the world state; None while undecided.
         holds: the (hand, object) a call keeps gripped throughout, for the drop monitor.
         background: a call that keeps going until preempted or the plan ends (``hold``).
+        reachable: feasibility before motion (skills/reach.py): ``reachable(workspace, state, args)``
+            lists why the call cannot reach its target from the station the robot will stand at.
     """
 
     name: str
@@ -153,6 +155,7 @@ class SkillSpec:
     judge: Callable[[CallContext], Verdict | None]
     holds: Callable[[Any], tuple[str, str] | None] = lambda args: None
     background: bool = False
+    reachable: Callable[[Any, SymbolicState, Any], list[str]] | None = None
 
     def parse_args(self, raw: dict[str, Any], scene: SceneNames | None = None) -> SkillArgs:
         """Validate raw arguments (from a plan, the CLI or an LLM) against the schema and the scene."""

@@ -14,7 +14,8 @@ from rich.table import Table
 from agent.cli.errors import user_errors
 
 console = Console()
-EXIT = {"success": 0, "not_understood": 2, "invalid_plan": 2}
+# 3: every step succeeded but the plan named no goal to check on the world (LLM plans): not a success.
+EXIT = {"success": 0, "not_understood": 2, "declined": 2, "invalid_plan": 2, "completed_unchecked": 3}
 
 
 def run(
@@ -57,7 +58,8 @@ def run(
 ) -> None:
     """Plan a task with the planner (offline recipes by default) and run it on the simulated G1.
 
-    Exit code 0: success; 1: the task failed; 2: not understood or bad input. Every run writes
+    Exit code 0: success; 1: the task failed; 2: not understood, declined (a negated or contrary
+    request) or bad input; 3: completed, goal unchecked (no goal predicate to check). Every run writes
     runs/RUN_ID/ (checkpoints, events.jsonl, summary.json).
     """
     from agent.faults import FaultError
@@ -131,7 +133,7 @@ def run(
 def print_summary(s: dict[str, Any]) -> None:
     console.print()  # the live panel leaves the cursor on its last line
     color = "green" if s["success"] else "red"
-    console.print(f"[bold {color}]{s['status']}[/]: {s['message']}")
+    console.print(f"[bold {color}]{s['status']}[/]: {s['message']}", highlight=False)
     t = Table(show_header=False, box=None)
     for key in (
         "run_id",

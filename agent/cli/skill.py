@@ -53,6 +53,23 @@ def _claims(spec) -> str:
     return ", ".join(groups) + (" (per hand)" if sides else "") if groups else "-"
 
 
+def _unreachable(env, rt, call):
+    """The outcome of a call its skill finds out of reach from where the robot stands, else None."""
+    from agent.outcome import UNREACHABLE, Outcome
+    from skills.reach import Workspace
+    from skills.symbolic import SymbolicState
+
+    if call.spec.reachable is None:
+        return None
+    problems = call.spec.reachable(Workspace(env, rt.world), SymbolicState.from_world(rt.world), call.args)
+    if not problems:
+        return None
+    t = round(rt.world.time_s, 4)
+    return Outcome(
+        call.id, call.spec.name, "failure", UNREACHABLE, t, t, call.raw_args, {"detail": "; ".join(problems)}
+    )
+
+
 def _parse_skill_args(extra: list[str]) -> dict[str, str]:
     """``--object red_block --hand=left`` -> {"object": "red_block", "hand": "left"}."""
     out: dict[str, str] = {}
@@ -122,7 +139,9 @@ def run_skill(
             lambda r: writer.append(env.render("third_person", 480, 360)) if r.ticks % 2 == 0 else None
         )
     t0 = time.perf_counter()
-    outcomes = rt.run_until_event()
+    rejected = _unreachable(env, rt, call)
+    # An unreachable call is rejected before the robot moves.
+    outcomes = [rejected] if rejected is not None else rt.run_until_event()
     wall = time.perf_counter() - t0
     if writer is not None:
         writer.close()

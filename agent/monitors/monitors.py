@@ -94,6 +94,9 @@ class Monitors:
             return Verdict(
                 "failure", why.BLOCKED, {"base_pose": world.robot.base_pose, "still_s": round(a.still_s, 2)}
             )
+        error = getattr(a.executor, "error", None)
+        if error:  # the executor found no motion for the call (skills/controllers Unreachable)
+            return Verdict("failure", why.UNREACHABLE, {"detail": error})
         verdict = spec.judge(CallContext(a.call.args, a.start_world, world, a.executor.finished, elapsed))
         if verdict is not None:
             return verdict

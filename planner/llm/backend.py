@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from envs import predicates
 from envs.base import WorldState
 from envs.validation import format_validation_error
 from planner.backend import Feedback, PlannerBackend, Reply, Understood
@@ -37,7 +38,14 @@ from planner.llm.client import (
 )
 from planner.llm.config import MODES, LLMConfig
 from planner.llm.modes import INSTRUCTIONS, normalize, parse_json, plan_schema, read_reply, request_body
-from planner.llm.prompts import Template, describe_scene, describe_skills, describe_world
+from planner.llm.prompts import (
+    Template,
+    describe_predicates,
+    describe_scene,
+    describe_skills,
+    describe_world,
+)
+from planner.meaning import contrary
 from planner.schema import Plan
 from planner.validate import validate_plan
 from skills.spec import SceneNames
@@ -125,7 +133,7 @@ class LLMBackend:
     def understand(self, goal: str, world: WorldState) -> Understood | Reply:
         try:
             request = self.templates["request"].render(goal=goal, world=describe_world(world))
-            result = self._ask("plan", [{"role": "user", "content": request}], world)
+            result = self._ask("plan", [{"role": "user", "content": request}], world, goal)
         except LLMUnavailable as e:
             return self._fall_back_understand(e, goal, world)
         except ReplayMismatch as e:
@@ -153,7 +161,7 @@ class LLMBackend:
             {"role": "user", "content": self._replan_text(task, world, feedback, previous)},
         ]
         try:
-            result = self._ask("replan", messages, world)
+            result = self._ask("replan", messages, world, task.get("goal", ""))
         except ReplayMismatch as e:
             self.emit("llm_replay_mismatch", error=str(e))
             return Reply(str(e), "error")
@@ -169,11 +177,22 @@ class LLMBackend:
         self._last_plan = result
         return result
 
-    def goal_met(self, task: dict[str, Any], world: WorldState) -> tuple[bool, list[str]]:
+    def goal_met(self, task: dict[str, Any], world: WorldState) -> tuple[bool | None, list[str]]:
+        """The model's goal predicates on the world; None when its plan named none."""
         if self.fallback is not None and self._fallback_task is not None:
             return self.fallback.goal_met(self._fallback_task, world)
-        n = len(self._last_plan.steps) if self._last_plan else 0
-        return True, [f"all {n} steps of the model's plan succeeded"]
+        plan = self._last_plan or Plan.model_validate(task.get("plan") or {"steps": []})
+        if not plan.goal:
+            return None, [f"all {len(plan.steps)} steps of the model's plan succeeded; it named no goal"]
+        results = []
+        for g in plan.goal:
+            try:
+                ok, detail = predicates.evaluate(world, g.predicate, g.params)
+            except (KeyError, ValueError, TypeError) as e:  # validated, but the world may have changed
+                ok, detail = False, str(e)
+            args = ", ".join(f"{k}={v}" for k, v in g.params.items())
+            results.append((ok, f"{g.predicate}({args}): {'met' if ok else 'not met'}, {detail}"))
+        return all(ok for ok, _ in results), [d for _, d in results]
 
     # -- accounting ---------------------------------------------------------------------------------
     def usage(self) -> dict[str, Any]:
@@ -210,11 +229,16 @@ class LLMBackend:
 
     def _system(self, scene: SceneNames, skills: str, mode: str) -> dict[str, Any]:
         text = self.templates["system"].render(
-            skills=skills, scene=describe_scene(scene), output=INSTRUCTIONS[mode]
+            skills=skills,
+            scene=describe_scene(scene),
+            output=INSTRUCTIONS[mode],
+            predicates=describe_predicates(),
         )
         return {"role": "system", "content": text}
 
-    def _ask(self, kind: str, conversation: list[dict[str, Any]], world: WorldState) -> Plan | Reply | str:
+    def _ask(
+        self, kind: str, conversation: list[dict[str, Any]], world: WorldState, request: str
+    ) -> Plan | Reply | str:
         """A checked plan, the model's Reply, or (a str) why no valid plan came within the bound."""
         t_start = time.perf_counter()
         cfg = self.cfg
@@ -248,7 +272,7 @@ class LLMBackend:
             if cfg.mode == "auto" and not cfg.replay:
                 _MODE_CHOICE[(cfg.base_url, cfg.model)] = mode
             answer = read_reply(mode, call.response)
-            plan, errors = self._check(answer, scene, symbolic)
+            plan, errors = self._check(answer, scene, symbolic, request)
             usage = call.response.get("usage") or {}
             stats = {
                 "call": kind,
@@ -269,7 +293,10 @@ class LLMBackend:
             self.calls.append(stats)
             self.emit("llm_call", **stats)
             if not errors and plan is not None:
-                return decline_of(plan) or plan
+                reply = decline_of(plan)
+                if reply is not None and reply.kind == "refused" and contrary(request) is not None:
+                    return Reply(reply.message, "declined")
+                return reply or plan
             conversation.append(answer.assistant)
             repair = self.templates["repair"].render(errors="\n".join(f"- {e}" for e in errors))
             if answer.tool_call_id:
@@ -287,7 +314,9 @@ class LLMBackend:
         self.emit("llm_mode", rejected=old, now=self.mode, why=why)
         return True
 
-    def _check(self, answer, scene: SceneNames, symbolic: SymbolicState) -> tuple[Plan | None, list[str]]:
+    def _check(
+        self, answer, scene: SceneNames, symbolic: SymbolicState, request: str
+    ) -> tuple[Plan | None, list[str]]:
         if answer.finish_reason == "length":
             return None, [
                 f"the reply was cut off at the token limit (finish_reason=length, max_tokens="
@@ -309,6 +338,12 @@ class LLMBackend:
                     f"the plan has no steps; to ask or refuse, start the reason with {QUESTION} or {GIVE_UP}"
                 ]
             return plan, []
+        against = contrary(request)
+        if against is not None:  # held to what the system prompt says, not only asked
+            return None, [
+                f"the request is {against.kind} ('{against.cue}': {against.say}); a plan for it must not "
+                f"run: answer with an empty plan and a reason starting with {GIVE_UP} or {QUESTION}"
+            ]
         return plan, [str(i) for i in validate_plan(plan, scene, symbolic)]
 
     def _replan_text(

@@ -2,7 +2,8 @@
 
 The model writes the wire shape of planner/schema.py in every mode:
 
-    {"reason": str, "steps": [{"id": str, "skill": str, "args": {...}, "after": [str, ...]}]}
+    {"reason": str, "steps": [{"id": str, "skill": str, "args": {...}, "after": [str, ...]}],
+     "goal": [{"predicate": str, "params": {...}}]}
 
 - ``json_schema``: ``response_format`` with a strict JSON schema (every field required, no extra fields);
 - ``tools``: one forced tool, ``submit_plan``, whose parameters are that schema;
@@ -15,11 +16,13 @@ needs every property required, so an argument with a default is ``X or null`` (n
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_type_hints
 
+from envs.predicates import get_predicate, predicate_names
 from skills.registry import all_skills, skill_schema
 from skills.spec import SceneNames
 
@@ -66,10 +69,58 @@ def plan_schema(scene: SceneNames | None) -> dict[str, Any]:
                 "description": "why the plan reaches the goal; or QUESTION:/GIVE UP:",
             },
             "steps": {"type": "array", "items": {"anyOf": variants}},
+            "goal": {
+                "type": "array",
+                "items": {"anyOf": goal_variants(scene)},
+                "description": "world-state predicates that hold once the request is done",
+            },
         },
-        "required": ["reason", "steps"],
+        "required": ["reason", "steps", "goal"],
         "additionalProperties": False,
     }
+
+
+_JSON_TYPES = {str: "string", float: "number", int: "number"}
+# Predicate parameters that name something in the scene: an enum of those names.
+_SCENE_KINDS = {"object": "objects", "container": "containers", "station": "stations"}
+
+
+def goal_variants(scene: SceneNames | None) -> list[dict[str, Any]]:
+    """One strict-mode variant per registered predicate (envs/predicates.py), from its signature."""
+    out = []
+    for name in predicate_names():
+        props: dict[str, Any] = {}
+        fn = get_predicate(name)
+        hints = get_type_hints(fn)
+        for pname, param in list(inspect.signature(fn).parameters.items())[1:]:
+            ann = hints.get(pname, str)
+            base = next((t for t in (str, float, int) if ann is t or t in getattr(ann, "__args__", ())), str)
+            prop: dict[str, Any] = {"type": _JSON_TYPES[base]}
+            kind = _SCENE_KINDS.get(pname)
+            if pname == "zone" and scene is not None:
+                prop["enum"] = sorted(n for n, t in scene.objects.items() if t == "zone")
+            elif kind and scene is not None:
+                prop["enum"] = scene.names_of(kind)
+            if param.default is not inspect.Parameter.empty:
+                prop = {"anyOf": [prop, {"type": "null"}], "description": f"null for {param.default}"}
+            props[pname] = prop
+        out.append(
+            {
+                "type": "object",
+                "properties": {
+                    "predicate": {"type": "string", "enum": [name]},
+                    "params": {
+                        "type": "object",
+                        "properties": props,
+                        "required": list(props),
+                        "additionalProperties": False,
+                    },
+                },
+                "required": ["predicate", "params"],
+                "additionalProperties": False,
+            }
+        )
+    return out
 
 
 INSTRUCTIONS = {
@@ -187,4 +238,10 @@ def normalize(data: Any) -> Any:
                 step["args"] = {k: v for k, v in step["args"].items() if v is not None}
             if isinstance(step, dict) and step.get("after") is None:
                 step.pop("after", None)
+    if isinstance(data, dict) and isinstance(data.get("goal"), list):
+        for g in data["goal"]:
+            if isinstance(g, dict) and isinstance(g.get("params"), dict):
+                g["params"] = {k: v for k, v in g["params"].items() if v is not None}
+    if isinstance(data, dict) and data.get("goal") is None:
+        data.pop("goal", None)
     return data

@@ -7,6 +7,7 @@ text from the request or the scene cannot inject placeholders); an unknown or mi
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import math
 import re
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from envs.base import WorldState
+from envs.predicates import get_predicate, predicate_names
 from skills.registry import all_skills, skill_schema
 from skills.spec import SceneNames
 
@@ -22,7 +24,7 @@ _VAR = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 
 # Placeholders each template may use.
 ALLOWED = {
-    "system": {"skills", "scene", "output"},
+    "system": {"skills", "scene", "output", "predicates"},
     "request": {"goal", "world"},
     "replan": {"goal", "world", "failure", "succeeded", "previous_plan", "decision"},
     "repair": {"errors"},
@@ -85,6 +87,17 @@ def describe_skills(scene: SceneNames | None) -> str:
                 arg += f" = {json.dumps(prop.get('default'))}"
             args.append(arg)
         lines.append(f"- {spec.name}({', '.join(args)}): {spec.description}")
+    return "\n".join(lines)
+
+
+def describe_predicates() -> str:
+    """One line per goal predicate (envs/predicates.py): its parameters, with defaults."""
+    lines = []
+    for name in predicate_names():
+        params = list(inspect.signature(get_predicate(name)).parameters.values())[1:]
+        shown = ", ".join(p.name if p.default is p.empty else f"{p.name}={p.default}" for p in params)
+        doc = (get_predicate(name).__doc__ or "").strip().splitlines()
+        lines.append(f"- {name}({shown})" + (f": {doc[0]}" if doc else ""))
     return "\n".join(lines)
 
 

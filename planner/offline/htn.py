@@ -34,11 +34,14 @@ def expand(
     params: Mapping[str, Any],
     state: SymbolicState,
     lateral: Mapping[str, float],
+    avoid: Mapping[str, set[str]] | None = None,
 ) -> list[SkillCall]:
-    """The calls that reach the recipe's goal from ``state`` (left unchanged)."""
+    """The calls that reach the recipe's goal from ``state`` (left unchanged); ``avoid`` maps objects to
+    hands found unable to reach them."""
     sim = state.copy()
     out: list[SkillCall] = []
-    _items(library, library.recipes[recipe].do, Scope(params, sim, lateral), out, f"recipes.{recipe}.do", 0)
+    scope = Scope(params, sim, lateral, avoid or {})
+    _items(library, library.recipes[recipe].do, scope, out, f"recipes.{recipe}.do", 0)
     return out
 
 
@@ -64,7 +67,7 @@ def _items(
             _items(
                 library,
                 task.do,
-                Scope(bound, scope.state, scope.lateral),
+                Scope(bound, scope.state, scope.lateral, scope.avoid),
                 out,
                 f"tasks.{item.task}.do",
                 depth + 1,

@@ -41,11 +41,13 @@ Value = Ref | Call | str | float | int | bool
 @dataclass
 class Scope:
     """What values are evaluated against: the bound parameters, the evolving symbolic state, and each
-    object's lateral offset in its station's frame (y > 0: the robot's left), for choosing a hand."""
+    object's lateral offset in its station's frame (y > 0: the robot's left) and the hands found unable to
+    reach it, for choosing a hand."""
 
     params: Mapping[str, Any]
     state: SymbolicState | None = None
     lateral: Mapping[str, float] | None = None
+    avoid: Mapping[str, set[str]] | None = None
 
 
 def _station_of(s: Scope, name: str) -> str | None:
@@ -57,10 +59,13 @@ def _station_of(s: Scope, name: str) -> str | None:
 
 def _pick_hand(s: Scope, obj: str, preferred: str) -> str:
     # The named hand, or by reach when `auto` (an object on the robot's left goes to the left hand);
-    # when that hand is busy the other one, if free.
+    # when that hand is busy, or found unable to reach the object, the other one, if free.
     st = _need_state(s)
     want = preferred if preferred in HANDS else ("left" if (s.lateral or {}).get(obj, 0.0) > 0 else "right")
     other = "right" if want == "left" else "left"
+    cannot = (s.avoid or {}).get(obj, set())
+    if want in cannot and other not in cannot and not st.holding.get(other):
+        return other
     return other if st.holding.get(want) and not st.holding.get(other) else want
 
 

@@ -7,6 +7,7 @@ the recipe from the world as it is now into a Plan; ``goal_met`` reads the recip
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -17,6 +18,7 @@ from envs import predicates
 from envs.base import WorldState
 from envs.scene_schema import load_scene
 from planner.backend import PlanningError
+from planner.meaning import contrary
 from planner.offline import mentions
 from planner.offline.deps import link
 from planner.offline.htn import expand
@@ -24,14 +26,20 @@ from planner.offline.lang import ExpansionError, Scope, evaluate
 from planner.offline.matcher import Matcher
 from planner.offline.params import extract, names_of, problems
 from planner.offline.recipes import Library, ParamType, Recipe, load_library
-from planner.schema import Plan
+from planner.schema import GoalCheck, Plan
 from skills.spec import SceneNames
 from skills.symbolic import SymbolicState
 
 # Measured with all-MiniLM-L6-v2 on the shipped recipes: 29 paraphrases of them scored 0.58-1.0, 17
 # unrelated requests 0.15-0.45 ("bake a cake" 0.20, "paint the wall red" 0.45).
 THRESHOLD = 0.5
-MARGIN = 0.1  # recipes scoring this close to the best are a near-tie
+# The lead the best recipe needs over the runner-up unless the request's parameters decide between them.
+# Measured (docs/planning.md): correct matches led by 0.12-0.67; the closer ones ("add 10 ml of dish soap
+# to the flask", 0.075 over the toothpaste) are decided by the parameters they fill.
+MARGIN = 0.1
+# Below this a match is weak: chat asks the person to confirm before the robot moves. The weakest correct
+# paraphrases measured 0.53-0.58 ("do the experiment", "could you put the red block into the yellow area").
+CONFIDENT = 0.6
 
 
 class Intent(BaseModel):
@@ -41,7 +49,13 @@ class Intent(BaseModel):
     recipe: str
     params: dict[str, str | float]
     score: float
+    lead: float = 1.0  # over the best other recipe; negative when the parameters decided a near-tie
     request: str = ""
+
+    @property
+    def weak(self) -> bool:
+        """A match to confirm with a person before the robot moves."""
+        return self.score < CONFIDENT
 
 
 @dataclass(frozen=True)
@@ -50,7 +64,7 @@ class Reply:
 
     message: str
     known: list[str] = field(default_factory=list)
-    kind: Literal["not_understood", "question"] = "not_understood"
+    kind: Literal["not_understood", "question", "declined"] = "not_understood"
 
 
 class OfflinePlanner:
@@ -75,6 +89,10 @@ class OfflinePlanner:
 
     def understand(self, text: str, world: WorldState) -> Intent | Reply:
         known = self.library.titles()
+        # Meaning first: a negated or contrary request is never matched to the task it resembles.
+        against = contrary(text)
+        if against is not None:
+            return Reply(against.message, known, "question" if against.question else "declined")
         ranked = self.matcher.rank(mentions.strip_params(text))
         if ranked[0][1] < self.threshold:
             return Reply(f"I don't know how to do that. I can: {', '.join(known)}.", known)
@@ -87,7 +105,13 @@ class OfflinePlanner:
         # source, target and volume of a pour, one amount of the toothpaste); a runner-up the request gives
         # no parameter to never wins, or a recipe with all defaults would catch every near miss.
         close = [c for i, c in enumerate(close) if i == 0 or c[2].given]
-        name, score, got = max(close, key=lambda c: (not c[2].missing, len(c[2].given), c[1]))
+        fill = lambda c: (not c[2].missing, len(c[2].given))  # noqa: E731
+        best = max(fill(c) for c in close)
+        tied = [c for c in close if fill(c) == best]
+        if len(tied) > 1:  # neither the scores nor the parameters tell them apart: ask, never guess
+            titles = " or to ".join(self.library.recipes[n].title for n, *_ in tied)
+            return Reply(f"Did you mean to {titles}? Say it with the objects involved.", known, "question")
+        name, score, got = tied[0]
         recipe = self.library.recipes[name]
         scene = SceneNames.from_world(world)
         if got.missing:
@@ -96,21 +120,30 @@ class OfflinePlanner:
         wrong = problems(recipe, got.params, scene)
         if wrong:
             return Reply(f"To {recipe.title}: {'; '.join(wrong)}.", known, "question")
-        return Intent(recipe=name, params=got.params, score=score, request=text)
+        lead = score - max((s for n, s in ranked if n != name), default=0.0)
+        return Intent(recipe=name, params=got.params, score=score, lead=round(lead, 4), request=text)
 
-    def plan(self, intent: Intent, world: WorldState) -> Plan:
+    def plan(self, intent: Intent, world: WorldState, avoid: Mapping[str, set[str]] | None = None) -> Plan:
+        """The recipe expanded from ``world``; ``avoid`` maps objects to hands that cannot reach them."""
         recipe = self._recipe(intent, world)
         met, details = self.goal_met(intent, world)
         if met:
             return Plan(reason=f"{recipe.title}: already done ({'; '.join(details)})", steps=[])
         state = SymbolicState.from_world(world)
         try:
-            calls = expand(self.library, intent.recipe, intent.params, state, self._lateral(world))
+            calls = expand(
+                self.library, intent.recipe, intent.params, state, self._lateral(world), avoid or {}
+            )
         except ExpansionError as e:
             raise PlanningError(f"cannot plan '{recipe.title}' from here: {e}") from None
         steps = link(calls, {*world.objects, *world.stations})
-        goal = "; ".join(f"{c}({_args(a)})" for c, a in self.checks(intent))
-        return Plan(reason=f"{recipe.title}, expanded from the current state until {goal}", steps=steps)
+        checks = self.checks(intent)
+        goal = "; ".join(f"{c}({_args(a)})" for c, a in checks)
+        return Plan(
+            reason=f"{recipe.title}, expanded from the current state until {goal}",
+            steps=steps,
+            goal=[GoalCheck(predicate=c, params=a) for c, a in checks],
+        )
 
     def goal_met(self, intent: Intent, world: WorldState) -> tuple[bool, list[str]]:
         results = [

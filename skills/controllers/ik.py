@@ -152,6 +152,31 @@ class ArmIK:
                 err = best
         return self.arm, err
 
+    def closest(self, site: str, pos: np.ndarray, iters: int = 150) -> np.ndarray:
+        """The world point nearest ``pos`` that ``{side}_{site}`` reaches with any hand rotation, within the
+        joint limits and the torso bound, solved from the current arm; the arm is left as it was."""
+        task = mink.FrameTask(f"{self.side}_{site}", "site", position_cost=1.0, orientation_cost=0.0)
+        local = self._pelvis_rot.T @ (np.asarray(pos, float) - self._pelvis_pos)
+        task.set_target(mink.SE3.from_rotation_and_translation(mink.SO3.identity(), local))
+        q0 = self.config.q.copy()
+        for _ in range(iters):
+            if np.linalg.norm(task.compute_error(self.config)[:3]) < _POS_TOL:
+                break
+            v = mink.solve_ik(
+                self.config,
+                [task],
+                _DT,
+                _SOLVER,
+                damping=_DAMPING,
+                limits=self._limits,
+                constraints=[self._freeze],
+            )
+            self.config.integrate_inplace(v, _DT)
+        T = self.config.get_transform_frame_to_world(f"{self.side}_{site}", "site")
+        reached = self.to_world(T.translation(), np.eye(3))[0]
+        self.config.update(q0)
+        return reached
+
     def _rot_err(self, task: mink.FrameTask) -> float:
         return float(np.linalg.norm(task.compute_error(self.config)[3:]))
 

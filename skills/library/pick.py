@@ -25,6 +25,12 @@ def _effects(s: SymbolicState, a: PickArgs) -> None:
     s.object_station[a.object] = None
 
 
+def _reachable(workspace, s: SymbolicState, a: PickArgs) -> list[str]:
+    from skills.reach import pick_problems
+
+    return pick_problems(workspace, s.robot_station, a.object, a.hand) if s.robot_station else []
+
+
 def _executor(env, a: PickArgs):
     from skills.controllers import PickExecutor
 
@@ -55,4 +61,5 @@ SPEC = SkillSpec(
     timeout_s=12.0,
     executor=_executor,
     judge=_judge,
+    reachable=_reachable,
 )
