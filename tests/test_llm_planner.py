@@ -29,6 +29,7 @@ LOOK = {
         {"id": "look", "skill": "look_at", "args": {"object": "catalyst_cup"}, "after": ["go"]},
         {"id": "pause", "skill": "wait", "args": {"seconds": 0.3}, "after": ["look"]},
     ],
+    "goal": [{"predicate": "robot_at", "params": {"station": "shelf"}}],
 }
 SHORT = {
     "reason": "look at the red block from here",
@@ -36,6 +37,7 @@ SHORT = {
         {"id": "look", "skill": "look_at", "args": {"object": "red_block"}, "after": []},
         {"id": "pause", "skill": "wait", "args": {"seconds": 0.2}, "after": ["look"]},
     ],
+    "goal": [{"predicate": "robot_at", "params": {"station": "bench"}}],
 }
 
 
@@ -323,3 +325,85 @@ def test_replan_feedback_without_a_failed_step_is_described(tmp_path, world):
         fb = Feedback(failed_step={}, outcome={"reason": "goal_not_met", "evidence": ["flask is empty"]})
         assert b.plan(u.task, world, fb).steps
     assert "goal is not met" in server.bodies[1]["messages"][-1]["content"]
+
+
+# -- meaning, goals, reach -------------------------------------------------------------------------------
+def _with(p: dict, **kw) -> dict:
+    return {**p, **kw}
+
+
+@pytest.mark.parametrize(
+    "goal",
+    ["do not look at the red block", "stop looking at the red block", "knock the red block off the table"],
+)
+def test_a_plan_for_a_negated_or_contrary_request_is_sent_back_and_never_runs(tmp_path, goal):
+    give_up = plan({"reason": "GIVE UP: the person asked me not to act on the red block", "steps": []})
+    with FakeOpenAI([plan(SHORT), give_up]) as server:
+        summary, run_dir = run(tmp_path, options(server), goal=goal)
+    assert summary["status"] == "declined" and "not to act" in summary["message"]
+    assert summary["outcomes"] == []
+    assert not [e for e in read_events(run_dir) if e["kind"] == "dispatch"]
+    repair = server.bodies[1]["messages"][-1]["content"]
+    assert "must not run" in repair and "GIVE UP:" in repair
+    system = server.bodies[0]["messages"][0]["content"]
+    assert "Requests you must not carry out" in system and "object_in_zone(object, zone)" in system
+
+
+def test_steps_that_succeed_but_leave_the_goal_false_are_not_a_success(tmp_path):
+    # Every step succeeds (look, wait), but the red block never reaches the zone the model named.
+    wrong = plan(
+        _with(
+            SHORT,
+            goal=[{"predicate": "object_in_zone", "params": {"object": "red_block", "zone": "yellow_zone"}}],
+        )
+    )
+    with FakeOpenAI([wrong] * 4) as server:
+        summary, _ = run(tmp_path, options(server), goal="put the red block in the yellow zone")
+    assert all(o["status"] == "success" for o in summary["outcomes"]) and summary["outcomes"]
+    assert summary["status"] == "failed" and not summary["success"]
+    assert "goal is not met" in summary["message"] and "object_in_zone" in summary["message"]
+    assert len(server.bodies) == 4  # the first plan, then 3 replans told that the goal is not met
+    assert "the goal is not met" in server.bodies[1]["messages"][-1]["content"]
+
+
+def test_a_plan_without_a_goal_completes_unchecked_never_success(tmp_path):
+    with FakeOpenAI([plan(_with(SHORT, goal=[]))]) as server:
+        summary, _ = run(tmp_path, options(server), goal="look at the red block")
+    assert [o["status"] for o in summary["outcomes"]] == ["success", "success"]
+    assert summary["status"] == "completed_unchecked" and summary["success"] is False
+    assert summary["message"].startswith("completed (goal unchecked)")
+
+
+@pytest.mark.parametrize(
+    ("goal", "expected"),
+    [
+        ({"predicate": "block_is_happy", "params": {}}, "unknown predicate 'block_is_happy'"),
+        ({"predicate": "object_in_zone", "params": {"object": "red_block"}}, "predicate 'object_in_zone'"),
+        ({"predicate": "robot_at", "params": {"station": "kitchen"}}, "station 'kitchen' is not one of"),
+    ],
+)
+def test_bad_goal_predicates_are_repaired_like_bad_steps(tmp_path, world, goal, expected):
+    with FakeOpenAI([plan(_with(SHORT, goal=[goal])), plan(SHORT)]) as server:
+        result = backend(tmp_path, server).understand("look at the red block", world)
+    assert isinstance(result, Understood) and result.task["plan"]["goal"] == SHORT["goal"]
+    assert expected in server.bodies[1]["messages"][-1]["content"]
+    schema = server.bodies[0]["response_format"]["json_schema"]["schema"]
+    assert "goal" in schema["required"]
+    names = [v["properties"]["predicate"]["enum"][0] for v in schema["properties"]["goal"]["items"]["anyOf"]]
+    assert "object_in_zone" in names and "reaction_fired" in names
+
+
+def test_an_unreachable_step_is_rejected_before_motion_and_the_model_hears_why(tmp_path):
+    left = {
+        "reason": "pick the red block with the left hand",
+        "steps": [{"id": "p", "skill": "pick", "args": {"object": "red_block", "hand": "left"}, "after": []}],
+        "goal": [{"predicate": "object_held", "params": {"object": "red_block"}}],
+    }
+    with FakeOpenAI([plan(left), plan(SHORT)]) as server:
+        summary, run_dir = run(tmp_path, options(server), goal="look at the red block")
+    assert summary["status"] == "success", summary["message"]
+    assert [o["call_id"] for o in summary["outcomes"]] == ["look", "pause"]  # the pick never ran
+    replan = server.bodies[1]["messages"][-1]["content"]
+    assert "failed: unreachable" in replan and "left hand's workspace" in replan
+    kinds = [e["kind"] for e in read_events(run_dir)]
+    assert "invalid_plan" in kinds and kinds.count("dispatch") == 2
