@@ -32,6 +32,13 @@ _ALL = (
     Reason("misplaced", "the object came to rest outside the target", "retry"),
     Reason("toppled", "the placed object is not upright", "retry"),
     Reason("not_facing", "the base does not face the target after turn_to", "retry"),
+    Reason("not_open", "the fingers did not open", "retry"),
+    Reason("not_closed", "the fingers did not close", "retry"),
+    Reason("not_home", "an arm did not reach the stand pose", "retry"),
+    Reason("arm_did_not_move", "wave: the arm did not swing", "retry"),
+    Reason("short", "step_back moved less than asked", "retry"),
+    # The waist turns only so far: looking again from the same spot cannot see further round.
+    Reason("out_of_reach", "look_at: the object is beyond the torso's turn", "replan"),
     Reason("timeout", "the call ran past its time budget", "retry"),
     # Repeating the same call would pour the whole volume again on top of what arrived: plan the rest.
     Reason("too_little", "the target received less than asked (beyond tolerance)", "replan"),

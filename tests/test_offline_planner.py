@@ -144,6 +144,93 @@ def test_missing_volume_is_asked_not_guessed(planner, world):
     assert "volume_ml" in got.message
 
 
+# Negated and contrary requests: several phrasings of each kind, all resembling a recipe closely enough to
+# have been executed before meaning was checked (the toothpaste ones scored 0.84-0.96).
+CONTRARY = {
+    "negation": [
+        "do not prepare elephant toothpaste",
+        "don't move the red block to the yellow zone",
+        "Please don’t pour any peroxide into the flask",
+        "never bring the soap to the bench",
+        "no need to make the foam volcano",
+    ],
+    "stop": ["stop the toothpaste experiment", "halt the foam volcano", "cancel moving the red block"],
+    "undo": [
+        "undo the toothpaste experiment",
+        "clean up after the toothpaste experiment",
+        "revert the last pour into the flask",
+    ],
+    "destroy": [
+        "knock the red block off the table",
+        "throw away the soap",
+        "throw the catalyst cup away",
+        "empty the flask onto the table",
+        "pour the peroxide out on the floor",
+        "spill the soap on the bench",
+    ],
+    "remove": ["take the red block out of the yellow zone", "remove the flask from the tray"],
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"), [(kind, text) for kind, texts in CONTRARY.items() for text in texts]
+)
+def test_negated_and_contrary_requests_are_declined_or_asked_never_planned(planner, world, kind, text):
+    got = planner.understand(text, world)
+    assert isinstance(got, Reply), (text, got)
+    assert got.message.startswith("I will not do this:")
+    # A safe reading (put things back, put it elsewhere) is asked about; the rest is declined.
+    assert got.kind == ("question" if kind in ("undo", "remove") else "declined")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pour 40 ml of soap into the flask without spilling",
+        "take the soap bottle back to the shelf",
+        "drop the cup on the zone",
+        "pour 30 ml of soap into the empty graduated cylinder",
+    ],
+)
+def test_requests_that_only_look_contrary_are_still_planned(planner, world, text):
+    assert isinstance(planner.understand(text, world), Intent), text
+
+
+def test_cue_lists_are_data_with_clear_errors(tmp_path):
+    from planner.meaning import CueError, load_cues
+
+    bad = tmp_path / "cues.yaml"
+    bad.write_text("cues:\n  - kind: maybe\n    phrases: [do not]\n    say: x\n")
+    with pytest.raises(CueError, match=r"cues.yaml: invalid cue file\n  cues.0.kind"):
+        load_cues(bad)
+
+
+def test_a_near_tie_the_parameters_cannot_break_is_asked_not_guessed(planner, world):
+    # fetch_object 0.712, pour_volume 0.692: each is given one object and misses the rest.
+    got = planner.understand("bring the peroxide over", world)
+    assert isinstance(got, Reply) and got.kind == "question"
+    assert "Did you mean to" in got.message and "bring an object to a station" in got.message
+
+
+def test_a_clear_winner_carries_its_lead_and_a_weak_match_asks_for_confirmation(planner, world):
+    strong = _intent(planner, TOOTHPASTE, world)
+    assert strong.lead > 0.5 and not strong.weak
+    weak = _intent(planner, "do the experiment", world)  # 0.53: above the threshold, below CONFIDENT
+    assert weak.recipe == "elephant_toothpaste" and weak.weak
+    understood = OfflineBackend(planner).understand("do the experiment", world)
+    assert isinstance(understood, backend.Understood)
+    assert understood.confirm and "weak match" in understood.confirm
+    assert OfflineBackend(planner).understand(TOOTHPASTE, world).confirm is None
+
+
+def test_a_hand_that_cannot_reach_is_replaced_by_the_other_one(planner, world):
+    intent = _intent(planner, "move the red block to the yellow zone with the left hand", world)
+    assert _find(planner.plan(intent, world), "pick", object="red_block", hand="left")
+    repaired = planner.plan(intent, world, avoid={"red_block": {"left"}})
+    assert _find(repaired, "pick", object="red_block", hand="right")
+    assert _find(repaired, "place", object="red_block", hand="right")
+
+
 # ----------------------------------------------------------------- plans
 
 

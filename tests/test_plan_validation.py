@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from planner.schema import Plan
@@ -11,12 +13,17 @@ from skills.symbolic import SymbolicState
 
 
 @pytest.fixture(scope="module")
-def world():
+def lab_env():
     from envs.lab.env import G1LabEnv
 
     env = G1LabEnv(seed=0)
-    yield env.world_state()
+    yield env
     env.close()
+
+
+@pytest.fixture(scope="module")
+def world(lab_env):
+    return lab_env.world_state()
 
 
 def _issues(world, steps):
@@ -127,3 +134,65 @@ def test_malformed_plans_fail_at_the_schema():
         Plan.model_validate({"reason": "x"})
     with pytest.raises(ValidationError, match="id"):
         Plan.model_validate({"steps": [{"id": "has space", "skill": "wait"}]})
+
+
+def test_an_unreachable_pick_is_rejected_with_where_the_object_is(lab_env, world):
+    from skills.reach import Workspace
+
+    plan = Plan.model_validate(
+        {
+            "steps": [
+                {"id": "left", "skill": "pick", "args": {"object": "red_block", "hand": "left"}},
+                {"id": "right", "skill": "pick", "args": {"object": "red_block", "hand": "right"}},
+            ]
+        }
+    )
+    names, state = SceneNames.from_world(world), SymbolicState.from_world(world)
+    # Each pick on its own: the left hand cannot reach the block on the robot's right, the right hand can.
+    for step, reachable in (("left", False), ("right", True)):
+        one = Plan(steps=[plan.step(step)])
+        issues = validate_plan(one, names, state, workspace=Workspace(lab_env, world))
+        assert (issues == []) == reachable, issues
+    (issue,) = validate_plan(
+        Plan(steps=[plan.step("left")]), names, state, workspace=Workspace(lab_env, world)
+    )
+    assert issue.kind == "unreachable" and issue.step_id == "left"
+    assert re.fullmatch(r"red_block is \d\.\d\d m right of the left hand's workspace", issue.message), issue
+    assert str(issue).startswith("step 'left': unreachable: red_block is")
+    # Without a workspace (no env at hand) only the symbolic checks run.
+    assert validate_plan(Plan(steps=[plan.step("left")]), names, state) == []
+
+
+def test_goal_predicates_are_validated_like_steps(world):
+    steps = [{"id": "w", "skill": "wait", "args": {"seconds": 0.1}}]
+    goals = [
+        {"predicate": "object_in_zone", "params": {"object": "red_block", "zone": "yellow_zone"}},
+        {"predicate": "teleported", "params": {}},
+        {"predicate": "robot_at", "params": {"place": "shelf"}},
+        {"predicate": "object_in_zone", "params": {"object": "red_block", "zone": "blue_zone"}},
+    ]
+    plan = Plan.model_validate({"steps": steps, "goal": goals})
+    issues = validate_plan(plan, SceneNames.from_world(world), SymbolicState.from_world(world))
+    assert [i.kind for i in issues] == ["unknown_predicate", "bad_goal", "bad_goal"]
+    assert "goal[1] teleported: unknown predicate 'teleported'" in str(issues[0])
+    assert "robot_at" in str(issues[1]) and "station" in str(issues[1])
+    assert "zone 'blue_zone' is not one of yellow_zone" in str(issues[2])
+
+
+def test_every_failure_reason_in_the_code_is_in_the_vocabulary():
+    import pathlib
+
+    from agent import outcome
+    from skills.reasons import REASONS
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    said = {getattr(outcome, n) for n in outcome.__all__ if n.isupper()}
+    for path in root.glob("skills/library/*.py"):
+        text = path.read_text()
+        said |= set(re.findall(r'Verdict\(\s*"failure",\s*"(\w+)"', text))
+        said |= set(re.findall(r'"(\w+)" if not held', text))  # pick: not_grasped / not_lifted
+        said |= set(re.findall(r'(?:if ok|if got < [\w.]+) else "(\w+)"', text)) - {"failure"}
+        if 'f"not_{word}"' in text:  # open_hand / close_hand
+            said |= {"not_open", "not_closed"}
+    assert {"not_grasped", "misplaced", "too_little", "not_home", "dropped", "unreachable"} <= said
+    assert said <= set(REASONS), said - set(REASONS)

@@ -155,3 +155,49 @@ def _wait_for(fn, timeout_s: float):
             return value
         time.sleep(0.05)
     raise TimeoutError(f"condition not met in {timeout_s} s")
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "code"),
+    [
+        ("do not prepare elephant toothpaste", "declined", 2),
+        ("stop the toothpaste experiment", "declined", 2),
+        ("knock the red block off the table", "declined", 2),
+        ("clean up after the toothpaste experiment", "needs_user", 1),
+    ],
+)
+def test_negated_and_contrary_requests_never_move_the_robot(runs_dir, text, status, code):
+    got, s = _run([text, "--seed", "0"])
+    assert (got, s["status"]) == (code, status), s["message"]
+    assert s["message"].startswith("I will not do this:") and s["outcomes"] == [] and s["plan"] == []
+    kinds = [e["kind"] for e in read_events(runs_dir / s["run_id"])]
+    assert "dispatch" not in kinds and "plan" not in kinds
+    assert s["final_world"]["time_s"] == 0.0  # not one control tick
+
+
+def test_an_unreachable_pick_is_repaired_with_the_other_hand_before_the_robot_moves(runs_dir):
+    # The red block lies on the robot's right: the left hand cannot take it (it failed as not_grasped in
+    # one tick, then was retried 4 times and re-planned 3 times). Validation rejects the plan, the repair
+    # picks with the right hand, and the block reaches the zone with no failed call.
+    code, s = _run(["move the red block to the yellow zone with the left hand", "--seed", "0"])
+    assert code == 0, s["message"]
+    events = read_events(runs_dir / s["run_id"])
+    invalid = [e for e in events if e["kind"] == "invalid_plan"]
+    assert invalid and "unreachable: red_block is" in invalid[0]["issues"][0]
+    assert "left hand's workspace" in invalid[0]["issues"][0]
+    picks = [e["args"]["hand"] for e in events if e["kind"] == "dispatch" and e["skill"] == "pick"]
+    assert picks == ["right"]
+    assert not [o for o in s["outcomes"] if o["status"] == "failure"] and s["retries"] == 0
+    assert (
+        s["replans"] == 1
+        and _final_world(runs_dir / s["run_id"])["objects"]["red_block"]["in_zone"] == "yellow_zone"
+    )
+
+
+def test_skill_rejects_an_unreachable_call_before_motion(runs_dir):
+    res = CliRunner().invoke(
+        app, ["skill", "pick", "--object", "red_block", "--hand", "left", "--seed", "0", "--json"]
+    )
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert res.exit_code == 1 and out["reason"] == "unreachable" and out["sim_time_s"] == 0.0
+    assert "left hand's workspace" in out["evidence"]["detail"]
