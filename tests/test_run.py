@@ -201,3 +201,20 @@ def test_skill_rejects_an_unreachable_call_before_motion(runs_dir):
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert res.exit_code == 1 and out["reason"] == "unreachable" and out["sim_time_s"] == 0.0
     assert "left hand's workspace" in out["evidence"]["detail"]
+
+
+def test_a_weak_match_waits_for_a_person_to_confirm_before_the_robot_moves(runs_dir):
+    from agent.session import RunConfig, RunSession
+
+    # "do the experiment" scores 0.53 against the toothpaste recipe: above the threshold, below CONFIDENT.
+    s = RunSession(RunConfig(goal="do the experiment", seed=0), root=runs_dir)
+    try:
+        summary = s.run(confirm_weak=True)  # as chat runs every task
+        question = s.pending_approval()["question"]
+        assert summary["status"] == "awaiting_approval" and summary["outcomes"] == []
+        assert "weak match" in question and "prepare elephant toothpaste" in question
+        summary = s.answer(False)
+    finally:
+        s.close()
+    assert summary["status"] == "rejected" and summary["outcomes"] == []
+    assert "dispatch" not in [e["kind"] for e in read_events(runs_dir / summary["run_id"])]
