@@ -57,7 +57,8 @@ class GraphContext:
 def _reply_status(kind: str) -> Status:
     """A backend's Reply as the run's status: a question waits for a person; a declined request (negated
     or contrary, planner/meaning.py) is reported as such; anything else was not understood."""
-    return {"question": "needs_user", "declined": "declined"}.get(kind, "not_understood")  # type: ignore[return-value]
+    statuses: dict[str, Status] = {"question": "needs_user", "declined": "declined"}
+    return statuses.get(kind, "not_understood")
 
 
 def build_graph(ctx: GraphContext, checkpointer: Any = None):

@@ -105,7 +105,10 @@ class OfflinePlanner:
         # source, target and volume of a pour, one amount of the toothpaste); a runner-up the request gives
         # no parameter to never wins, or a recipe with all defaults would catch every near miss.
         close = [c for i, c in enumerate(close) if i == 0 or c[2].given]
-        fill = lambda c: (not c[2].missing, len(c[2].given))  # noqa: E731
+
+        def fill(c: tuple[str, float, Any]) -> tuple[bool, int]:
+            return not c[2].missing, len(c[2].given)
+
         best = max(fill(c) for c in close)
         tied = [c for c in close if fill(c) == best]
         if len(tied) > 1:  # neither the scores nor the parameters tell them apart: ask, never guess
