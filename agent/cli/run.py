@@ -133,7 +133,7 @@ def run(
 def print_summary(s: dict[str, Any]) -> None:
     console.print()  # the live panel leaves the cursor on its last line
     color = "green" if s["success"] else "red"
-    console.print(f"[bold {color}]{s['status']}[/]: {s['message']}", highlight=False)
+    console.print(f"[bold {color}]{s['status']}[/]: {s['message']}")
     t = Table(show_header=False, box=None)
     for key in (
         "run_id",
