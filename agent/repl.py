@@ -214,7 +214,8 @@ class Chat:
         elif kind == "outcome" and data["status"] == "failure":
             self.console.print(f"[red]  {data['skill']} failed: {data['reason']}[/]")
         elif kind == "decision" and data["decision"] not in ("continue", "finish"):
-            self.console.print(f"[cyan]  decision: {data['decision']}[/]")
+            why = f" ({data['message']})" if data.get("message") else ""  # e.g. unreachable: red_block is ...
+            self.console.print(f"  decision: {data['decision']}{why}", style="cyan", markup=False)
         elif kind == "reply":
             self.console.print(f"[yellow]{data['message']}[/]")
 
