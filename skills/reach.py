@@ -27,6 +27,8 @@ MISS_SHOWN_M = 0.05  # a pick missing by less fails on the hand's rotation: say 
 
 @dataclass(frozen=True)
 class Workspace:
+    """What reach is checked against: the env executors are built on, and the world as it is."""
+
     env: Any
     world: WorldState
 
@@ -65,12 +67,14 @@ def _direction(ws: Workspace, station: str, delta: np.ndarray) -> str:
     return names[axis][0 if value > 0 else 1]
 
 
-def _miss(ws: Workspace, arm: Any, site: str, target: np.ndarray, station: str) -> tuple[float, str]:
-    """How far, and which way, ``target`` lies outside the reach of the hand site. The search starts with
-    the hand raised beside the body over the table (as every arm skill does first): from the hanging stand
-    pose the solver stalls below the tabletop."""
-    q0 = arm.obs.state[arm._arm_idx].copy()
-    steps = arm.via_beside_body(q0, arm.table_height(arm.world_for_reach))
+def _miss(
+    ws: Workspace, arm: Any, obs: Observation, world: WorldState, site: str, target: np.ndarray, station: str
+) -> tuple[float, str]:
+    """How far, and which way, ``target`` lies outside the reach of ``arm``'s hand site (an executor reset
+    at ``obs``). The search starts with the hand raised beside the body over the table, as every arm skill
+    does first: from the hanging stand pose the solver stalls below the tabletop."""
+    q0 = obs.state[ws.env.embodiment.groups[arm.arm_group].state_index].copy()
+    steps = arm.via_beside_body(q0, arm.table_height(world))
     arm.ik.set_arm(steps[-1].arm.end if steps and steps[-1].arm else q0)
     reached = arm.ik.closest(site, target)
     delta = np.asarray(target, float) - reached
@@ -84,12 +88,11 @@ def pick_problems(ws: Workspace, station: str, obj: str, hand: str) -> list[str]
 
     executor = PickExecutor(ws.env, object=obj, hand=hand)
     obs, world = ws.at(station, hand)
-    executor.reset(obs, world)
+    executor.reset(obs, world)  # plans the whole motion; an Unreachable becomes executor.error
     if not executor.error:
         return []
-    executor.world_for_reach = world
     site = "pinch" if ws.env.scene.objects[obj].type == ObjectType.BLOCK else "grasp"
-    dist, where = _miss(ws, executor, site, np.array(world.objects[obj].pos), station)
+    dist, where = _miss(ws, executor, obs, world, site, np.array(world.objects[obj].pos), station)
     if dist >= MISS_SHOWN_M:
         return [f"{obj} is {dist:.2f} m {where} the {hand} hand's workspace"]
     return [f"the {hand} hand cannot take {obj} at {station}: {executor.error}"]
