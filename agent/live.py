@@ -107,7 +107,7 @@ class LiveView:
             ids = f"{done[0]['id']}..{done[-1]['id']}" if len(done) > 1 else done[0]["id"]
             lines.append(
                 _line(
-                    f"[green]●[/] {len(done)} steps done ({ids})"
+                    f"[green]●[/] {len(done)} step{'s' if len(done) > 1 else ''} done ({ids})"
                     + (f", [red]{failed} failed[/]" if failed else "")
                 )
             )
@@ -126,18 +126,24 @@ class LiveView:
             f"[bold]{escape(self.goal)}[/]" + (f"  [dim]({escape(self.note)})[/]" if self.note else "")
         )
         active = [sid for sid, st in self.status.items() if st == "running"]
-        doing = f"   [bold]{escape(self.stage)}...[/]" if self.stage else ""
         status = _line(
-            f"[bold]active:[/] {', '.join(active) or '-'}   [bold]sim time:[/] {self.sim_time:.2f} s{doing}"
+            f"[bold]active:[/] {', '.join(active) or '-'}   [bold]sim time:[/] {self.sim_time:.2f} s"
         )
-        budget = max(height - PANEL_LINES - 2, 1)  # head and status lines
+        doing = [_line(f"[yellow]{escape(self.stage)}...[/]")] if self.stage else []
+        budget = max(height - PANEL_LINES - 2 - len(doing), 1)  # head and status lines
         events = list(self.events)
         n_events = min(
             len(events), max(MIN_EVENTS, budget - len(self.plan["steps"]) if self.plan else budget)
         )
         steps = self._step_lines(max(budget - n_events, 1)) if self.plan else []
         n_events = min(len(events), budget - len(steps))
-        shown = [head, *steps, status, *(_line(e) for e in events[len(events) - n_events :] if n_events > 0)]
+        shown = [
+            head,
+            *doing,
+            *steps,
+            status,
+            *(_line(e) for e in events[len(events) - n_events :] if n_events > 0),
+        ]
         seed = f" · seed {self.seed}" if self.seed is not None else ""
         yield Panel(Group(*shown), title=f"tandem run · plan v{self.version}{seed}", border_style="blue")
 

@@ -161,7 +161,7 @@ def _llm_options(
 
 def _understanding(planner: str) -> str:
     if planner == "offline":
-        return "understanding the request (the first run of a process loads the sentence model, ~10 s)"
+        return "understanding the request (loading the sentence model takes ~10 s)"
     return "asking the LLM for a plan"
 
 
