@@ -6,7 +6,9 @@ import json
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from agent.cli.errors import user_errors
@@ -24,15 +26,18 @@ def list_runs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="show 
     root = runs_root()
     runs = [d for d in root.glob("*") if is_run(d)]
     dirs = sorted(runs, key=lambda d: d.stat().st_mtime, reverse=True)[:limit]
-    t = Table(title=f"runs in {root}")
-    t.add_column("run", no_wrap=True)  # a full id: `show` and `--resume` take it (or a unique prefix)
-    t.add_column("status", no_wrap=True)
+    states = {d: run_state(d) for d in dirs}
+    t = Table(title=f"runs in {root}", box=box.SIMPLE_HEAD)
+    # Ids and statuses are never cut (`show` and `--resume` take an id or a unique prefix of it); the
+    # goal gives way on a narrow terminal.
+    t.add_column("run", no_wrap=True, min_width=max([len(d.name) for d in dirs] + [3]))
+    t.add_column("status", no_wrap=True, min_width=max([len(st) for st in states.values()] + [6]))
     t.add_column("goal", overflow="ellipsis", no_wrap=True, ratio=1)
-    t.add_column("sim s", justify="right", no_wrap=True)
-    t.add_column("wall s", justify="right", no_wrap=True)
+    t.add_column("sim s", justify="right", no_wrap=True, min_width=6)
+    t.add_column("wall s", justify="right", no_wrap=True, min_width=6)
     for d in dirs:
         s = read_summary(d) or {}
-        state = run_state(d)
+        state = states[d]
         color = {"success": "green", "unfinished": "yellow", "aborted at start-up": "yellow"}.get(state, "")
         goal = s.get("goal", s.get("skill")) or _meta(d).get("goal", "")
         t.add_row(
@@ -88,7 +93,9 @@ def show(
         elif kind in ("fault_applied", "fault_not_applicable"):
             text = e.get("detail") or e.get("reason", "")
             console.print(f"          [magenta]{kind}[/] {e['fault']}: {text}", highlight=False)
-        elif kind in ("reply", "invalid_plan", "resume", "understood", "planner_fallback"):
+        elif kind == "understood":
+            console.print(f"          [yellow]understood[/] {escape(str(e['summary']))}", highlight=False)
+        elif kind in ("reply", "invalid_plan", "resume", "planner_fallback"):
             detail = {k: v for k, v in e.items() if k not in ("kind", "wall_time")}
             console.print(f"          [yellow]{kind}[/] {detail}")
         elif kind == "summary":

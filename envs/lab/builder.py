@@ -18,7 +18,7 @@ from envs.scene_schema import FIXED_TYPES, ObjectType, SceneConfig
 THIRD_PERSON_EYE = (-1.3, -1.5, 1.9)
 # The follow camera rides behind and left of the pelvis at this offset (world frame), looking at the
 # table in front of the robot: a video then shows every station the robot walks to.
-FOLLOW_OFFSET = (-1.5, -1.1, 1.0)
+FOLLOW_OFFSET = (-1.2, -1.5, 1.0)
 FOLLOW_LOOK_AT = (0.45, 0.0, 0.1)
 OBSTACLE = "obstacle"
 
