@@ -89,7 +89,7 @@ def test_documented_drop_knocks_the_object_out_and_the_run_recovers(runs_dir):
     repicks = [e for e in events if e["kind"] == "dispatch" and e["skill"] == "pick"]
     assert len(repicks) >= 2  # picked again after the drop
     assert code == 0 and s["replans"] >= 1, s["message"]
-    assert _final_world(runs_dir / s["run_id"])["objects"]["soap_bottle"]["station"] == "bench"
+    assert _final_world(runs_dir / s["run_id"])["objects"]["red_block"]["station"] == "shelf"
 
 
 def test_a_fault_with_nothing_to_act_on_is_recorded_as_such(runs_dir):
