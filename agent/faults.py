@@ -35,8 +35,16 @@ class FaultError(ValueError):
 
 
 def _call_ref(value: str | None) -> str | None:
-    if value is not None and not CALL_REF.match(value):
-        raise ValueError(f"expected SKILL or SKILL#N (the N-th call of SKILL, e.g. walk_to#2), got '{value}'")
+    if value is None:
+        return value
+    m = CALL_REF.match(value)
+    if not m:
+        raise ValueError("expected SKILL or SKILL#N (the N-th call of SKILL, e.g. walk_to#2)")
+    from skills.registry import all_skills
+
+    names = [s.name for s in all_skills()]
+    if m["skill"] not in names:
+        raise ValueError(f"unknown skill '{m['skill']}'; skills: {', '.join(names)}")
     return value
 
 
@@ -65,7 +73,13 @@ class _Fault(BaseModel):
         if call.spec.name != m["skill"]:
             return False
         self._seen = {**self._seen, ref: self._seen.get(ref, 0) + 1}
-        return self._seen[ref] == int(m["nth"] or 1)
+        if m["nth"] is None:
+            return self._seen[ref] == 1 or self._every_call()
+        return self._seen[ref] == int(m["nth"])
+
+    def _every_call(self) -> bool:
+        """Whether a bare ``SKILL`` names each of its calls in turn (until the fault applies)."""
+        return False
 
     def before_start(self, rt, call) -> None:
         if not self._fired and self._targets(self.during, call) and self._anchor is None:
@@ -122,6 +136,9 @@ class DropFault(_Fault):
     when: Literal["holding"] | None = None
     out: Annotated[float, Field(ge=0, le=0.5)] = 0.07
     down: Annotated[float, Field(ge=0, le=0.5)] = 0.03
+
+    def _every_call(self) -> bool:
+        return self.when == "holding"
 
     def fire(self, rt) -> None:
         obj = rt.world.robot.holding.get(self.hand) or rt.monitors.carrying.get(self.hand)
