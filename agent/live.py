@@ -127,7 +127,7 @@ class LiveView:
         )
         active = [sid for sid, st in self.status.items() if st == "running"]
         status = _line(
-            f"[bold]active:[/] {', '.join(active) or '-'}   [bold]sim time:[/] {self.sim_time:.2f} s"
+            f"[bold]sim time:[/] {self.sim_time:.2f} s   [bold]active:[/] {', '.join(active) or '-'}"
         )
         doing = [_line(f"[yellow]{escape(self.stage)}...[/]")] if self.stage else []
         budget = max(height - PANEL_LINES - 2 - len(doing), 1)  # head and status lines

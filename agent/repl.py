@@ -143,7 +143,12 @@ class Chat:
                 self.approval = args[0] == "on"
             self.console.print(f"approval of each plan: {'on' if self.approval else 'off'}")
         elif cmd == "/scene":
-            self.console.print(self.render_scene())
+            from envs.rendering import RenderingError
+
+            try:
+                self.console.print(self.render_scene(), markup=False)
+            except RenderingError as e:
+                self.console.print(f"[red]{escape(str(e))}[/]")
         elif cmd == "/reset":
             self._abort(wait=True, say=False)
             if args:
