@@ -130,17 +130,11 @@ def run(
             session.listeners.append(_fallback_note)
             if not as_json and seed is None and not resume:
                 console.print(f"seed {session.cfg.seed} (drawn; --seed {session.cfg.seed} repeats this run)")
-            try:
-                summary = session.continue_run() if resume else session.run()
-            except KeyboardInterrupt:
-                if isinstance(live, Live):
-                    live.stop()
-                err_console.print(
-                    f"interrupted; `tandem run --resume {session.run_id}` continues from the last checkpoint",
-                    markup=False,
-                    highlight=False,
-                )
-                raise typer.Exit(130) from None
+            summary = session.continue_run() if resume else session.run()
+    except KeyboardInterrupt:
+        again = f"; `tandem run --resume {session.run_id}` continues it" if session is not None else ""
+        err_console.print(f"interrupted{again}", markup=False, highlight=False)
+        raise typer.Exit(130) from None
     finally:
         if writer is not None:
             writer.close()
