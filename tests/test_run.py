@@ -72,16 +72,15 @@ def _final_world(run_dir: Path) -> dict:
 
 
 def test_documented_drop_knocks_the_object_out_and_the_run_recovers(runs_dir):
-    # The README's example: 0.3 s into the second walk_to (the carry back), over the shelf table.
-    drop = "drop:hand=left,during=walk_to#2,after=0.3"
-    code, s = _run(["bring the soap to the bench with the left hand", "--seed", "1", "--inject", drop])
+    # The README's example: 0.3 s into the first walk_to with the block in hand, as the robot backs
+    # away from the bench: the block lands on the bench.
+    drop = "drop:hand=right,during=walk_to,when=holding,after=0.3"
+    task = "bring the red block to the shelf with the right hand"
+    code, s = _run([task, "--seed", "1", "--inject", drop])
     events = read_events(runs_dir / s["run_id"])
-    applied = [e for e in events if e["kind"] == "fault_applied"]
-    assert [(e["fault"], e["detail"]) for e in applied] == [
-        (drop, "knocked soap_bottle out of the left hand")
-    ]
+    applied = [(e["fault"], e["detail"], e["call_id"]) for e in events if e["kind"] == "fault_applied"]
     walks = [e["call_id"] for e in events if e["kind"] == "dispatch" and e["skill"] == "walk_to"]
-    assert applied[0]["call_id"] == walks[1]
+    assert applied == [(drop, "knocked red_block out of the right hand", walks[0])]
     dropped = [e for e in events if e["kind"] == "outcome" and e["reason"] == "dropped"]
     decisions = [e["decision"] for e in events if e["kind"] == "decision"]
     assert dropped, "the injected drop must be reported"
