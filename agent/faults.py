@@ -140,6 +140,12 @@ class DropFault(_Fault):
     def _every_call(self) -> bool:
         return self.when == "holding"
 
+    def unused(self) -> str | None:
+        if self._reported or self.when != "holding":
+            return super().unused()
+        call = f"{self.during} call" if self.during else "call"
+        return f"no {call} in this run with the {self.hand} hand holding something {self.after} s into it"
+
     def fire(self, rt) -> None:
         obj = rt.world.robot.holding.get(self.hand) or rt.monitors.carrying.get(self.hand)
         if obj is None:
