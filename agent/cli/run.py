@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from agent.cli.errors import err_console, user_errors
@@ -214,7 +215,7 @@ def _already_finished(run_id: str, summary: dict[str, Any], as_json: bool) -> No
 def print_summary(s: dict[str, Any]) -> None:
     console.print()  # the live panel leaves the cursor on its last line
     color = "green" if s["success"] else "red"
-    console.print(f"[bold {color}]{s['status']}[/]: {s['message']}")
+    console.print(f"[bold {color}]{s['status']}[/]: {escape(s['message'] or '')}")
     t = Table(show_header=False, box=None)
     for key in (
         "run_id",
@@ -227,7 +228,8 @@ def print_summary(s: dict[str, Any]) -> None:
         "wall_time_s",
         "spilled_ml",
     ):
-        t.add_row(key, str(s.get(key)))
+        value = s.get(key)
+        t.add_row(key, "-" if value is None or value == "" else str(value))
     t.add_row(
         "steps",
         f"{sum(o['status'] == 'success' for o in s['outcomes'])} succeeded, "
