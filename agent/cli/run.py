@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from agent.cli.errors import err_console, user_errors
 
@@ -229,7 +230,7 @@ def print_summary(s: dict[str, Any]) -> None:
         "spilled_ml",
     ):
         value = s.get(key)
-        t.add_row(key, "-" if value is None or value == "" else str(value))
+        t.add_row(key, Text("-" if value is None or value == "" else str(value)))  # Text: no markup
     t.add_row(
         "steps",
         f"{sum(o['status'] == 'success' for o in s['outcomes'])} succeeded, "
