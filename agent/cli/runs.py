@@ -30,9 +30,13 @@ def list_runs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="show 
     t = Table(title=f"runs in {root}", box=box.SIMPLE_HEAD)
     # Ids and statuses are never cut (`show` and `--resume` take an id or a unique prefix of it); the
     # goal gives way on a narrow terminal.
-    t.add_column("run", no_wrap=True, min_width=max([len(d.name) for d in dirs] + [3]))
-    t.add_column("status", no_wrap=True, min_width=max([len(st) for st in states.values()] + [6]))
-    t.add_column("goal", overflow="ellipsis", no_wrap=True, ratio=1)
+    id_width = max([len(d.name) for d in dirs] + [3])
+    status_width = max([len(st) for st in states.values()] + [6])
+    t.add_column("run", no_wrap=True, min_width=id_width)
+    t.add_column("status", no_wrap=True, min_width=status_width)
+    # What is left of the line after the other columns and their padding (3 per column).
+    goal_width = max(10, console.width - id_width - status_width - 2 * 6 - 5 * 3)
+    t.add_column("goal", overflow="ellipsis", no_wrap=True, max_width=goal_width)
     t.add_column("sim s", justify="right", no_wrap=True, min_width=6)
     t.add_column("wall s", justify="right", no_wrap=True, min_width=6)
     for d in dirs:
@@ -44,12 +48,16 @@ def list_runs(ctx: typer.Context, limit: Annotated[int, typer.Option(help="show 
             d.name,
             f"[{color}]{state}[/]" if color else state,
             str(goal),
-            str(s.get("sim_time_s", "")),
-            str(s.get("wall_time_s", "")),
+            _seconds(s.get("sim_time_s")),
+            _seconds(s.get("wall_time_s")),
         )
     console.print(t)
     if len(runs) > limit:
         console.print(f"[dim]{len(runs) - limit} older runs not shown (--limit)[/]")
+
+
+def _seconds(value) -> str:
+    return f"{value:.1f}" if isinstance(value, int | float) else ""
 
 
 def _meta(run_dir) -> dict:
