@@ -196,13 +196,14 @@ class RunSession:
 
     def _previous_wall_s(self) -> float:
         """Wall time the earlier drives of this run took (other processes included): from each ``drive``
-        event to the last event before the next one (a killed process stops at its last event)."""
+        event to the last event before the next drive or process (a killed process stops at its last
+        event; the time until a later process resumed the run is not the run's)."""
         total, start, last = 0.0, None, None
         for e in read_events(self.record.dir):
-            if e["kind"] == "drive":
+            if e["kind"] in ("drive", "process"):
                 if start is not None and last is not None:
                     total += last - start
-                start = last = e["wall_time"]
+                start = last = e["wall_time"] if e["kind"] == "drive" else None
             elif start is not None:
                 last = e["wall_time"]
         if start is not None and last is not None:
