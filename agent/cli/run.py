@@ -30,7 +30,10 @@ def run(
     scene: Annotated[str, typer.Option("--scene", help="scene name or YAML path")] = "g1_lab",
     inject: Annotated[
         list[str] | None,
-        typer.Option("--inject", help="fault, e.g. drop:hand=right,during=walk_to,after=1 (repeatable)"),
+        typer.Option(
+            "--inject",
+            help="fault, e.g. drop:hand=right,during=walk_to,when=holding (repeatable; docs/runs.md)",
+        ),
     ] = None,
     video: Annotated[Path | None, typer.Option("--video", help="record a camera to this MP4")] = None,
     camera: Annotated[

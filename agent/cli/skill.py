@@ -106,7 +106,8 @@ def run_skill(
         Path | None, typer.Option("--video", help="record a camera (--camera) to this MP4")
     ] = None,
     inject: Annotated[
-        list[str] | None, typer.Option("--inject", help="fault, e.g. drop:hand=right,after=1 (repeatable)")
+        list[str] | None,
+        typer.Option("--inject", help="fault, e.g. drop:hand=right,after=1 (repeatable; docs/runs.md)"),
     ] = None,
     camera: Annotated[
         str, typer.Option("--camera", help="camera for --video: third, ego or follow (rides behind the G1)")
