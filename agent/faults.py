@@ -1,6 +1,9 @@
 """Fault injection for tests and evals, named in a small syntax: ``KIND:key=value,key=value``.
 
-  drop:hand=right,during=walk_to,after=1.0   knock what the right hand holds out of it, 1 s into walk_to
+  drop:hand=left,during=walk_to#2,after=1    knock what the left hand holds out of it, 1 s into the
+                                             second walk_to call
+  drop:hand=left,during=walk_to,when=holding 1 s into the first walk_to during which that hand holds
+                                             something
   displace:object=red_block,dx=0.05,dy=0,before=pick   move an object just before a skill starts
   displace:object=flask,dx=0.15,during=pour,after=4    move it 4 s into pour
   block:station=shelf                        put an obstacle on a station's working spot
@@ -8,34 +11,79 @@
   noanswer:skill=pick                        that skill's executor never answers
   nan:after=0.5,during=pick                  write NaN into the simulator state
 
-``during``/``before`` name a skill: the fault fires relative to its first call (default: the first call).
+``during``/``before`` name a call: ``SKILL`` is its first call, ``SKILL#N`` its N-th (counted over the
+run). Every fault records what became of it: a ``fault_applied`` event, or ``fault_not_applicable``
+with the reason (an empty hand, no such call in the run) -- never silence.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from envs.validation import format_validation_error
+
+CALL_REF = re.compile(r"^(?P<skill>[a-z_]+)(?:#(?P<nth>[1-9][0-9]*))?$")
 
 
 class FaultError(ValueError):
     """A fault string or YAML entry that cannot be used."""
 
 
+def _call_ref(value: str | None) -> str | None:
+    if value is None:
+        return value
+    m = CALL_REF.match(value)
+    if not m:
+        raise ValueError("expected SKILL or SKILL#N (the N-th call of SKILL, e.g. walk_to#2)")
+    from skills.registry import all_skills
+
+    names = [s.name for s in all_skills()]
+    if m["skill"] not in names:
+        raise ValueError(f"unknown skill '{m['skill']}'; skills: {', '.join(names)}")
+    return value
+
+
 class _Fault(BaseModel):
     model_config = ConfigDict(extra="forbid")
     during: str | None = None
     after: Annotated[float, Field(ge=0)] = 1.0
+    _text: str = ""
+    _seen: dict[str, int] = {}
     _anchor: float | None = None
+    _call: str | None = None
     _fired: bool = False
+    _reported: bool = False
+
+    @field_validator("during")
+    @classmethod
+    def _check_during(cls, value: str | None) -> str | None:
+        return _call_ref(value)
+
+    def _targets(self, ref: str | None, call) -> bool:
+        """Whether ``call`` is the call ``ref`` names (None: any call); counts the calls it has seen."""
+        if ref is None:
+            return True
+        m = CALL_REF.match(ref)
+        assert m is not None
+        if call.spec.name != m["skill"]:
+            return False
+        self._seen = {**self._seen, ref: self._seen.get(ref, 0) + 1}
+        if m["nth"] is None:
+            return self._seen[ref] == 1 or self._every_call()
+        return self._seen[ref] == int(m["nth"])
+
+    def _every_call(self) -> bool:
+        """Whether a bare ``SKILL`` names each of its calls in turn (until the fault applies)."""
+        return False
 
     def before_start(self, rt, call) -> None:
-        if self._anchor is None and self.during in (None, call.spec.name):
-            self._anchor = rt.world.time_s
+        if not self._fired and self._targets(self.during, call) and self._anchor is None:
+            self._anchor, self._call = rt.world.time_s, call.id
 
     def wrap(self, call, executor):
         return executor
@@ -50,7 +98,24 @@ class _Fault(BaseModel):
             self.fire(rt)
 
     def fire(self, rt) -> None:
-        pass
+        raise NotImplementedError
+
+    def applied(self, rt, what: str, call: str | None = None) -> None:
+        self._report(rt, "fault_applied", what, call)
+
+    def not_applicable(self, rt, why: str, call: str | None = None) -> None:
+        self._report(rt, "fault_not_applicable", why, call)
+
+    def _report(self, rt, kind: str, text: str, call: str | None) -> None:
+        self._reported = True
+        data = {"fault": self._text, "call_id": call or self._call, "sim_time_s": round(rt.world.time_s, 4)}
+        rt.fault_event(kind, {**data, "detail" if kind == "fault_applied" else "reason": text})
+
+    def unused(self) -> str | None:
+        """Why this fault never did anything, at the end of a run (None: it was applied or reported)."""
+        if self._reported:
+            return None
+        return f"no {self.during} call in this run" if self.during else "the run ended before it applied"
 
 
 def _teleport(env, name: str, pos: np.ndarray) -> None:
@@ -62,22 +127,41 @@ def _teleport(env, name: str, pos: np.ndarray) -> None:
 
 class DropFault(_Fault):
     """Knocks what a hand holds out of it: ``out`` m further out to that hand's side, ``down`` m lower
-    (enough to clear the fingers; over a table it lands there, in reach)."""
+    (enough to clear the fingers; over a table it lands there, in reach). ``when=holding`` waits for a
+    matching call during which the hand holds something; without it an empty hand is recorded as
+    ``fault_not_applicable`` and the fault is spent."""
 
     kind: Literal["drop"] = "drop"
     hand: Literal["left", "right"] = "right"
+    when: Literal["holding"] | None = None
     out: Annotated[float, Field(ge=0, le=0.5)] = 0.07
     down: Annotated[float, Field(ge=0, le=0.5)] = 0.03
+
+    def _every_call(self) -> bool:
+        return self.when == "holding"
+
+    def unused(self) -> str | None:
+        if self._reported or self.when != "holding":
+            return super().unused()
+        call = f"{self.during} call" if self.during else "call"
+        return f"no {call} in this run with the {self.hand} hand holding something {self.after} s into it"
 
     def fire(self, rt) -> None:
         obj = rt.world.robot.holding.get(self.hand) or rt.monitors.carrying.get(self.hand)
         if obj is None:
+            if self.when == "holding":  # re-arm for the next matching call
+                self._fired, self._anchor = False, None
+                if self.during and "#" in self.during:
+                    self.not_applicable(rt, f"the {self.hand} hand held nothing {self.after} s into it")
+                return
+            self.not_applicable(rt, f"the {self.hand} hand held nothing {self.after} s into the call")
             return
         yaw = rt.world.robot.base_pose[2]
         side = 1.0 if self.hand == "left" else -1.0
         # Out to the hand's side in the robot's frame (its left is +y when yaw = 0).
         offset = np.array([-np.sin(yaw) * self.out * side, np.cos(yaw) * self.out * side, -self.down])
         _teleport(rt.env, obj, np.array(rt.world.objects[obj].pos) + offset)
+        self.applied(rt, f"knocked {obj} out of the {self.hand} hand")
 
 
 class DisplaceFault(_Fault):
@@ -89,11 +173,16 @@ class DisplaceFault(_Fault):
     dy: float = 0.0
     before: str = "pick"
 
+    @field_validator("before")
+    @classmethod
+    def _check_before(cls, value: str) -> str | None:
+        return _call_ref(value)
+
     def before_start(self, rt, call) -> None:
         if self.during is not None:  # mid-call: fired from on_tick once ``after`` s have passed
             super().before_start(rt, call)
-        elif not self._fired and call.spec.name == self.before:
-            self._fired = True
+        elif not self._fired and self._targets(self.before, call):
+            self._fired, self._call = True, call.id
             self.fire(rt)
 
     def fire(self, rt) -> None:
@@ -103,6 +192,12 @@ class DisplaceFault(_Fault):
         _teleport(rt.env, self.object, pos)
         mujoco.mj_forward(rt.env.model, rt.env.data)
         rt.world = rt.env.world_state()
+        self.applied(rt, f"moved {self.object} by ({self.dx}, {self.dy}) m")
+
+    def unused(self) -> str | None:
+        if self._reported or self.during is not None:
+            return super().unused()
+        return f"no {self.before} call in this run"
 
 
 class BlockFault(_Fault):
@@ -118,6 +213,10 @@ class BlockFault(_Fault):
             self._fired = True
             x, y, _ = rt.env.scene.stations[self.station].robot_pose
             rt.env.place_obstacle((x, y))
+            self.applied(rt, f"an obstacle on the {self.station} station's working spot", call.id)
+
+    def unused(self) -> str | None:
+        return None if self._reported else f"no walk_to {self.station} in this run"
 
 
 class _Late:
@@ -160,16 +259,30 @@ class SlowFault(_Fault):
     skill: str
     ticks: Annotated[int, Field(ge=1, le=500)] = 5
 
+    def before_start(self, rt, call) -> None:
+        if call.spec.name == self.skill and not self._reported:
+            self.applied(rt, f"{self.skill} answers {self.ticks} control ticks late", call.id)
+
     def wrap(self, call, executor):
         return _Late(executor, self.ticks) if call.spec.name == self.skill else executor
+
+    def unused(self) -> str | None:
+        return None if self._reported else f"no {self.skill} call in this run"
 
 
 class NoAnswerFault(_Fault):
     kind: Literal["noanswer"] = "noanswer"
     skill: str
 
+    def before_start(self, rt, call) -> None:
+        if call.spec.name == self.skill and not self._reported:
+            self.applied(rt, f"{self.skill} never answers", call.id)
+
     def wrap(self, call, executor):
         return _Late(executor, None) if call.spec.name == self.skill else executor
+
+    def unused(self) -> str | None:
+        return None if self._reported else f"no {self.skill} call in this run"
 
 
 class NanFault(_Fault):
@@ -177,6 +290,7 @@ class NanFault(_Fault):
 
     def fire(self, rt) -> None:
         rt.env.data.qvel[0] = math.nan
+        self.applied(rt, "NaN in the simulator state")
 
 
 Fault = Annotated[
@@ -201,6 +315,8 @@ def parse_fault(text: str | dict[str, Any]) -> Any:
     if raw.get("kind") not in KINDS:
         raise FaultError(f"fault '{text}': unknown kind '{raw.get('kind')}'; kinds: {', '.join(KINDS)}")
     try:
-        return _ADAPTER.validate_python(raw)
+        fault = _ADAPTER.validate_python(raw)
     except ValidationError as e:
         raise FaultError(f"fault '{text}':\n{format_validation_error(e)}") from None
+    fault._text = text if isinstance(text, str) else ",".join(f"{k}={v}" for k, v in raw.items())
+    return fault

@@ -8,7 +8,6 @@ resets the scene first. Approval (``/approve on``) pauses each plan at the graph
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
@@ -17,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from agent.live import LiveView
-from agent.records import runs_root
+from agent.records import is_run, run_state, runs_root
 from agent.session import RunConfig, RunSession
 from planner.meaning import contrary
 
@@ -40,6 +40,25 @@ FOLLOW_UP = re.compile(
     r"^(again|use|with|but|now|instead|also|actually|and|this time)\b|^\d+\s*ml\b", re.IGNORECASE
 )
 AGAIN = re.compile(r"^again\b[\s,]*(but\s+)?", re.IGNORECASE)
+YES, NO = {"y", "yes", "ok", "approve", "go"}, {"n", "no", "reject"}
+# What a correction sets; a later correction of the same kind replaces the earlier one.
+CORRECTION_KINDS = {
+    "hand": re.compile(r"\b(left|right|both)\b|\bhands?\b", re.IGNORECASE),
+    "volume": re.compile(r"\d+(\.\d+)?\s*ml\b", re.IGNORECASE),
+}
+END = "run ended"  # starts the one line that closes every run in chat (tests and people wait on it)
+
+
+def compose(task: str, corrections: list[str], new: str) -> list[str]:
+    """The corrections in force after ``new``: it replaces an equal one or one of the same kind."""
+    new = new.strip().rstrip(".")
+    kinds = {k for k, rx in CORRECTION_KINDS.items() if rx.search(new)}
+    kept = [
+        c
+        for c in corrections
+        if c.lower() != new.lower() and not any(CORRECTION_KINDS[k].search(c) for k in kinds)
+    ]
+    return kept + ([new] if new and new.lower() not in task.lower() else [])
 
 
 class Chat:
@@ -56,9 +75,14 @@ class Chat:
         self.console = console or Console()
         self.scene, self.seed, self.planner = scene, seed, planner
         self.planner_options = planner_options or {}
+        if seed is None:
+            from agent.session import draw_seed
+
+            seed = self.seed = draw_seed()
         self.env = G1LabEnv(scene=scene, seed=seed)
         self.approval = False
-        self.last_goal: str | None = None
+        self.task: str | None = None  # the last request as typed, before corrections
+        self.corrections: list[str] = []
         self.session: RunSession | None = None
         self.view: LiveView | None = None
         self.thread: threading.Thread | None = None
@@ -73,24 +97,26 @@ class Chat:
             return True
         if line.startswith("/"):
             return self._command(line)
-        if self.awaiting is not None:
-            self._answer(line)
+        if self.awaiting is not None and line.lower() in YES | NO:
+            self._answer(line.lower() in YES)
             return True
         said = contrary(line)
         if line.lower() in STOP_WORDS or (said is not None and said.kind == "stop" and self.running):
             self._abort(wait=True, say=True)
             return True
-        if self.last_goal and FOLLOW_UP.match(line):
+        if self.task and FOLLOW_UP.match(line):
             again = AGAIN.match(line)
             rest = line[again.end() :] if again else line
-            goal = f"{self.last_goal} {rest}".strip()
-            self.console.print(f"[cyan]correction:[/] {goal}")
-            self._abort(wait=True, say=bool(self.running))
+            self.corrections = compose(self.task, self.corrections, rest)
+            goal = " ".join([self.task, *self.corrections])
+            self.console.print(f"[cyan]correction:[/] {escape(goal)}")
+            self._abort(wait=True, say=True)
             if again:
                 self.env.reset(seed=self.seed)
             self.start(goal)
             return True
-        self._abort(wait=True, say=bool(self.running))
+        self._abort(wait=True, say=True)
+        self.task, self.corrections = line, []
         self.start(line)
         return True
 
@@ -119,7 +145,12 @@ class Chat:
                 self.approval = args[0] == "on"
             self.console.print(f"approval of each plan: {'on' if self.approval else 'off'}")
         elif cmd == "/scene":
-            self.console.print(self.render_scene())
+            from envs.rendering import RenderingError
+
+            try:
+                self.console.print(self.render_scene(), markup=False)
+            except RenderingError as e:
+                self.console.print(f"[red]{escape(str(e))}[/]")
         elif cmd == "/reset":
             self._abort(wait=True, say=False)
             if args:
@@ -133,18 +164,15 @@ class Chat:
         return True
 
     def _list_runs(self) -> None:
-        root = runs_root()
         dirs = sorted(
-            (d for d in root.glob("run-*") if d.is_dir()), key=lambda d: d.stat().st_mtime, reverse=True
+            (d for d in runs_root().glob("*") if is_run(d)), key=lambda d: d.stat().st_mtime, reverse=True
         )
         for d in dirs[:10]:
-            summary = d / "summary.json"
-            status = json.loads(summary.read_text()).get("status", "?") if summary.exists() else "unfinished"
-            self.console.print(f"  {d.name}  {status}")
+            self.console.print(f"  {d.name}  {run_state(d)}", markup=False, highlight=False)
 
     # ----------------------------------------------------------------- running
     def start(self, goal: str) -> None:
-        self.last_goal = goal
+        self.task = self.task or goal
         cfg = RunConfig(
             goal=goal,
             scene=self.scene,
@@ -168,41 +196,51 @@ class Chat:
             try:
                 summary = work()
             except Exception as e:  # the REPL must survive a failing run
-                self.console.print(f"[red]run crashed:[/] {type(e).__name__}: {e}")
+                self.console.print(f"{END}: crashed ({escape(type(e).__name__)}: {escape(str(e))})")
                 return
             if summary["status"] == "awaiting_approval":
                 self.awaiting = session
                 question = (session.pending_approval() or {}).get("question") or "approve this plan?"
                 self.console.print(self.view)
-                self.console.print(f"{question} (y/n)", style="bold yellow", markup=False)
+                self.console.print(
+                    f"{question} (y/n, or type a correction)", style="bold yellow", markup=False
+                )
                 return
             session.close()
-            color = "green" if summary["success"] else "red"
-            self.console.print(
-                f"[bold {color}]{summary['status']}[/]: {summary['message']}  "
-                f"[dim](sim {summary['sim_time_s']} s, wall {summary['wall_time_s']} s)[/]"
-            )
+            self._ended(summary)
 
         self.thread = threading.Thread(target=target, daemon=True, name="tandem-run")
         self.thread.start()
 
-    def _answer(self, line: str) -> None:
+    def _ended(self, summary: dict[str, Any]) -> None:
+        color = "green" if summary["success"] else "red"
+        message = f": {escape(summary['message'])}" if summary.get("message") else ""
+        self.console.print(
+            f"{END}: [bold {color}]{summary['status']}[/]{message}  "
+            f"[dim](run {summary['run_id']}, sim {summary['sim_time_s']} s, "
+            f"wall {summary['wall_time_s']} s)[/]"
+        )
+
+    def _answer(self, approved: bool) -> None:
         session, self.awaiting = self.awaiting, None
         assert session is not None
-        approved = line.strip().lower() in ("y", "yes", "ok", "approve", "go")
         self.console.print("approved" if approved else "not approved")
         self._spawn(lambda: session.answer(approved), session)
 
     def _abort(self, wait: bool, say: bool) -> None:
+        """Stop the running plan (it ends ``aborted``) or turn down the one awaiting approval."""
         if self.awaiting is not None:
-            self.awaiting.close()
-            self.awaiting = None
+            session, self.awaiting = self.awaiting, None
+            if say:
+                self.console.print("[yellow]the plan awaiting approval is not approved[/]")
+            self._spawn(lambda: session.answer(False), session)
+            self.thread.join()
         if self.session is not None and self.running:
             self.session.abort()
             if say:
                 self.console.print("[yellow]stopping the current plan[/]")
             if wait and self.thread is not None:
-                self.thread.join(timeout=60)
+                self.thread.join()  # the run stops at its next control tick or when planning returns
 
     def _narrate(self, kind: str, data: dict[str, Any]) -> None:
         if kind == "plan":
@@ -212,12 +250,17 @@ class Chat:
                 + " → ".join(f"{s['skill']}" for s in steps)
             )
         elif kind == "outcome" and data["status"] == "failure":
-            self.console.print(f"[red]  {data['skill']} failed: {data['reason']}[/]")
+            self.console.print(
+                f"[red]  {data['call_id']} {data['skill']} failed: {escape(str(data['reason']))}[/]"
+            )
         elif kind == "decision" and data["decision"] not in ("continue", "finish"):
-            why = f" ({data['message']})" if data.get("message") else ""  # e.g. unreachable: red_block is ...
+            why = f": {data['message']}" if data.get("message") else ""  # e.g. unreachable: red_block is ...
             self.console.print(f"  decision: {data['decision']}{why}", style="cyan", markup=False)
         elif kind == "reply":
-            self.console.print(f"[yellow]{data['message']}[/]")
+            self.console.print(f"[yellow]{escape(data.get('message') or '')}[/]")
+        elif kind in ("fault_applied", "fault_not_applicable"):
+            text = escape(str(data.get("detail") or data.get("reason") or ""))
+            self.console.print(f"[magenta]  fault {escape(data['fault'])}: {text}[/]")
 
     # ----------------------------------------------------------------- views
     def status_line(self) -> str:

@@ -41,6 +41,7 @@ class Runtime:
         self.on_tick: list[Hook] = []  # observers (video, live view); they run after each step
         self.on_start: list[Callable[[ActiveCall], None]] = []
         self.on_outcome: list[Callable[[Outcome], None]] = []
+        self.on_fault: list[Callable[[str, dict[str, Any]], None]] = []  # fault_applied / _not_applicable
         self.episode_over: Verdict | None = None
         # Per-tick cost split for the loop benchmark: dispatcher + composition + monitors / executors /
         # env.step (physics) / world_state() extraction.
@@ -48,6 +49,11 @@ class Runtime:
         self.executor_s = 0.0
         self.env_s = 0.0
         self.world_state_s = 0.0
+
+    def fault_event(self, kind: str, data: dict[str, Any]) -> None:
+        """What an injected fault did (or why it could not), for the run record."""
+        for hook in self.on_fault:
+            hook(kind, data)
 
     # ----------------------------------------------------------------- calls
     def call(

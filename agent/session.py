@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import random
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -12,7 +14,7 @@ from typing import Any
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from agent.faults import parse_fault
-from agent.records import RunRecord, runs_root
+from agent.records import RunRecord, finished, read_events, read_summary, runs_root
 from agent.system_one import SystemOne
 from planner.backend import PlannerBackend
 from planner.graph import GraphContext, build_graph
@@ -34,7 +36,12 @@ class RunConfig:
     planner_options: dict[str, Any] = field(default_factory=dict)
 
 
-def make_backend(cfg: RunConfig, record: RunRecord) -> PlannerBackend:
+def draw_seed() -> int:
+    """A seed for a run that was given none, recorded so the run can be repeated."""
+    return random.SystemRandom().randrange(2**31)
+
+
+def make_backend(cfg: RunConfig, record: RunRecord, emit=None) -> PlannerBackend:
     if cfg.planner == "offline":
         from planner.offline.backend import OfflineBackend
         from planner.offline.planner import OfflinePlanner
@@ -46,12 +53,25 @@ def make_backend(cfg: RunConfig, record: RunRecord) -> PlannerBackend:
         from planner.llm.backend import make_llm_backend
 
         offline = replace(cfg, planner="offline")
-        return make_llm_backend(cfg.planner_options, record, fallback=lambda: make_backend(offline, record))
+        return make_llm_backend(
+            cfg.planner_options, record, fallback=lambda: make_backend(offline, record), emit=emit
+        )
     raise ValueError(f"unknown planner '{cfg.planner}'; planners: offline, llm")
 
 
 class RunAborted(RuntimeError):
     """A person stopped the run (``/abort``, a correction, Ctrl-C)."""
+
+
+class RunFinished(Exception):
+    """``--resume`` of a run that has already ended: nothing to do, its record stays as it is."""
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        super().__init__(
+            f"run {summary['run_id']} has already finished ({summary['status']}: "
+            f"{summary.get('message', '')}); nothing to resume, its record is unchanged"
+        )
+        self.summary = summary
 
 
 class RunSession:
@@ -60,6 +80,10 @@ class RunSession:
     run_id, root: where the record goes (runs/RUN_ID by default).
     env: an env to reuse (eval workers, the chat REPL); a fresh one is built when None.
     reset_env: reset a reused env to ``cfg.seed`` first; the REPL keeps the world between tasks.
+    progress: told what start-up is doing (``progress("loading the robot model")``), for the live view.
+
+    A run given no seed draws one; the request (with the seed) is written to meta.json before anything
+    slow happens, so a run killed during start-up can still be listed and resumed.
     """
 
     def __init__(
@@ -69,20 +93,32 @@ class RunSession:
         root: Path | None = None,
         env=None,
         reset_env: bool = True,
+        progress=None,
     ) -> None:
-        from envs.lab.env import G1LabEnv
-
+        progress = progress or (lambda what: None)
+        if cfg.seed is None and (env is None or reset_env):
+            cfg.seed = draw_seed()
         self.cfg = cfg
         self.record = RunRecord(run_id, root or runs_root())
         self.run_id = self.record.run_id
-        self.env = env if env is not None else G1LabEnv(scene=cfg.scene, seed=cfg.seed)
-        if env is not None and reset_env:
-            self.env.reset(seed=cfg.seed)
+        if not self._meta_path().exists():
+            self._meta_path().write_text(json.dumps(self.cfg.__dict__, indent=2))
+        self.record.event("process", pid=os.getpid())
+        faults = [parse_fault(f) for f in cfg.faults]
+        if env is None:
+            progress("loading the robot model and the scene")
+            from envs.lab.env import G1LabEnv
+
+            env = G1LabEnv(scene=cfg.scene, seed=cfg.seed)
+        elif reset_env:
+            env.reset(seed=cfg.seed)
+        self.env = env
         self._abort = False
         self.listeners: list[Any] = []
-        self.system_one = SystemOne(self.env, [parse_fault(f) for f in cfg.faults], emit=self.emit)
+        self.system_one = SystemOne(self.env, faults, emit=self.emit)
         self.system_one.on_tick.append(self._check_abort)
-        self.backend = make_backend(cfg, self.record)
+        progress(f"loading the {cfg.planner} planner")
+        self.backend = make_backend(cfg, self.record, emit=self.emit)
         self._conn = sqlite3.connect(self.record.dir / CHECKPOINTS, check_same_thread=False)
         self.graph = build_graph(
             GraphContext(backend=self.backend, runner=self.system_one, emit=self.emit),
@@ -109,7 +145,6 @@ class RunSession:
     def run(self, approval: bool = False, confirm_weak: bool = False) -> dict[str, Any]:
         """Run to the end, or until a plan awaits approval (summary status ``awaiting_approval``).
         ``confirm_weak``: a person is there to confirm a weakly understood request before it runs."""
-        self._meta_path().write_text(json.dumps(self.cfg.__dict__, indent=2))
         self.emit(
             "start",
             {
@@ -136,12 +171,18 @@ class RunSession:
         return None
 
     @classmethod
-    def resume(cls, run_id: str, root: Path | None = None) -> RunSession:
+    def resume(cls, run_id: str, root: Path | None = None, progress=None) -> RunSession:
+        """The session of a killed (or stopped) run, its world restored from the last checkpoint.
+
+        Raises RunFinished, touching nothing, when the run has already ended."""
         root = root or runs_root()
         meta = root / run_id / META
         if not meta.exists():
             raise FileNotFoundError(f"no run '{run_id}' under {root} (no {META})")
-        session = cls(RunConfig(**json.loads(meta.read_text())), run_id=run_id, root=root)
+        summary = read_summary(root / run_id)
+        if finished(summary):
+            raise RunFinished(summary)
+        session = cls(RunConfig(**json.loads(meta.read_text())), run_id=run_id, root=root, progress=progress)
         snap = session.graph.get_state(session.config).values.get("snapshot")
         if snap:
             session.env.restore(snap)
@@ -149,9 +190,30 @@ class RunSession:
         return session
 
     def continue_run(self) -> dict[str, Any]:
+        """Go on from the last checkpoint; a run killed before its first one starts from its request."""
+        if not self.graph.get_state(self.config).values:
+            return self.run()
         return self._drive(None)
 
+    def _previous_wall_s(self) -> float:
+        """Wall time the earlier drives of this run took (other processes included): from each ``drive``
+        event to the last event before the next drive or process (a killed process stops at its last
+        event; the time until a later process resumed the run is not the run's)."""
+        total, start, last = 0.0, None, None
+        for e in read_events(self.record.dir):
+            if e["kind"] in ("drive", "process"):
+                if start is not None and last is not None:
+                    total += last - start
+                start = last = e["wall_time"] if e["kind"] == "drive" else None
+            elif start is not None:
+                last = e["wall_time"]
+        if start is not None and last is not None:
+            total += last - start
+        return total
+
     def _drive(self, initial: Any) -> dict[str, Any]:
+        earlier = self._previous_wall_s()
+        self.emit("drive", {})
         t0 = time.perf_counter()
         sim0 = self.env.world_state().time_s
         aborted = False
@@ -167,8 +229,11 @@ class RunSession:
             final.update(status="aborted", message="stopped by the user")
         elif self.pending_approval() is not None:
             final.update(status="awaiting_approval", message="the plan awaits approval")
+        if finished(final):
+            self.system_one.report_unused_faults()
         wall = time.perf_counter() - t0
-        summary = self.summary(final, wall, self.env.world_state().time_s - sim0)
+        summary = self.summary(final, earlier + wall, self.env.world_state().time_s - sim0)
+        summary["this_process_wall_s"] = round(wall, 3)
         self.record.write_summary(summary)
         self.emit(
             "summary",

@@ -38,6 +38,14 @@ class SystemOne:
         self.on_tick: list[TickHook] = []
         self.on_start: list[StartHook] = []
 
+    def report_unused_faults(self) -> None:
+        """Record each fault that never applied, with why (called when the run ends)."""
+        for fault in self.faults:
+            why = fault.unused()
+            if why is not None:
+                fault._reported = True
+                self.emit("fault_not_applicable", {"fault": fault._text, "call_id": None, "reason": why})
+
     def world(self) -> WorldState:
         return self.env.world_state()
 
@@ -60,6 +68,7 @@ class SystemOne:
         )
         rt.on_start.extend(self.on_start)
         rt.on_outcome.append(lambda o: self.emit("outcome", o.to_dict()))
+        rt.on_fault.append(self.emit)
         for step in plan.steps:
             if step.id not in done and all(dep in done for dep in step.after):
                 rt.call(step.id, step.skill, step.args)

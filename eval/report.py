@@ -135,24 +135,32 @@ def plots(rows: list[dict[str, Any]]) -> dict[str, tuple[str, bytes]]:
     ax.set_title("Failure attribution")
     out["failures"] = ("Failure breakdown", _png(fig))
 
-    # Latency: episode wall time and LLM latency.
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    # Latency: episode wall time, and LLM latency and tokens when an LLM planned (not for offline evals).
+    has_llm = any(
+        r["metrics"].get("llm_calls") or r["metrics"].get("prompt_tokens")
+        for r in rows
+        if r["status"] == "ok"
+    )
+    fig, axes = plt.subplots(1, 2 if has_llm else 1, figsize=(9 if has_llm else 5, 3.6), squeeze=False)
+    axes = list(axes[0])
     walls = [[float(r.get("wall_s") or 0) for r in variants[v]] for v in names]
     axes[0].boxplot(walls, tick_labels=names)
     axes[0].set_ylabel("s")
     axes[0].set_title("Episode wall time")
-    llm = [
-        [float(r["metrics"].get("llm_latency_s") or 0) for r in variants[v] if r["status"] == "ok"] or [0.0]
-        for v in names
-    ]
-    axes[1].boxplot(llm, tick_labels=names)
-    axes[1].set_title("LLM latency per episode")
-    axes[1].set_ylabel("s")
-    if not any(x for v in llm for x in v):
-        axes[1].text(0.5, 0.5, "no LLM calls", transform=axes[1].transAxes, ha="center", color="gray")
+    if has_llm:
+        llm = [
+            [float(r["metrics"].get("llm_latency_s") or 0) for r in variants[v] if r["status"] == "ok"]
+            or [0.0]
+            for v in names
+        ]
+        axes[1].boxplot(llm, tick_labels=names)
+        axes[1].set_title("LLM latency per episode")
+        axes[1].set_ylabel("s")
     for ax in axes:
         ax.tick_params(axis="x", rotation=15)
-    out["latency"] = ("Latency distributions", _png(fig))
+    out["latency"] = ("Latency distributions" if has_llm else "Episode wall time", _png(fig))
+    if not has_llm:
+        return out
 
     # Tokens.
     fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -169,10 +177,6 @@ def plots(rows: list[dict[str, Any]]) -> dict[str, tuple[str, bytes]]:
     ax.set_xlabel("tokens per episode (prompt + completion)")
     ax.set_ylabel("episodes")
     ax.set_title("Token distribution")
-    if not any(x for v in tokens for x in v):
-        ax.text(
-            0.5, 0.6, "no LLM tokens (offline planner)", transform=ax.transAxes, ha="center", color="gray"
-        )
     ax.legend(fontsize=8)
     out["tokens"] = ("Token distribution", _png(fig))
     return out

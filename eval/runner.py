@@ -410,7 +410,14 @@ def run_eval(
     overhead: list[float] = []
     t0 = time.perf_counter()
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     prog = Progress(
         TextColumn("[bold]eval[/]"),
@@ -418,6 +425,8 @@ def run_eval(
         MofNCompleteColumn(),
         TextColumn("{task.fields[stats]}"),
         TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
         disable=not progress,
         transient=False,
     )

@@ -336,3 +336,20 @@ def expand(
         if unknown:
             raise SuiteError(f"unknown case(s) {unknown}; cases: {', '.join(sorted(known))}")
     return out
+
+
+def parse_seeds(values: list[str] | None) -> list[int] | None:
+    """``--seeds 0,1,2``, ``--seeds 0-4`` (inclusive) or repeated ``--seeds``."""
+    if not values:
+        return None
+    out: list[int] = []
+    for value in values:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            lo, dash, hi = part.partition("-")
+            try:
+                out.extend(range(int(lo), int(hi) + 1) if dash and lo else [int(part)])
+            except ValueError:
+                raise ValueError(
+                    f"--seeds: '{part}' is not a seed, a list (0,1,2) or a range (0-4)"
+                ) from None
+    return out

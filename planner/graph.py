@@ -61,6 +61,11 @@ def _reply_status(kind: str) -> Status:
     return statuses.get(kind, "not_understood")
 
 
+def _plain(values: dict[str, Any]) -> str:
+    """``k=v, k=v`` for messages people read (no Python reprs)."""
+    return ", ".join(f"{k}={v}" for k, v in values.items())
+
+
 def build_graph(ctx: GraphContext, checkpointer: Any = None):
     def understand(state: RunState) -> RunState:
         result = ctx.backend.understand(state["goal"], ctx.runner.world())
@@ -169,11 +174,13 @@ def build_graph(ctx: GraphContext, checkpointer: Any = None):
                 return decide(
                     "ask_user",
                     status="needs_user",
-                    message=f"{f['skill']} {f['args']} is {reason}: clear the way, then ask again",
+                    message=f"{f['skill']}({_plain(f['args'])}) is {reason}: clear the way, then ask again",
                 )
             if reason in FINISH:
                 return decide(
-                    "finish", status="failed", message=f"{f['skill']} failed ({reason}): {f['evidence']}"
+                    "finish",
+                    status="failed",
+                    message=f"{f['skill']} failed ({reason}): {_plain(f['evidence'])}",
                 )
             tries = attempts.get(f["call_id"], 0)
             attempts[f["call_id"]] = tries + 1

@@ -10,7 +10,10 @@ import pytest
 _SHARED_MENAGERIE = Path(__file__).resolve().parents[2] / "shared" / "menagerie"
 if "MENAGERIE_ROOT" not in os.environ and _SHARED_MENAGERIE.is_dir():
     os.environ["MENAGERIE_ROOT"] = str(_SHARED_MENAGERIE)
-os.environ.setdefault("MUJOCO_GL", "egl")
+
+from envs.rendering.gl import choose_gl_backend  # noqa: E402
+
+choose_gl_backend()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -36,13 +36,20 @@ def chat(tmp_path):
         child.terminate(force=True)
 
 
-def _summaries(runs):
-    out = []
-    for d in sorted(runs.glob("run-*"), key=lambda p: p.stat().st_mtime):
-        s = d / "summary.json"
-        if s.exists():
-            out.append(json.loads(s.read_text()))
-    return out
+def _ended(child, timeout=600) -> tuple[str, str]:
+    """Wait for the line that closes a run in chat; its status and run id."""
+    child.expect(rf"run ended: {ANSI}(\w+){ANSI}.*?\(run ([\w-]+),", timeout=timeout)
+    return child.match.group(1), child.match.group(2)
+
+
+def _task(child) -> str:
+    """The run id of the task chat just started."""
+    child.expect(r"task:.*?\(run ([\w-]+)\)")
+    return child.match.group(1)
+
+
+def _summary(runs, run_id) -> dict:
+    return json.loads((runs / run_id / "summary.json").read_text())
 
 
 def test_task_correction_approval_and_quit(chat):
@@ -50,34 +57,51 @@ def test_task_correction_approval_and_quit(chat):
     # A task runs to success, judged by the simulator (the summary's final world).
     child.sendline("bring the soap to the bench")
     child.expect(r"plan v1")
-    child.expect(rf"success{ANSI}: goal reached", timeout=240)
-    first = _summaries(runs)[-1]
-    assert first["success"] and first["final_world"]["objects"]["soap_bottle"]["station"] == "bench"
+    status, run_id = _ended(child)
+    first = _summary(runs, run_id)
+    assert status == "success" and first["success"], first["message"]
+    assert first["final_world"]["objects"]["soap_bottle"]["station"] == "bench"
 
-    # A correction mid-plan stops the plan and re-plans the last task with it.
-    child.sendline("bring the catalyst to the bench")
-    child.expect(r"plan v1")
-    child.sendline("use the right hand")
-    child.expect(r"correction: bring the catalyst to the bench use the right hand")
-    child.expect(rf"aborted{ANSI}: stopped by the user")
-    child.expect(r"plan v1")
-    child.sendline("stop")
-    child.expect(rf"aborted{ANSI}: stopped by the user")
-    corrected = _summaries(runs)[-1]
-    assert corrected["goal"].endswith("use the right hand")
-    assert "hand=right" in corrected["understood_as"]  # the correction reached the planner
-
-    # With approval on, the plan waits for a yes before the robot moves.
+    # With approval on, a plan waits for a yes before the robot moves: the corrections below reach
+    # chat while nothing moves, so nothing depends on how fast the machine is.
     child.sendline("/approve on")
     child.expect(r"approval of each plan: on")
     child.sendline("bring the soap to the shelf")
-    child.expect(r"approve this plan\? \(y/n\)", timeout=60)
-    sim_before = _summaries(runs)[-1]["sim_time_s"]
+    pending = _task(child)
+    child.expect(r"approve this plan\?")
+    # A correction turns the waiting plan down and plans the task again with it.
+    child.sendline("use the left hand")
+    child.expect(r"correction: bring the soap to the shelf use the left hand\r\n")
+    assert _ended(child) == ("rejected", pending)
+    corrected = _task(child)
+    child.expect(r"approve this plan\?")
+    waiting = _summary(runs, corrected)
+    assert waiting["status"] == "awaiting_approval" and waiting["sim_time_s"] == first["sim_time_s"]
+    assert waiting["goal"] == "bring the soap to the shelf use the left hand"
+    assert "hand=left" in waiting["understood_as"]  # the correction reached the planner
+    # The same correction again is composed once, not appended twice.
+    child.sendline("use the left hand")
+    child.expect(r"correction: bring the soap to the shelf use the left hand\r\n")
+    assert _ended(child) == ("rejected", corrected)
+    last = _task(child)
+    child.expect(r"approve this plan\?")
+    # Approved, the plan runs to its end and the robot has moved.
     child.sendline("y")
     child.expect(r"approved")
-    child.expect(rf"(success|failed){ANSI}: ", timeout=240)
-    approved = _summaries(runs)[-1]
-    assert approved["goal"] == "bring the soap to the shelf" and approved["sim_time_s"] > sim_before
+    status, run_id = _ended(child)
+    approved = _summary(runs, last)
+    assert run_id == last and status in ("success", "failed") and approved["status"] == status
+    assert approved["sim_time_s"] > waiting["sim_time_s"]
+
+    # "stop" aborts a running plan at the next control tick.
+    child.sendline("bring the catalyst to the bench")
+    stopped = _task(child)
+    child.expect(r"approve this plan\?")
+    child.sendline("y")
+    child.expect(r"approved")
+    child.sendline("stop")
+    assert _ended(child) == ("aborted", stopped)
+    assert _summary(runs, stopped)["message"] == "stopped by the user"
 
     child.sendline("/quit")
     child.expect(pexpect.EOF, timeout=30)

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 from fakes.openai_server import FakeOpenAI, error, plan, text
+from rich.console import Console
 
+from agent.live import LiveView
 from agent.records import read_events
 from agent.session import RunConfig, RunSession
 from planner.backend import Feedback, Reply, Understood
@@ -250,6 +252,8 @@ def test_a_wrong_model_name_is_a_clear_error(tmp_path, world):
 def test_endpoint_down_falls_back_to_the_offline_planner_and_says_so(tmp_path, world):
     url = f"http://127.0.0.1:{closed_port()}/v1"
     s = session(tmp_path, options(base_url=url, max_retries=0), goal="prepare elephant toothpaste")
+    view = LiveView("prepare elephant toothpaste")
+    s.listeners.append(view)  # the run's listeners (live view, stderr note) hear the fallback too
     try:
         result = s.backend.understand("prepare elephant toothpaste", world)
         events = read_events(s.record.dir)
@@ -262,6 +266,13 @@ def test_endpoint_down_falls_back_to_the_offline_planner_and_says_so(tmp_path, w
     if not any(e["kind"] == "planner_fallback_failed" for e in events):  # planner/offline is ready
         assert isinstance(result, Understood) and "offline planner" in result.summary
         assert s.backend.plan(result.task, world).steps
+        view("understood", {"summary": result.summary})
+    console = Console(width=200, height=40, record=True)
+    console.print(view)
+    shown = console.export_text()
+    assert "the LLM planner is unavailable, using the offline planner" in shown
+    if isinstance(result, Understood):  # square brackets in the note survive rich markup
+        assert "[offline planner: the LLM planner is unavailable]" in shown
 
 
 def test_a_reply_slower_than_the_timeout(tmp_path, world):

@@ -107,3 +107,43 @@ def test_cli_render_bad_camera_exits_2(tmp_path) -> None:
     assert result.exit_code == 2
     assert "unknown camera 'bogus'" in result.output
     assert "Traceback" not in result.output and not out.exists()
+
+
+def test_follow_camera_rides_with_the_robot(lab) -> None:
+    import mujoco
+
+    cam = lab.model.camera("follow").id
+    before = lab.data.cam_xpos[cam].copy()
+    lab.data.qpos[lab.model.jnt_qposadr[lab.model.joint("base_y").id]] += 2.5  # to the shelf
+    mujoco.mj_forward(lab.model, lab.data)
+    assert np.allclose(lab.data.cam_xpos[cam] - before, [0.0, 2.5, 0.0], atol=1e-6)
+    assert _not_blank(lab.render("follow"))
+
+
+def test_run_video_with_a_bad_camera_is_refused_before_anything_runs(tmp_path, monkeypatch) -> None:
+    from agent.cli.main import app
+
+    monkeypatch.setenv("TANDEM_RUNS_DIR", str(tmp_path / "runs"))
+    args = ["run", "move the red block", "--video", str(tmp_path / "x.mp4"), "--camera", "top"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "unknown camera 'top'" in result.output, result.output
+    assert "Traceback" not in result.output and not (tmp_path / "runs").exists()
+
+
+def test_gl_backend_is_chosen_headless_and_a_missing_one_is_a_one_line_hint(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("MUJOCO_GL", "DISPLAY", "WAYLAND_DISPLAY")}
+    probe = "import os, envs, mujoco; print(os.environ.get('MUJOCO_GL'))"
+    chosen = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert chosen.stdout.strip() in ("egl", "osmesa")  # CI installs both; never GLFW without a display
+
+    cmd = [sys.executable, "-m", "agent.cli.main", "scene", "render", "--out", str(tmp_path / "x.png")]
+    glfw = subprocess.run(cmd, env={**env, "MUJOCO_GL": "glfw"}, capture_output=True, text=True)
+    assert glfw.returncode == 2, glfw.stderr
+    assert "Traceback" not in glfw.stderr
+    assert "cannot render offscreen with MUJOCO_GL=glfw" in glfw.stderr and "apt-get install" in glfw.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -70,11 +71,16 @@ def _final_world(run_dir: Path) -> dict:
     return json.loads((run_dir / "summary.json").read_text())["final_world"]
 
 
-def test_drop_mid_carry_is_recovered(runs_dir):
-    # Knocked out of the hand as the robot backs away from the bench: the block lands on the bench.
-    drop = "drop:hand=right,during=walk_to,after=0.3"
-    code, s = _run(["bring the red block to the shelf", "--seed", "1", "--inject", drop])
+def test_documented_drop_knocks_the_object_out_and_the_run_recovers(runs_dir):
+    # The README's example: 0.3 s into the first walk_to with the block in hand, as the robot backs
+    # away from the bench: the block lands on the bench.
+    drop = "drop:hand=right,during=walk_to,when=holding,after=0.3"
+    task = "bring the red block to the shelf with the right hand"
+    code, s = _run([task, "--seed", "1", "--inject", drop])
     events = read_events(runs_dir / s["run_id"])
+    applied = [(e["fault"], e["detail"], e["call_id"]) for e in events if e["kind"] == "fault_applied"]
+    walks = [e["call_id"] for e in events if e["kind"] == "dispatch" and e["skill"] == "walk_to"]
+    assert applied == [(drop, "knocked red_block out of the right hand", walks[0])]
     dropped = [e for e in events if e["kind"] == "outcome" and e["reason"] == "dropped"]
     decisions = [e["decision"] for e in events if e["kind"] == "decision"]
     assert dropped, "the injected drop must be reported"
@@ -83,6 +89,52 @@ def test_drop_mid_carry_is_recovered(runs_dir):
     assert len(repicks) >= 2  # picked again after the drop
     assert code == 0 and s["replans"] >= 1, s["message"]
     assert _final_world(runs_dir / s["run_id"])["objects"]["red_block"]["station"] == "shelf"
+
+
+def test_a_fault_with_nothing_to_act_on_is_recorded_as_such(runs_dir):
+    # The first walk_to starts with empty hands: nothing to knock out, and the record says so.
+    drop = "drop:hand=left,during=walk_to,after=0.5"
+    res = CliRunner().invoke(app, ["skill", "walk_to", "--station", "shelf", "--seed", "0", "--inject", drop])
+    assert res.exit_code == 0, res.output
+    run_dir = next(runs_dir.iterdir())
+    faults = [e for e in read_events(run_dir) if e["kind"].startswith("fault_")]
+    assert [(e["kind"], e["fault"]) for e in faults] == [("fault_not_applicable", drop)]
+    assert faults[0]["reason"] == "the left hand held nothing 0.5 s into the call"
+    # A call the run never makes is reported at its end.
+    res = CliRunner().invoke(
+        app, ["skill", "walk_to", "--station", "shelf", "--seed", "0", "--inject", "noanswer:skill=pour"]
+    )
+    events = read_events(max(runs_dir.iterdir(), key=lambda d: d.stat().st_mtime))
+    assert [(e["kind"], e["reason"]) for e in events if e["kind"].startswith("fault_")] == [
+        ("fault_not_applicable", "no pour call in this run")
+    ]
+
+
+def test_seed_is_drawn_recorded_and_repeats_the_run_and_resume_of_it_changes_nothing(runs_dir):
+    code, first = _run(["move the red block to the yellow zone"])
+    assert code == 0, first["message"]
+    run_dir = runs_dir / first["run_id"]
+    meta = json.loads((run_dir / "meta.json").read_text())
+    assert isinstance(first["seed"], int) and meta["seed"] == first["seed"]
+
+    # Resuming a finished run says so and leaves every file of its record as it was.
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    res = CliRunner().invoke(app, ["run", "--resume", first["run_id"][:-2]])  # a unique prefix
+    assert res.exit_code == 0 and "has already finished (success" in res.output, res.output
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+
+    # The recorded seed gives the same scene and the same final world.
+    code, again = _run(["move the red block to the yellow zone", "--seed", str(meta["seed"])])
+    assert code == 0 and again["run_id"] != first["run_id"]
+    assert again["final_world"] == first["final_world"]
+
+    # Only runs are listed, with full ids; `show` takes a unique prefix and prints the command to re-run.
+    (runs_dir / "scene").mkdir()
+    listing = CliRunner().invoke(app, ["runs"]).output
+    assert first["run_id"] in listing and again["run_id"] in listing
+    assert not re.search(r"^\s*scene\s", listing, re.MULTILINE)
+    shown = CliRunner().invoke(app, ["runs", "show", first["run_id"][:-1]]).output
+    assert f"--seed {meta['seed']}" in shown and "summary: success" in shown
 
 
 def test_unknown_task_gets_an_answer_and_a_record(runs_dir):
@@ -98,6 +150,28 @@ def test_unknown_task_gets_an_answer_and_a_record(runs_dir):
 def test_empty_task_is_bad_input(runs_dir):
     res = CliRunner().invoke(app, ["run", "  "])
     assert res.exit_code == 2 and "give a task" in res.output
+
+
+def test_run_killed_during_start_up_is_listed_and_resumes_from_its_request(runs_dir):
+    env = {**os.environ, "TANDEM_RUNS_DIR": str(runs_dir)}
+    cmd = [sys.executable, "-m", "agent.cli.main", "run", "bake a cake", "--json"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        # The request is on disk before the robot model loads; kill while it loads.
+        run_dir = _wait_for(lambda: next(iter(runs_dir.iterdir()), None), 120)
+        _wait_for(lambda: (run_dir / "meta.json").exists() and (run_dir / "events.jsonl").exists(), 120)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not any(e["kind"] == "node" for e in read_events(run_dir)), "killed too late for this test"
+    listing = CliRunner().invoke(app, ["runs"]).output
+    assert "aborted at start-up" in listing
+
+    code, s = _run(["--resume", run_dir.name])
+    assert code == 2 and s["status"] == "not_understood" and s["goal"] == "bake a cake"
+    assert s["run_id"] == run_dir.name and "I can:" in s["message"]
 
 
 def test_killed_run_resumes_without_redoing_finished_steps(runs_dir):
@@ -128,6 +202,8 @@ def test_killed_run_resumes_without_redoing_finished_steps(runs_dir):
 
     code, s = _run(["--resume", run_dir.name])
     assert code == 0, s["message"]
+    # Wall time covers both processes: the killed one's drive as well as this one's.
+    assert s["wall_time_s"] > s["this_process_wall_s"] > 0
     after = read_events(run_dir)[len(before) :]
     redone = {e["call_id"] for e in after if e["kind"] == "dispatch"} & done_before
     assert not redone, f"finished steps ran again: {redone}"

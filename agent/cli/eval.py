@@ -38,23 +38,6 @@ app = typer.Typer(
 )
 
 
-def parse_seeds(values: list[str] | None) -> list[int] | None:
-    """``--seeds 0,1,2``, ``--seeds 0-4`` (inclusive) or repeated ``--seeds``."""
-    if not values:
-        return None
-    out: list[int] = []
-    for value in values:
-        for part in filter(None, (p.strip() for p in value.split(","))):
-            lo, dash, hi = part.partition("-")
-            try:
-                out.extend(range(int(lo), int(hi) + 1) if dash and lo else [int(part)])
-            except ValueError:
-                raise ValueError(
-                    f"--seeds: '{part}' is not a seed, a list (0,1,2) or a range (0-4)"
-                ) from None
-    return out
-
-
 @app.command("run")
 def run(
     suites: Annotated[
@@ -89,7 +72,7 @@ def run(
 ) -> None:
     """Run every episode of the matrix planner x prompt x model x seed x case not yet in the results."""
     from eval.runner import run_eval
-    from eval.suite import SuiteError, expand, load_suite
+    from eval.suite import SuiteError, expand, load_suite, parse_seeds
 
     with user_errors(SuiteError, ValueError):
         loaded = [load_suite(s) for s in suites]

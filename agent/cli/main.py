@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 import typer
+from typer.core import TyperOption
 
-from agent.cli import chat, run, runs, scene, skill
-from agent.cli import eval as eval_cli
+from envs.rendering.gl import choose_gl_backend
+
+choose_gl_backend()  # before any command imports MuJoCo
+
+from agent.cli import chat, run, runs, scene, skill  # noqa: E402
+from agent.cli import eval as eval_cli  # noqa: E402
+
+_display_type_rich = TyperOption.display_type_rich
+
+
+def _flag_without_type(self: TyperOption, ctx) -> str | None:
+    # typer's rich help shows "<bool>" beside flags that take no value (its plain help does not).
+    return None if self.is_flag else _display_type_rich(self, ctx)
+
+
+TyperOption.display_type_rich = _flag_without_type  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="tandem",
@@ -20,9 +35,11 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(scene.app, name="scene")
 app.add_typer(eval_cli.app, name="eval")
 app.command("skills")(skill.list_skills)
-app.command("skill", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
-    skill.run_skill
-)
+app.command(
+    "skill",
+    add_help_option=False,  # its --help also lists the named skill's arguments
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)(skill.run_skill)
 
 if __name__ == "__main__":
     app()

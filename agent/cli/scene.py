@@ -103,7 +103,11 @@ def info(
 @app.command("render")
 def render(
     camera: Annotated[
-        str, typer.Option("--camera", help="ego (the G1's ego_view) or third (third_person)")
+        str,
+        typer.Option(
+            "--camera",
+            help="ego (the G1's ego_view), third (third_person) or follow (rides behind the G1)",
+        ),
     ] = "third",
     scene: SceneOpt = "g1_lab",
     seed: SeedOpt = None,
@@ -115,13 +119,12 @@ def render(
     ] = False,
 ) -> None:
     """Render one camera of a freshly reset scene to a PNG."""
-    from envs.rendering import save_png
+    from envs.rendering import RenderingError, save_png
+    from envs.rendering.cameras import camera_name
 
-    names = {"ego": "ego_view", "third": "third_person"}
-    with user_errors(ValueError):
-        if camera not in names and camera not in names.values():
-            raise ValueError(f"unknown camera '{camera}'; use ego or third")
-        env = _env(scene, seed, full_meshes)
-        frame = env.render(names.get(camera, camera), width, height, antialias=True)
+    env = _env(scene, seed, full_meshes)
+    with user_errors(ValueError, RenderingError):
+        name = camera_name(camera, env.cameras)
+        frame = env.render(name, width, height, antialias=True)
     path = save_png(frame, out)
-    console.print(f"wrote {path} ({width}x{height}, camera {names.get(camera, camera)})")
+    console.print(f"wrote {path} ({width}x{height}, camera {name})")

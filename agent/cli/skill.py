@@ -89,36 +89,90 @@ def _parse_skill_args(extra: list[str]) -> dict[str, str]:
     return out
 
 
+def _skill_help(ctx: typer.Context, name: str | None) -> None:
+    """The command's help, then the named skill's own arguments (they are not typer options)."""
+    from skills.registry import get_skill, skill_schema
+
+    console.print(ctx.get_help())
+    if name is None:
+        return
+    with user_errors(KeyError):
+        spec = get_skill(name)
+    params = skill_schema(spec).get("parameters", {})
+    props = params.get("properties", {})
+    described = any("description" in p for p in props.values())
+    columns = ("argument", "values", "default", *(("description",) if described else ()))
+    t = Table(*columns, title=f"{name} arguments", title_justify="left")
+    for key, prop in props.items():
+        values = " | ".join(map(str, prop["enum"])) if "enum" in prop else prop.get("type", "")
+        default = "(required)" if key in params.get("required", []) else str(prop.get("default", ""))
+        row = (f"--{key.replace('_', '-')}", values, default)
+        t.add_row(*row, *((prop.get("description", ""),) if described else ()))
+    console.print(spec.description, markup=False)
+    console.print(t)
+
+
 def run_skill(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="skill name (see `tandem skills`)")],
-    seed: Annotated[int | None, typer.Option("--seed", help="scene randomization seed")] = None,
+    name: Annotated[str | None, typer.Argument(help="skill name (see `tandem skills`)")] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="scene randomization seed (default: drawn and recorded)")
+    ] = None,
     scene: Annotated[str, typer.Option("--scene", help="scene name or YAML path")] = "g1_lab",
     video: Annotated[
-        Path | None, typer.Option("--video", help="record the third-person camera to this MP4")
+        Path | None, typer.Option("--video", help="record a camera (--camera) to this MP4")
     ] = None,
     inject: Annotated[
-        list[str] | None, typer.Option("--inject", help="fault, e.g. drop:hand=right,after=1 (repeatable)")
+        list[str] | None,
+        typer.Option("--inject", help="fault, e.g. drop:hand=right,after=1 (repeatable; docs/runs.md)"),
     ] = None,
+    camera: Annotated[
+        str, typer.Option("--camera", help="camera for --video: third, ego or follow (rides behind the G1)")
+    ] = "third",
     as_json: Annotated[bool, typer.Option("--json", help="print the outcome as JSON")] = False,
+    show_help: Annotated[
+        bool, typer.Option("--help", "-h", help="show this message and the skill's arguments, then exit")
+    ] = False,
 ) -> None:
     """Run one skill in a fresh scene: `tandem skill pick --object red_block --hand right --seed 3`.
 
-    Skill arguments follow as --name value. Exit code 0 on success, 1 on a failed skill, 2 on bad input.
+    Skill arguments follow as --name value; `tandem skill NAME --help` lists them.
+
+    Exit code 0 on success, 1 on a failed skill, 2 on bad input.
     """
+    if show_help:
+        _skill_help(ctx, name)
+        raise typer.Exit(0)
     from agent.cli.scene import _env
     from agent.faults import FaultError, parse_fault
     from agent.records import RunRecord
     from agent.runtime import Runtime
-    from skills.registry import get_skill
+    from agent.session import draw_seed
+    from envs.rendering import RenderingError
+    from envs.rendering.cameras import camera_name
+    from skills.registry import all_skills, get_skill
 
     with user_errors(ValueError, KeyError, FaultError):
+        if name is None:
+            raise ValueError(f"name a skill: {', '.join(s.name for s in all_skills())}")
         get_skill(name)
         args = _parse_skill_args(list(ctx.args))
         faults = [parse_fault(f) for f in inject or []]
+    drawn = seed is None
+    seed = draw_seed() if seed is None else seed
     env = _env(scene, seed)
+    writer = None
+    if video is not None:  # one frame proves the camera and the renderer before the robot moves
+        from envs.rendering import VideoWriter
+
+        with user_errors(ValueError, RenderingError):
+            cam = camera_name(camera, env.cameras)
+            first = env.render(cam, 480, 360)
+        writer = VideoWriter(video, fps=1.0 / (env.control_dt * 2))
+        writer.append(first)
     record = RunRecord()
     rt = Runtime(env, faults=faults)
+    rt.on_fault.append(lambda kind, data: record.event(kind, **data))
     with user_errors(ValueError, KeyError):
         call = rt.call("c1", name, args)
     record.event(
@@ -130,14 +184,8 @@ def run_skill(
         scene=scene,
         faults=inject or [],
     )
-    writer = None
-    if video is not None:
-        from envs.rendering import VideoWriter
-
-        writer = VideoWriter(video, fps=1.0 / (env.control_dt * 2))
-        rt.on_tick.append(
-            lambda r: writer.append(env.render("third_person", 480, 360)) if r.ticks % 2 == 0 else None
-        )
+    if writer is not None:
+        rt.on_tick.append(lambda r: writer.append(env.render(cam, 480, 360)) if r.ticks % 2 == 0 else None)
     t0 = time.perf_counter()
     rejected = _unreachable(env, rt, call)
     # An unreachable call is rejected before the robot moves.
@@ -147,6 +195,10 @@ def run_skill(
         writer.close()
     for o in outcomes:
         record.event("outcome", **o.to_dict())
+    for fault in faults:
+        why = fault.unused()
+        if why is not None:
+            record.event("fault_not_applicable", fault=fault._text, call_id=None, reason=why)
     out = next((o for o in outcomes if o.call_id == "c1"), None)
     result = {
         "skill": name,
@@ -168,9 +220,12 @@ def run_skill(
         color = "green" if result["status"] == "success" else "red"
         shown = ", ".join(f"{k}={v}" for k, v in call.raw_args.items())
         console.print(f"[bold {color}]{result['status']}[/] {name}({shown}): {result['reason']}")
-        console.print(f"  evidence: {result['evidence']}")
+        evidence = ", ".join(f"{k}={v}" for k, v in result["evidence"].items())
+        console.print(f"  evidence: {evidence or '-'}", markup=False, highlight=False)
         console.print(
             f"  sim {result['sim_time_s']} s, wall {result['wall_time_s']} s, record runs/{record.run_id}"
         )
+        if drawn:
+            console.print(f"  seed {seed} (drawn; --seed {seed} repeats this call)")
     if result["status"] != "success":
         raise typer.Exit(1)

@@ -16,6 +16,10 @@ from envs.robots.g1.g1_model import build_g1, load_g1_spec
 from envs.scene_schema import FIXED_TYPES, ObjectType, SceneConfig
 
 THIRD_PERSON_EYE = (-1.3, -1.5, 1.9)
+# The follow camera rides behind and left of the pelvis at this offset (world frame), looking at the
+# table in front of the robot: a video then shows every station the robot walks to.
+FOLLOW_OFFSET = (-1.2, -1.5, 1.0)
+FOLLOW_LOOK_AT = (0.45, 0.0, 0.1)
 OBSTACLE = "obstacle"
 
 
@@ -67,6 +71,17 @@ def build_lab(scene: SceneConfig, stance_kp: float = g1.STANCE_KP) -> BuiltLab:
         pos=list(THIRD_PERSON_EYE),
         quat=lookat_quat(THIRD_PERSON_EYE, target).tolist(),
         fovy=50.0,
+    )
+    pelvis_at = (0.0, 0.0, g1.PELVIS_HEIGHT)  # in the build pose: base at the origin, yaw 0
+    spec.body(g1.ROOT_BODY).add_camera(
+        name="follow",
+        mode=mujoco.mjtCamLight.mjCAMLIGHT_TRACK,  # keeps its world-frame offset and orientation
+        pos=list(FOLLOW_OFFSET),
+        quat=lookat_quat(
+            [a + b for a, b in zip(pelvis_at, FOLLOW_OFFSET, strict=True)],
+            [a + b for a, b in zip(pelvis_at, FOLLOW_LOOK_AT, strict=True)],
+        ).tolist(),
+        fovy=55.0,
     )
 
     # Parked below the floor; fault injection moves it onto a station's working spot ("blocked").

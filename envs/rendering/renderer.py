@@ -17,6 +17,8 @@ import os
 
 import mujoco
 
+from envs.rendering.gl import rendering_error
+
 # llvmpipe reads this once, when the first GL context of the process is made. 0 rasterizes in the
 # calling thread: one core per renderer, no hand-off between threads (which stalls on a busy machine).
 # Set LP_NUM_THREADS yourself to spread one renderer over several cores.
@@ -51,6 +53,10 @@ def fast_renderer(model: mujoco.MjModel, width: int, height: int, antialias: boo
         model.geom_size[planes] = [half, half, half / FLOOR_CELLS]
         model.vis.quality.offsamples = 4 if antialias else 0
         renderer = mujoco.Renderer(model, height=height, width=width)
+    except ValueError:  # an image larger than the model's framebuffer: the caller's mistake
+        raise
+    except Exception as e:  # no GL context: GLFW without a display, EGL or OSMesa missing
+        raise rendering_error(e) from e
     finally:
         model.geom_size[planes] = saved_sizes
         model.vis.quality.offsamples = saved_samples

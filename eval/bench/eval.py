@@ -56,7 +56,7 @@ def _one(suite: str, seeds: list[int], workers: int) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from agent.cli.eval import parse_seeds
+    from eval.suite import parse_seeds
 
     p = argparse.ArgumentParser(prog="python -m eval.bench eval", description=__doc__.splitlines()[0])
     p.add_argument("--suite", default="lab_basics")

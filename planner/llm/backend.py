@@ -415,8 +415,13 @@ class LLMBackend:
 
 
 def make_llm_backend(
-    options: dict[str, Any], record: Any, fallback: Callable[[], PlannerBackend] | None = None
+    options: dict[str, Any],
+    record: Any,
+    fallback: Callable[[], PlannerBackend] | None = None,
+    emit: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> LLMBackend:
-    """The LLM backend for a run: options from RunConfig.planner_options, events into the run record."""
+    """The LLM backend for a run: options from RunConfig.planner_options, events into the run record
+    (through ``emit(kind, data)`` when given, so the run's listeners see them too)."""
     cfg = LLMConfig.from_options(options)
-    return LLMBackend(cfg, run_dir=record.dir, emit=record.event, fallback=fallback)
+    to_record = (lambda kind, **data: emit(kind, data)) if emit else record.event
+    return LLMBackend(cfg, run_dir=record.dir, emit=to_record, fallback=fallback)
