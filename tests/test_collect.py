@@ -81,7 +81,6 @@ def test_open_loop_replay_re_succeeds(dataset):
     for i in (0, 2):
         r = replay(ds, i)
         assert r.success, r
-        assert r.max_state_error < 0.2, r
 
 
 def test_seeds_vary_the_episode(dataset):

@@ -1,7 +1,7 @@
 """Demonstration collection speed: episodes/min of the block task, sim-to-wall ratio with and without
 recording, bytes per episode, and the projected time of the 14-episode and a 1,000-episode set.
 
-    python -m eval.bench collect [--episodes 2] [--image-size 224] [--fps 20] [--cameras ego_view,...]
+    python -m eval.bench collect [--episodes 1] [--image-size 224] [--fps 20] [--cameras ego_view,...]
                                  [--workers 1,2] [--task block_to_zone]
 
 Recording costs what rendering costs (one frame per camera per recorded frame) plus H.264 encoding; the
@@ -70,10 +70,10 @@ def main(argv: list[str] | None = None) -> None:
 
     ap = argparse.ArgumentParser(prog="python -m eval.bench collect", description=__doc__.split("\n")[0])
     ap.add_argument("--task", default="block_to_zone")
-    ap.add_argument("--episodes", type=int, default=2, help="episodes per worker count (and per ratio)")
+    ap.add_argument("--episodes", type=int, default=1, help="episodes per worker (and for the ratios)")
     ap.add_argument("--image-size", type=int, default=224)
     ap.add_argument("--fps", type=int, default=20)
-    ap.add_argument("--cameras", default="ego_view,left_wrist,right_wrist")
+    ap.add_argument("--cameras", default="ego_view", help="each wrist camera adds one render per frame")
     ap.add_argument("--workers", default="1,2")
     a = ap.parse_args(argv)
     opts = CollectOptions(fps=a.fps, image_size=a.image_size, cameras=tuple(a.cameras.split(",")))

@@ -294,7 +294,8 @@ class Collection:
         r = payload.get("result")
         if r is None:
             s.errors += 1
-            line["reason"] = "error: " + payload.get("error", "").strip().splitlines()[-1:][0]
+            lines = (payload.get("error") or "unknown error").strip().splitlines()
+            line["reason"] = "error: " + (lines[-1] if lines else "unknown error")
         else:
             line.update(
                 success=r.success, reason=r.reason, sim_s=round(r.sim_s, 3), wall_s=round(r.wall_s, 3)
