@@ -214,11 +214,14 @@ class RayPool:
         self.address, self.n, self.opts, self.video_dir = address, max(1, workers), opts, video_dir
 
     def run(self, next_job: Callable[[], Job | None], on_result: Callable[[Job, dict], None]) -> None:
-        import ray
-
         from eval.ray_backend import connect
 
-        connect(self.address, self.n)
+        try:
+            connect(self.address, self.n)
+        except Exception as e:  # Ray missing, no cluster at that address, or a local one that would not start
+            raise RuntimeError(f"--ray {self.address}: could not start or join Ray: {e}") from None
+        import ray
+
         task = ray.remote(num_cpus=1, max_retries=RETRIES)(run_job)
         running: dict[Any, Job] = {}
         while True:
