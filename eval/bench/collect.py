@@ -19,7 +19,7 @@ from pathlib import Path
 
 
 def _expert_only(task_name: str, seeds: list[int]) -> list[tuple[float, float, float]]:
-    """(sim_s, wall_s, cpu_s) of the expert through the Runtime, nothing recorded (same seeds, perturbations)."""
+    """(sim_s, wall_s, cpu_s) of the expert through the Runtime, nothing recorded, same perturbations."""
     from agent.runtime import Runtime
     from eval.datasets.episode import env_for, perturbations_for, reset
     from skills.controllers.variation import expert_variation
