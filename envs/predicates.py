@@ -34,18 +34,31 @@ def predicate_names() -> list[str]:
     return sorted(_PREDICATES)
 
 
+def _takes_start(fn: PredicateFn) -> bool:
+    return "start" in inspect.signature(fn).parameters
+
+
 def check_params(name: str, params: dict[str, Any]) -> None:
     """Raise ValueError when ``params`` do not fit the predicate's signature."""
-    sig = inspect.signature(get_predicate(name))
+    fn = get_predicate(name)
+    sig = inspect.signature(fn)
     try:
-        sig.bind(None, **params)
+        sig.bind(None, **params, **({"start": None} if _takes_start(fn) else {}))
     except TypeError as e:
         wanted = ", ".join(p for p in list(sig.parameters)[1:])
         raise ValueError(f"predicate '{name}': {e}; it takes: {wanted}") from None
 
 
-def evaluate(world: WorldState, name: str, params: dict[str, Any]) -> tuple[bool, str]:
-    return get_predicate(name)(world, **params)
+def evaluate(
+    world: WorldState, name: str, params: dict[str, Any], start: WorldState | None = None
+) -> tuple[bool, str]:
+    """``start``: the world when the episode began, for predicates about change (they take ``start``)."""
+    fn = get_predicate(name)
+    if _takes_start(fn):
+        if start is None:
+            raise ValueError(f"predicate '{name}' compares with the start of the episode: give start=")
+        return fn(world, **params, start=start)
+    return fn(world, **params)
 
 
 def _obj(world: WorldState, name: str):
@@ -117,3 +130,27 @@ def spill_below(world: WorldState, ml: float) -> tuple[bool, str]:
 def robot_at(world: WorldState, station: str) -> tuple[bool, str]:
     """The robot stands at the station's working pose."""
     return world.robot.station == station, f"robot at {world.robot.station}"
+
+
+@predicate("object_on")
+def object_on(world: WorldState, object: str, target: str, tol_m: float = 0.04) -> tuple[bool, str]:
+    """The object rests on ``target`` (a tray, say): its centre within ``tol_m`` of the target's, above it,
+    and not held."""
+    o, t = _obj(world, object), _obj(world, target)
+    dist = ((o.pos[0] - t.pos[0]) ** 2 + (o.pos[1] - t.pos[1]) ** 2) ** 0.5
+    ok = dist <= tol_m and o.pos[2] > t.pos[2] and o.held_by is None
+    return ok, f"{object} {dist * 100:.1f} cm from the centre of {target}, held by {o.held_by}"
+
+
+@predicate("object_upright")
+def object_upright(world: WorldState, object: str, max_tilt_deg: float = 20.0) -> tuple[bool, str]:
+    o = _obj(world, object)
+    return o.tilt_deg <= max_tilt_deg, f"{object} tilted {o.tilt_deg:.1f} deg"
+
+
+@predicate("object_moved")
+def object_moved(world: WorldState, object: str, start: WorldState, min_m: float = 0.03) -> tuple[bool, str]:
+    """The object ends at least ``min_m`` (in the plane) from where it stood in ``start``."""
+    o, s = _obj(world, object), _obj(start, object)
+    d = ((o.pos[0] - s.pos[0]) ** 2 + (o.pos[1] - s.pos[1]) ** 2) ** 0.5
+    return d >= min_m, f"{object} moved {d * 100:.1f} cm"

@@ -9,7 +9,7 @@ from envs.rendering.gl import choose_gl_backend
 
 choose_gl_backend()  # before any command imports MuJoCo
 
-from agent.cli import chat, run, runs, scene, skill  # noqa: E402
+from agent.cli import chat, collect, dataset, run, runs, scene, skill  # noqa: E402
 from agent.cli import eval as eval_cli  # noqa: E402
 
 _display_type_rich = TyperOption.display_type_rich
@@ -34,6 +34,8 @@ app.command("chat")(chat.chat)
 app.add_typer(runs.app, name="runs")
 app.add_typer(scene.app, name="scene")
 app.add_typer(eval_cli.app, name="eval")
+app.command("collect")(collect.collect)
+app.add_typer(dataset.app, name="dataset")
 app.command("skills")(skill.list_skills)
 app.command(
     "skill",

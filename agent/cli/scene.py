@@ -106,7 +106,8 @@ def render(
         str,
         typer.Option(
             "--camera",
-            help="ego (the G1's ego_view), third (third_person) or follow (rides behind the G1)",
+            help="ego (the G1's ego_view), third (third_person), follow (rides behind the G1), "
+            "left_wrist or right_wrist",
         ),
     ] = "third",
     scene: SceneOpt = "g1_lab",
