@@ -158,7 +158,9 @@ class PolicyManipulation:
         from skills.registry import get_skill
 
         groups = arm_and_hand(args)
-        chunk = VLAChunkPolicy(self.policy, env, instruction_for(skill, args, upcoming), groups, self.execute)
+        instruction = instruction_for(skill, args, upcoming)
+        self.policy.bank.get([instruction])  # a new sentence is encoded now, not inside the first inference
+        chunk = VLAChunkPolicy(self.policy, env, instruction, groups, self.execute)
         limits = {g: SpeedLimit(env.embodiment.groups[g].state_index, MAX_JOINT_SPEED) for g in groups}
         inner = ChunkedPolicyExecutor(
             chunk, steps=round(get_skill(skill).timeout_s / env.control_dt), prefetch_at=2, limits=limits
