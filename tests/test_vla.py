@@ -253,3 +253,20 @@ def test_policy_backed_pick_runs_in_the_runtime_under_the_arm_speed_limit(traine
     assert len(chunk_policy.latencies_s) >= 5  # it was asked for chunk after chunk
     assert 0.1 < peak <= ARM_SPEED_LIMIT, peak  # it moved, and never faster than the limit
     assert np.abs(rt.obs.state[left] - left0).max() < 0.05  # the left arm was not the policy's to move
+
+
+def test_train_cli_names_bad_input_without_a_traceback(tmp_path, dataset):
+    from typer.testing import CliRunner
+
+    from agent.cli.main import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["train", "--dataset", str(tmp_path / "none"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "not a LeRobot dataset (no meta/info.json)" in res.output
+    assert "Traceback" not in res.output
+    res = runner.invoke(
+        app, ["train", "--dataset", str(dataset), "--out", str(tmp_path / "o"), "--method", "lora"]
+    )
+    assert res.exit_code == 2 and "give --init CKPT" in res.output
+    res = runner.invoke(app, ["skill", "pick", "--object", "red_block", "--manipulation", "policy:nowhere"])
+    assert res.exit_code == 2 and "checkpoint folder not found: nowhere" in res.output

@@ -9,6 +9,7 @@ depend on the weights). Training throughput is measured on a synthetic batch of 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import time
@@ -66,11 +67,12 @@ def main(argv: list[str] | None = None) -> int:
 
     for _ in range(3):
         chunk()
-    lat = []
+    lat, cpu = [], []
     for _ in range(args.repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         chunk()
         lat.append((time.perf_counter() - t0) * 1e3)
+        cpu.append((time.process_time() - c0) * 1e3)
 
     # Training throughput: forward + backward + AdamW on random tensors of the training shapes.
     model = policy.network
@@ -111,6 +113,12 @@ def main(argv: list[str] | None = None) -> int:
             "chunk latency, batch 1",
             f"median {statistics.median(lat):.1f} ms, p95 {_quantile(lat, 0.95):.1f} ms",
         ),
+        # On a shared machine wall time includes waiting for a core; process CPU time does not.
+        (
+            "chunk CPU time, batch 1",
+            f"median {statistics.median(cpu):.1f} ms, p95 {_quantile(cpu, 0.95):.1f} ms",
+        ),
+        ("load average (1 min)", f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"),
         (
             "training",
             f"{b / statistics.median(times):.0f} samples/s (batch {b}, median of {len(times)} steps)",

@@ -49,7 +49,7 @@ class InstructionBank:
         missing = sorted({t for t in texts if t not in self.vectors})
         if missing:
             self.vectors.update(zip(missing, encode(missing), strict=True))
-        return np.stack([self.vectors[t] for t in texts])
+        return np.stack([self.vectors[t] for t in texts]).astype(np.float32)
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps({t: [float(x) for x in v] for t, v in self.vectors.items()}))
