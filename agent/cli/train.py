@@ -52,6 +52,12 @@ def train(
     model_config: Annotated[
         Path | None, typer.Option("--model-config", help="JSON of model sizes for --method scratch")
     ] = None,
+    instruction_vectors: Annotated[
+        Path | None,
+        typer.Option(
+            "--instruction-vectors", help="precomputed instruction vectors (no text encoder needed)"
+        ),
+    ] = None,
     save_every: Annotated[int, typer.Option("--save-every", min=1, help="checkpoint every K steps")] = 1000,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1")] = "auto",
     resume: Annotated[bool, typer.Option("--resume", help="continue from OUT's last checkpoint")] = False,
@@ -104,6 +110,7 @@ def train(
                 resume=resume,
                 seed=seed,
                 model=model,
+                instruction_vectors=instruction_vectors,
             )
         except ValidationError as e:
             raise ValueError(f"bad training options\n{format_validation_error(e)}") from None

@@ -66,6 +66,7 @@ class TrainConfig(BaseModel):
     resume: bool = False
     seed: int = 0
     model: dict[str, Any] = Field(default_factory=dict)  # VLAConfig fields for scratch runs
+    instruction_vectors: Path | None = None  # precomputed sentence vectors (language.py's main writes them)
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
@@ -239,6 +240,10 @@ class Trainer:
                 raise ValueError(f"{cfg.init}: no normalization statistics for '{data.embodiment}'")
         cache = cfg.dataset / "meta" / CACHE_FILE
         known = InstructionBank.load(cache)
+        if cfg.instruction_vectors is not None:
+            if not cfg.instruction_vectors.is_file():
+                raise FileNotFoundError(f"--instruction-vectors: no file {cfg.instruction_vectors}")
+            known.vectors.update(InstructionBank.load(cfg.instruction_vectors).vectors)
         for text in data.instructions:
             if text in known.vectors and text not in self.policy.bank.vectors:
                 self.policy.bank.vectors[text] = known.vectors[text]
