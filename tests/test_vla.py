@@ -158,10 +158,14 @@ def test_lora_changes_only_adapters_and_saves_loads_merges_the_same(trained, dat
 
 
 def test_head_method_trains_only_the_action_head(trained, dataset, tmp_path):
-    trainer, summary = _finetune(trained, dataset, tmp_path / "head", method="head", steps=1)
+    trainer, summary = _finetune(trained, dataset, tmp_path / "head", method="head", steps=2, val_episodes=1)
     names = [n for n, p in trainer.policy.model.named_parameters() if p.requires_grad]
     assert names and all(n.startswith("action_head.") for n in names)
     assert summary["trainable_params"] < summary["total_params"]
+    # One episode held out: trained on the other three, its flow loss logged with fixed noise.
+    assert summary["episodes"] == 3 and len(trainer.val.episodes) == 1
+    rows = [json.loads(line) for line in (tmp_path / "head" / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2] and all(r["val_loss"] > 0 for r in rows)
 
 
 def test_fine_tuning_keeps_the_checkpoint_normalization(trained, tmp_path):

@@ -29,6 +29,9 @@ def train(
     episodes: Annotated[
         int | None, typer.Option("--episodes", min=1, help="use the first N episodes")
     ] = None,
+    val_episodes: Annotated[
+        int, typer.Option("--val-episodes", min=0, help="hold out the last N episodes; log validation loss")
+    ] = 0,
     steps: Annotated[int, typer.Option("--steps", min=1, help="optimizer steps")] = 2000,
     batch: Annotated[int, typer.Option("--batch", min=1, help="batch size per device")] = 64,
     lr: Annotated[
@@ -95,6 +98,7 @@ def train(
                 init=init,
                 tasks=task or [],
                 max_episodes=episodes,
+                val_episodes=val_episodes,
                 steps=steps,
                 batch=batch,
                 lr=lr,
