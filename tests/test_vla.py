@@ -236,7 +236,9 @@ def test_policy_backed_pick_runs_in_the_runtime_under_the_arm_speed_limit(traine
     from envs.robots.g1.g1_constants import ARM_SPEED_LIMIT
     from skills.policies.manipulation import resolve
 
-    backend = resolve(f"policy:{trained[0]}")
+    with pytest.raises(ValueError, match=r"execute must be 1\.\.16"):
+        resolve(f"policy:{trained[0]}?execute=40")
+    backend = resolve(f"policy:{trained[0]}?execute=8")
     rt = Runtime(lab, manipulation=backend)
     rt.upcoming = [("place", {"object": "red_block", "location": "yellow_zone", "hand": "right"})]
     call = rt.call("c1", "pick", {"object": "red_block", "hand": "right"})
