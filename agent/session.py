@@ -18,6 +18,7 @@ from agent.records import RunRecord, finished, read_events, read_summary, runs_r
 from agent.system_one import SystemOne
 from planner.backend import PlannerBackend
 from planner.graph import GraphContext, build_graph
+from skills.policies.manipulation import resolve as resolve_manipulation
 
 META = "meta.json"
 CHECKPOINTS = "checkpoints.sqlite"
@@ -34,6 +35,9 @@ class RunConfig:
     faults: list[str] = field(default_factory=list)
     planner: str = "offline"
     planner_options: dict[str, Any] = field(default_factory=dict)
+    manipulation: str = (
+        "scripted"  # who runs pick/place: scripted, policy:CKPT (skills/policies/manipulation.py)
+    )
 
 
 def draw_seed() -> int:
@@ -115,7 +119,9 @@ class RunSession:
         self.env = env
         self._abort = False
         self.listeners: list[Any] = []
-        self.system_one = SystemOne(self.env, faults, emit=self.emit)
+        self.system_one = SystemOne(
+            self.env, faults, emit=self.emit, manipulation=resolve_manipulation(cfg.manipulation)
+        )
         self.system_one.on_tick.append(self._check_abort)
         progress(f"loading the {cfg.planner} planner")
         self.backend = make_backend(cfg, self.record, emit=self.emit)
@@ -266,6 +272,7 @@ class RunSession:
             "seed": self.cfg.seed,
             "scene": self.cfg.scene,
             "planner": self.cfg.planner,
+            "manipulation": self.cfg.manipulation,
             "record": str(self.record.dir),
             "final_world": world.to_dict(),
         } | ({"planner_usage": self.backend.usage()} if hasattr(self.backend, "usage") else {})

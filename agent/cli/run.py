@@ -68,6 +68,9 @@ def run(
     fallback: Annotated[
         str | None, typer.Option("--fallback", help="offline (default) or none, when the LLM fails")
     ] = None,
+    manipulation: Annotated[
+        str, typer.Option("--manipulation", help="who runs pick/place: scripted or policy:CHECKPOINT_DIR")
+    ] = "scripted",
 ) -> None:
     """Plan a task with the planner (offline recipes by default) and run it on the simulated G1.
 
@@ -111,6 +114,7 @@ def run(
                 planner_options=_llm_options(
                     llm, llm_mode, base_url, llm_timeout, temperature, prompt, replan_prompt, fallback
                 ),
+                manipulation=manipulation,
             )
     view = None if as_json else LiveView(cfg.goal if cfg else f"resuming {resume}")
     live = Live(view, console=console, refresh_per_second=8, transient=False) if view else nullcontext()

@@ -133,6 +133,9 @@ def run_skill(
     show_help: Annotated[
         bool, typer.Option("--help", "-h", help="show this message and the skill's arguments, then exit")
     ] = False,
+    manipulation: Annotated[
+        str, typer.Option("--manipulation", help="who runs pick/place: scripted or policy:CHECKPOINT_DIR")
+    ] = "scripted",
 ) -> None:
     """Run one skill in a fresh scene: `tandem skill pick --object red_block --hand right --seed 3`.
 
@@ -150,6 +153,7 @@ def run_skill(
     from agent.session import draw_seed
     from envs.rendering import RenderingError
     from envs.rendering.cameras import camera_name
+    from skills.policies.manipulation import resolve as resolve_manipulation
     from skills.registry import all_skills, get_skill
 
     with user_errors(ValueError, KeyError, FaultError):
@@ -158,6 +162,8 @@ def run_skill(
         get_skill(name)
         args = _parse_skill_args(list(ctx.args))
         faults = [parse_fault(f) for f in inject or []]
+    with user_errors(ValueError, FileNotFoundError):
+        backend = resolve_manipulation(manipulation)
     drawn = seed is None
     seed = draw_seed() if seed is None else seed
     env = _env(scene, seed)
@@ -171,7 +177,7 @@ def run_skill(
         writer = VideoWriter(video, fps=1.0 / (env.control_dt * 2))
         writer.append(first)
     record = RunRecord()
-    rt = Runtime(env, faults=faults)
+    rt = Runtime(env, faults=faults, manipulation=backend)
     rt.on_fault.append(lambda kind, data: record.event(kind, **data))
     with user_errors(ValueError, KeyError):
         call = rt.call("c1", name, args)
@@ -183,6 +189,7 @@ def run_skill(
         seed=seed,
         scene=scene,
         faults=inject or [],
+        manipulation=manipulation,
     )
     if writer is not None:
         rt.on_tick.append(lambda r: writer.append(env.render(cam, 480, 360)) if r.ticks % 2 == 0 else None)
@@ -209,6 +216,7 @@ def run_skill(
         "sim_time_s": round(rt.world.time_s, 3),
         "wall_time_s": round(wall, 3),
         "seed": seed,
+        "manipulation": manipulation,
         "run_id": record.run_id,
         "video": str(video) if video else None,
     }
