@@ -49,13 +49,15 @@ class Chat:
         planner: str = "offline",
         planner_options: dict[str, Any] | None = None,
         console: Console | None = None,
+        locomotion: str | None = None,
     ) -> None:
         from envs.lab.env import G1LabEnv
 
         self.console = console or Console()
         self.scene, self.seed, self.planner = scene, seed, planner
         self.planner_options = planner_options or {}
-        self.env = G1LabEnv(scene=scene, seed=seed)
+        self.locomotion = locomotion
+        self.env = G1LabEnv(scene=scene, seed=seed, locomotion=locomotion)
         self.approval = False
         self.last_goal: str | None = None
         self.session: RunSession | None = None
@@ -149,6 +151,7 @@ class Chat:
             seed=self.seed,
             planner=self.planner,
             planner_options=dict(self.planner_options),
+            locomotion=self.locomotion,
         )
         session = RunSession(cfg, env=self.env, reset_env=False)
         self.view = LiveView(goal)

@@ -32,6 +32,7 @@ class RunConfig:
     faults: list[str] = field(default_factory=list)
     planner: str = "offline"
     planner_options: dict[str, Any] = field(default_factory=dict)
+    locomotion: str | None = None  # holonomic | walker[:PATH]; None: the scene's default
 
 
 def make_backend(cfg: RunConfig, record: RunRecord) -> PlannerBackend:
@@ -75,7 +76,9 @@ class RunSession:
         self.cfg = cfg
         self.record = RunRecord(run_id, root or runs_root())
         self.run_id = self.record.run_id
-        self.env = env if env is not None else G1LabEnv(scene=cfg.scene, seed=cfg.seed)
+        self.env = (
+            env if env is not None else G1LabEnv(scene=cfg.scene, seed=cfg.seed, locomotion=cfg.locomotion)
+        )
         if env is not None and reset_env:
             self.env.reset(seed=cfg.seed)
         self._abort = False

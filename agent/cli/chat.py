@@ -7,11 +7,14 @@ from typing import Annotated
 
 import typer
 
+from agent.cli.scene import LocomotionOpt
+
 
 def chat(
     seed: Annotated[int | None, typer.Option("--seed", help="scene randomization seed")] = 0,
     scene: Annotated[str, typer.Option("--scene", help="scene name or YAML path")] = "g1_lab",
     planner: Annotated[str, typer.Option("--planner", help="offline (recipes) or llm")] = "offline",
+    locomotion: LocomotionOpt = None,
 ) -> None:
     """Talk to the robot: type a task ("prepare elephant toothpaste"), corrections while it works
     ("use the left hand", "stop"), or /help for commands."""
@@ -19,12 +22,13 @@ def chat(
 
     from agent.cli.errors import user_errors
     from agent.repl import Chat
+    from envs.locomotion import PolicyError
     from envs.robots.g1.g1_model import AssetError
     from envs.scene_schema import SceneError
 
     console = Console(highlight=False)
-    with user_errors(SceneError, AssetError, ValueError):
-        session = Chat(scene=scene, seed=seed, planner=planner, console=console)
+    with user_errors(SceneError, AssetError, ValueError, PolicyError):
+        session = Chat(scene=scene, seed=seed, planner=planner, console=console, locomotion=locomotion)
     console.print("[bold]tandem chat[/] — a task, a correction, or /help. Ctrl-D or /quit to leave.")
     if not sys.stdin.isatty():
         for line in sys.stdin:

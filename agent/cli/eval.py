@@ -17,6 +17,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from agent.cli.errors import user_errors
+from agent.cli.scene import LocomotionOpt
 
 console = Console()
 
@@ -86,6 +87,7 @@ def run(
         typer.Option("--rerun-errors", help="on resume, run again the episodes that crashed or timed out"),
     ] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="show the progress bar")] = True,
+    locomotion: LocomotionOpt = None,
 ) -> None:
     """Run every episode of the matrix planner x prompt x model x seed x case not yet in the results."""
     from eval.runner import run_eval
@@ -93,7 +95,11 @@ def run(
 
     with user_errors(SuiteError, ValueError):
         loaded = [load_suite(s) for s in suites]
-        episodes = expand(loaded, planner, prompt, model, parse_seeds(seeds), case)
+        if locomotion is not None:
+            from envs.locomotion import parse_locomotion
+
+            parse_locomotion(locomotion)  # a bad value fails here, not in every episode
+        episodes = expand(loaded, planner, prompt, model, parse_seeds(seeds), case, locomotion)
     if prompt and "llm" not in (planner or [s.defaults.planner for s in loaded]):
         console.print("[yellow]note:[/] --prompt only changes the LLM planner (--planner llm)")
     out = out or Path("eval_results") / "+".join(s.name for s in loaded)

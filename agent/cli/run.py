@@ -12,6 +12,7 @@ from rich.live import Live
 from rich.table import Table
 
 from agent.cli.errors import user_errors
+from agent.cli.scene import LocomotionOpt
 
 console = Console()
 EXIT = {"success": 0, "not_understood": 2, "invalid_plan": 2}
@@ -54,6 +55,7 @@ def run(
     fallback: Annotated[
         str | None, typer.Option("--fallback", help="offline (default) or none, when the LLM fails")
     ] = None,
+    locomotion: LocomotionOpt = None,
 ) -> None:
     """Plan a task with the planner (offline recipes by default) and run it on the simulated G1.
 
@@ -62,10 +64,11 @@ def run(
     """
     from agent.faults import FaultError
     from agent.session import RunConfig, RunSession
+    from envs.locomotion import PolicyError
     from envs.robots.g1.g1_model import AssetError
     from envs.scene_schema import SceneError
 
-    with user_errors(SceneError, AssetError, FaultError, FileNotFoundError, ValueError):
+    with user_errors(SceneError, AssetError, FaultError, FileNotFoundError, ValueError, PolicyError):
         if resume:
             session = RunSession.resume(resume)
         else:
@@ -93,6 +96,7 @@ def run(
                     faults=inject or [],
                     planner="llm" if llm or planner == "llm" else planner,
                     planner_options=options,
+                    locomotion=locomotion,
                 )
             )
     writer = None

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.cli.errors import user_errors
+from agent.cli.scene import LocomotionOpt
 
 console = Console()
 
@@ -84,6 +85,7 @@ def run_skill(
         list[str] | None, typer.Option("--inject", help="fault, e.g. drop:hand=right,after=1 (repeatable)")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the outcome as JSON")] = False,
+    locomotion: LocomotionOpt = None,
 ) -> None:
     """Run one skill in a fresh scene: `tandem skill pick --object red_block --hand right --seed 3`.
 
@@ -99,7 +101,7 @@ def run_skill(
         get_skill(name)
         args = _parse_skill_args(list(ctx.args))
         faults = [parse_fault(f) for f in inject or []]
-    env = _env(scene, seed)
+    env = _env(scene, seed, locomotion=locomotion)
     record = RunRecord()
     rt = Runtime(env, faults=faults)
     with user_errors(ValueError, KeyError):

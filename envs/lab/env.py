@@ -182,7 +182,11 @@ class G1LabEnv:
         self._visual = {
             name: (m.geom(f"{name}_liquid").id, m.geom(f"{name}_foam").id) for name in scene.containers
         }
-        self._table_geoms = {m.geom(f"{s}_table").id: s for s in scene.stations}
+        self._table_geoms = {
+            m.geom(name).id: s
+            for s in scene.stations
+            for name in (f"{s}_table", *(f"{s}_table_leg{i}" for i in range(4)))
+        }
         self._floor_geom = m.geom("floor").id
 
         # Which body belongs to which hand, for grip detection from contacts.
@@ -382,7 +386,8 @@ class G1LabEnv:
         """Gain profiles per joint group from their owners (envs/locomotion/gains.py); ``free`` are the
         groups nobody owns. The groups a walker drives go through it: ``walk`` starts it, another profile
         stops it into stance; while it walks it also runs the free groups its policy has joints of."""
-        rest = dict(profiles)
+        rest = {g: default_profile(g) for g in free}
+        rest.update(profiles)
         if self.walker is not None:
             asked = {rest.pop(g) for g in self.walker.drives if g in rest}
             self.walker.request("walk" if "walk" in asked else "stance", set(free))

@@ -24,6 +24,7 @@ from envs.locomotion.config import LocomotionPolicyConfig, PolicyError
 from envs.locomotion.gains import GainTable
 
 START_S = 0.5  # bend from the stand pose into the policy's default pose (stiff) before it takes over
+START_HOLD_S = 0.3  # then hold it while the body comes to rest (else its first steps lurch forward)
 STAND_S = 1.0  # straighten from the stopped stance into the stand pose
 FEET_IN_LINE_M = 0.04  # the feet's fore-aft offset (pelvis frame) under which a stop may freeze
 STOP_MIN_S = 0.2  # zero command at least this long before a stop may freeze the legs
@@ -63,7 +64,8 @@ class OnnxPolicy:
         n_in, n_out = inputs[cfg.input][-1], outputs[cfg.output][-1]
         if n_in != cfg.obs_size:
             raise PolicyError(
-                f"{path}: input '{cfg.input}' takes {n_in} numbers; walker '{cfg.name}' builds an observation "
+                f"{path}: input '{cfg.input}' takes {n_in} numbers; walker '{cfg.name}' builds an "
+                f"observation "
                 f"of {cfg.obs_size} ({' + '.join(cfg.observation)})"
             )
         if n_out != len(cfg.joints):
@@ -201,7 +203,7 @@ class Walker:
             # From the lab's stand pose, bend into the policy's default pose (stiff), then hand over.
             s = min(1.0, self._t / START_S)
             self._write(self._from + s * (self.default - self._from))
-            if s >= 1.0:
+            if self._t >= START_S + START_HOLD_S:
                 self.gains.set({g: "walk" for g in self._taken}, instant=self._taken)
                 self._enter("walking")
         elif self.mode == "walking":
@@ -213,14 +215,15 @@ class Walker:
                 self.gains.set(
                     {g: self.requested if g in self.drives else "manipulation" for g in self._taken}
                 )
-            else:
-                self._step_policy(np.zeros_like(self.command))
+            else:  # the owner keeps closing its loop on the pose while the feet come to rest
+                self._step_policy(self.command)
         elif self.mode == "standing":
             s = min(1.0, self._t / STAND_S)
             self._write(self._from + s * (self._stand - self._from))
             if s >= 1.0:
                 self._take(())
                 self._enter("stance")
+                self.command[:] = 0.0
 
     # ------------------------------------------------------------------ internals
     def _take(self, groups: tuple[str, ...]) -> None:
