@@ -10,6 +10,9 @@ import pytest
 _SHARED_MENAGERIE = Path(__file__).resolve().parents[2] / "shared" / "menagerie"
 if "MENAGERIE_ROOT" not in os.environ and _SHARED_MENAGERIE.is_dir():
     os.environ["MENAGERIE_ROOT"] = str(_SHARED_MENAGERIE)
+_SHARED_POLICIES = Path(__file__).resolve().parents[2] / "shared" / "policies"
+if "TANDEM_POLICY_ROOT" not in os.environ and _SHARED_POLICIES.is_dir():
+    os.environ["TANDEM_POLICY_ROOT"] = str(_SHARED_POLICIES)  # the walker's ONNX file, offline
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 

@@ -65,16 +65,17 @@ def _download(url: str, dest: Path) -> Path:
     import urllib.request
 
     dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=dest.parent, suffix=".part")
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with (
-            urllib.request.urlopen(url, timeout=60) as r,
-            tempfile.NamedTemporaryFile(dir=dest.parent, delete=False) as tmp,
-        ):
-            tmp.write(r.read())
+        with urllib.request.urlopen(url, timeout=60) as r:
+            tmp.write_bytes(r.read())
     except OSError as e:
+        tmp.unlink(missing_ok=True)
         raise PolicyError(
             f"could not download the walker policy from {url}: {e}\noffline? set {ENV_ROOT} to a folder "
             f"holding <name>/<file> (e.g. ../shared/policies), or pass walker:PATH.onnx"
         ) from None
-    os.replace(tmp.name, dest)  # atomic: a half-written download is never found in the cache
+    os.replace(tmp, dest)  # atomic: a half-written download is never found in the cache
     return dest

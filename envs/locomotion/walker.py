@@ -169,6 +169,11 @@ class Walker:
             self._taken = tuple(g for g in self._taken if g not in released)
 
     @property
+    def speed(self) -> float:
+        """The pelvis's smoothed horizontal speed (m/s): its drift, without the sway within a step."""
+        return float(np.linalg.norm(self._drift))
+
+    @property
     def taken(self) -> tuple[str, ...]:
         return self._taken
 
