@@ -24,18 +24,21 @@ YAW_TOL = math.radians(0.5)
 CLEARANCE_M = 0.45  # how far behind a station's working pose the base travels (held objects clear tables)
 
 # On legs (a walker): feedback gains from pose error to the command, limits inside its trained ranges.
-LEG_GAIN = (1.2, 1.5, 2.0)  # vx per m, vy per m, yaw rate per rad
-LEG_MAX = (0.4, 0.3, 0.5)  # turning faster than 0.5 rad/s it drifts a metre and falls
+LEG_GAIN = (0.6, 1.5, 2.0)  # vx per m, vy per m, yaw rate per rad
+LEG_MAX = (0.25, 0.3, 0.4)  # it answers a command ~1 s late: faster, it overshot turning points by 0.5 m  # turning faster than 0.5 rad/s it drifts a metre and falls
 LEG_MAX_BACK = 0.6
 LEG_I = 1.0  # integral gain (per s) on the robot-frame position error near a goal
-LEG_I_MAX = 0.2  # m s
+LEG_I_MAX = 0.4  # m s
 FACE_TRAVEL_M = 1.0  # a leg of the route longer than this is walked facing along it
 LEG_CLEARANCE_M = 0.7  # on legs the route keeps further from the tables: the arms swing and it turns there
-ANCHOR_MAX = 0.15  # m/s of position correction while turning in place
-NEAR_M = 0.3  # the last this much of a long leg is walked facing the goal's heading
+ANCHOR_MAX = 0.1  # m/s of position correction while turning in place
+VX_DRIFT = 0.15  # m/s the walker moves forward at a zero command (measured; the README's 0.17): fed forward
+TURN_RATE = 0.3  # rad/s in place
+NEAR_M = 0.4  # the last this much of a long leg is walked facing the goal's heading
 TURN_FIRST = 0.2  # rad: a heading error above this turns in place before walking on ...
 TURN_DONE = 0.08  # rad: ... until it is below this
-PASS_M = 0.12  # an intermediate waypoint counts as passed this close
+PASS_M = 0.12
+PASS_SPEED = 0.15  # m/s: ... and slower than this (turning while it still moves topples it)  # an intermediate waypoint counts as passed this close
 STOP_POS_M = 0.02  # within this of the goal (and STOP_YAW) the walker is asked to stop
 STOP_YAW = math.radians(2.0)
 ARRIVED_POS_M = 0.035  # settled within this of the goal (and ARRIVED_YAW) ends the call; else walk again
@@ -66,6 +69,7 @@ class BaseMoveExecutor:
         self._anchor: np.ndarray | None = None
         self._leg_start: np.ndarray | None = None
         self._face = False
+        self._closing = False
 
     @property
     def gains(self) -> dict[str, str]:
@@ -131,7 +135,8 @@ class BaseMoveExecutor:
 
     def _act_on_legs(self, obs: Observation) -> dict[str, np.ndarray]:
         pose = np.asarray(obs.base_pose, dtype=float)
-        if len(self.waypoints) > 1 and math.hypot(*(self.waypoints[0] - pose)[:2]) < PASS_M:
+        near = math.hypot(*(self.waypoints[0] - pose)[:2]) < PASS_M or self._closing
+        if len(self.waypoints) > 1 and near and self._walker.speed < PASS_SPEED:  # the next leg turns
             self.waypoints.pop(0)
         err = self.goal - pose
         err[2] = _wrap(err[2])
@@ -160,9 +165,16 @@ class BaseMoveExecutor:
         if self._leg_start is not self.waypoints[0]:  # a new leg: walk it facing along it if long
             self._leg_start = self.waypoints[0]
             self._face = dist > FACE_TRAVEL_M
+            self._closing = False
             self._integral[:] = 0.0
-        bearing = _wrap(math.atan2(err[1], err[0]) - pose[2])
-        yaw_err = bearing if self._face and (dist > NEAR_M or not last) else err[2]
+        if self._face and dist <= NEAR_M:
+            self._closing = True  # latched: an overshoot must not turn it around
+        if self._face and not self._closing:
+            yaw_err = _wrap(math.atan2(err[1], err[0]) - pose[2])
+        elif self._face and not last:  # closing in on a turning point: keep the heading, stop on it
+            yaw_err = 0.0
+        else:
+            yaw_err = err[2]
         c, s = math.cos(pose[2]), math.sin(pose[2])
         if abs(yaw_err) > (TURN_DONE if self._anchor is not None else TURN_FIRST):
             # Turn in place, holding the spot where the turn began.
@@ -181,7 +193,7 @@ class BaseMoveExecutor:
         k, top = LEG_GAIN, LEG_MAX
         back = LEG_MAX_BACK
         if self._anchor is not None:  # small corrections only while turning: combined they topple it
-            top, back = (ANCHOR_MAX, ANCHOR_MAX, top[2]), ANCHOR_MAX
+            top, back = (ANCHOR_MAX, ANCHOR_MAX, TURN_RATE), ANCHOR_MAX
         v = np.array(
             [
                 np.clip(k[0] * local[0], -back, top[0]),
@@ -191,7 +203,9 @@ class BaseMoveExecutor:
         )
         step = MAX_ACCEL * self._dt
         self._vel = self._vel + np.clip(v - self._vel, -step, step)
-        return self._vel.copy()
+        out = self._vel.copy()
+        out[0] -= VX_DRIFT
+        return out
 
     @property
     def finished(self) -> bool:
