@@ -25,7 +25,9 @@ CLEARANCE_M = 0.45  # how far behind a station's working pose the base travels (
 
 # On legs (a walker): feedback gains from pose error to the command, limits inside its trained ranges.
 LEG_GAIN = (0.6, 1.5, 2.0)  # vx per m, vy per m, yaw rate per rad
-LEG_MAX = (0.25, 0.3, 0.4)  # it answers a command ~1 s late: faster, it overshot turning points by 0.5 m  # turning faster than 0.5 rad/s it drifts a metre and falls
+# It answers a command ~1 s late: faster, it overshot turning points by 0.5 m; turning faster than
+# 0.5 rad/s it drifted a metre and fell.
+LEG_MAX = (0.25, 0.3, 0.4)
 LEG_MAX_BACK = 0.6
 LEG_I = 1.0  # integral gain (per s) on the robot-frame position error near a goal
 LEG_I_MAX = 0.4  # m s
@@ -34,11 +36,11 @@ LEG_CLEARANCE_M = 0.7  # on legs the route keeps further from the tables: the ar
 ANCHOR_MAX = 0.1  # m/s of position correction while turning in place
 VX_DRIFT = 0.15  # m/s the walker moves forward at a zero command (measured; the README's 0.17): fed forward
 TURN_RATE = 0.3  # rad/s in place
-NEAR_M = 0.4  # the last this much of a long leg is walked facing the goal's heading
+NEAR_M = 0.4  # the last this much of a long leg is walked without turning to face its end
 TURN_FIRST = 0.2  # rad: a heading error above this turns in place before walking on ...
 TURN_DONE = 0.08  # rad: ... until it is below this
-PASS_M = 0.12
-PASS_SPEED = 0.15  # m/s: ... and slower than this (turning while it still moves topples it)  # an intermediate waypoint counts as passed this close
+PASS_M = 0.12  # an intermediate waypoint counts as passed this close (or once it is closing in on it) ...
+PASS_SPEED = 0.15  # m/s: ... and slower than this (turning while it still moves topples it)
 STOP_POS_M = 0.02  # within this of the goal (and STOP_YAW) the walker is asked to stop
 STOP_YAW = math.radians(2.0)
 ARRIVED_POS_M = 0.035  # settled within this of the goal (and ARRIVED_YAW) ends the call; else walk again
