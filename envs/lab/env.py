@@ -414,6 +414,11 @@ class G1LabEnv:
                 "locomotion walker to drive it"
             )
         v = np.asarray(value, dtype=float)
+        if self.walker is not None and self.walker.cfg.command.kind == "latent":
+            n = len(self.walker.cfg.command.low)
+            if v.shape != (n,) or not np.isfinite(v).all():
+                raise ValueError(f"base command must be {n} finite numbers (a latent command), got {value!r}")
+            return v
         if v.shape != (3,) or not np.isfinite(v).all():
             raise ValueError(f"base command must be 3 finite numbers (vx, vy, yaw_rate), got {value!r}")
         return v

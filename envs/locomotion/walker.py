@@ -169,8 +169,12 @@ class Walker:
             self._taken = tuple(g for g in self._taken if g not in released)
 
     @property
+    def velocity(self) -> np.ndarray:
+        """The pelvis's smoothed horizontal velocity (world, m/s): its drift, without the sway in a step."""
+        return self._drift.copy()
+
+    @property
     def speed(self) -> float:
-        """The pelvis's smoothed horizontal speed (m/s): its drift, without the sway within a step."""
         return float(np.linalg.norm(self._drift))
 
     @property

@@ -29,6 +29,7 @@ LEG_GAIN = (0.6, 1.5, 2.0)  # vx per m, vy per m, yaw rate per rad
 # 0.5 rad/s it drifted a metre and fell.
 LEG_MAX = (0.25, 0.3, 0.4)
 LEG_MAX_BACK = 0.6
+LEG_LAG_S = 1.0  # s: the position error is taken where the measured velocity carries it this far ahead
 LEG_I = 1.0  # integral gain (per s) on the robot-frame position error near a goal
 LEG_I_MAX = 0.4  # m s
 FACE_TRAVEL_M = 1.0  # a leg of the route longer than this is walked facing along it
@@ -40,13 +41,14 @@ NEAR_M = 0.4  # the last this much of a long leg is walked without turning to fa
 TURN_FIRST = 0.2  # rad: a heading error above this turns in place before walking on ...
 TURN_DONE = 0.08  # rad: ... until it is below this
 PASS_M = 0.12  # an intermediate waypoint counts as passed this close (or once it is closing in on it) ...
-PASS_SPEED = 0.15  # m/s: ... and slower than this (turning while it still moves topples it)
+PASS_SPEED = 0.08  # m/s: ... and slower than this (turning while it still moves topples it)
 STOP_POS_M = 0.02  # within this of the goal (and STOP_YAW) the walker is asked to stop
 STOP_YAW = math.radians(2.0)
 ARRIVED_POS_M = 0.035  # settled within this of the goal (and ARRIVED_YAW) ends the call; else walk again
 ARRIVED_YAW = math.radians(3.5)
 MAX_STOPS = 4
 LEG_GROUPS = ("left_leg", "right_leg", "waist")
+LEG_TIMEOUT_S = 60.0  # on legs a call may take this long (slow, it stops and turns in place)
 
 
 def _wrap(a: float) -> float:
@@ -65,6 +67,7 @@ class BaseMoveExecutor:
         self._last_t: float | None = None
         self._done = False
         self._walker = getattr(env, "walker", None)
+        self.timeout_s = LEG_TIMEOUT_S if self._walker is not None else None  # None: the skill's own
         self._stopping = False
         self._stops = 0
         self._integral = np.zeros(2)
@@ -187,6 +190,9 @@ class BaseMoveExecutor:
         else:
             self._anchor = None
         local = np.array([c * err[0] + s * err[1], -s * err[0] + c * err[1]])
+        # Damping on the measured velocity: the walker answers late, so brake on where it is heading.
+        vel = self._walker.velocity
+        local -= LEG_LAG_S * np.array([c * vel[0] + s * vel[1], -s * vel[0] + c * vel[1]])
         if dist <= FACE_TRAVEL_M:  # near: integral action cancels the walker's drift (anti-windup clip)
             self._integral = np.clip(self._integral + local * self._dt, -LEG_I_MAX, LEG_I_MAX)
         local = local + LEG_I * self._integral
@@ -203,6 +209,8 @@ class BaseMoveExecutor:
                 np.clip(k[2] * yaw_err, -top[2], top[2]),
             ]
         )
+        if self._anchor is not None and self._walker.speed > PASS_SPEED:
+            v[2] = 0.0  # come to rest on the spot first, then turn
         step = MAX_ACCEL * self._dt
         self._vel = self._vel + np.clip(v - self._vel, -step, step)
         out = self._vel.copy()

@@ -50,7 +50,7 @@ SPEC = SkillSpec(
     resources=lambda a: ("base", "left_leg", "right_leg", "waist"),
     preconditions=lambda s, a: [],
     effects=_effects,
-    timeout_s=20.0,
+    timeout_s=10.0,
     executor=_executor,
     judge=_judge,
 )

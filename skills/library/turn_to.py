@@ -37,7 +37,7 @@ SPEC = SkillSpec(
     resources=lambda a: ("base", "left_leg", "right_leg", "waist"),
     preconditions=lambda s, a: [] if a.target in s.object_types else [f"unknown target '{a.target}'"],
     effects=lambda s, a: None,
-    timeout_s=20.0,
+    timeout_s=10.0,
     executor=_executor,
     judge=_judge,
 )

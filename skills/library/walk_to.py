@@ -40,7 +40,7 @@ SPEC = SkillSpec(
     resources=lambda a: ("base", "left_leg", "right_leg", "waist"),
     preconditions=lambda s, a: [f"station '{a.station}' is blocked"] if a.station in s.blocked else [],
     effects=_effects,
-    timeout_s=40.0,
+    timeout_s=20.0,
     executor=_executor,
     judge=_judge,
 )
