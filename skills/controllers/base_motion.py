@@ -44,9 +44,11 @@ PASS_M = 0.12  # an intermediate waypoint counts as passed this close (or once i
 PASS_SPEED = 0.08  # m/s: ... and slower than this (turning while it still moves topples it)
 STOP_POS_M = 0.02  # within this of the goal (and STOP_YAW) the walker is asked to stop
 STOP_YAW = math.radians(2.0)
-ARRIVED_POS_M = 0.035  # settled within this of the goal (and ARRIVED_YAW) ends the call; else walk again
-ARRIVED_YAW = math.radians(3.5)
-MAX_STOPS = 4
+# Settled within this of the goal (and ARRIVED_YAW) ends the call; else it walks again (a restart next to
+# a table is its riskiest moment, so the margin to the station tolerance of 5 cm / 5 degrees is small).
+ARRIVED_POS_M = 0.045
+ARRIVED_YAW = math.radians(4.5)
+MAX_STOPS = 3
 LEG_GROUPS = ("left_leg", "right_leg", "waist")
 LEG_TIMEOUT_S = 60.0  # on legs a call may take this long (slow, it stops and turns in place)
 
