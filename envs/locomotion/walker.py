@@ -28,11 +28,11 @@ START_HOLD_S = 0.3  # then hold it while the body comes to rest (else its first 
 STAND_S = 1.0  # straighten from the stopped stance into the stand pose
 FEET_IN_LINE_M = 0.04  # the feet's fore-aft offset (pelvis frame) under which a stop may freeze
 STOP_MIN_S = 0.2  # zero command at least this long before a stop may freeze the legs
-STOP_MAX_S = 3.0
+STOP_MAX_S = 6.0
 STOP_SPEED = (
     0.08  # m/s: the pelvis's drift (smoothed velocity) under which a double-support stance may freeze
 )
-STOP_GYRO = 0.6  # rad/s
+STOP_GYRO = 1.0  # rad/s (the pelvis rolls ~0.5 rad/s stepping in place)
 STOP_TILT = 0.14  # rad (8 degrees; the knees-bent pose leans ~4.5)
 SETTLED_SPEED = 0.03  # m/s and rad/s of the pelvis under which a stance is at rest
 SETTLED_GYRO = 0.1
