@@ -215,7 +215,7 @@ class BaseMoveExecutor:
             v[2] = 0.0  # come to rest on the spot first, then turn
         step = MAX_ACCEL * self._dt
         if self._walker.mode in ("stance", "starting"):
-            self._vel = v  # no ramp into the first steps: from rest it lurches forward unless told where to go
+            self._vel = v  # no ramp into the first steps: from rest it lurches forward unless told where
         self._vel = self._vel + np.clip(v - self._vel, -step, step)
         out = self._vel.copy()
         out[0] -= VX_DRIFT
