@@ -153,7 +153,9 @@ def test_walker_walks_bench_shelf_bench_without_falling(walker_env: G1LabEnv, se
         assert env.walker.mode == "stance" and env.walker.settled  # it stands still before anything else
         assert world.robot.pelvis_tilt_deg < 5.0
     assert rt.episode_over is None
-    moved = {n: float(np.linalg.norm(np.array(env.world_state().objects[n].pos) - p)) for n, p in bench.items()}
+    moved = {
+        n: float(np.linalg.norm(np.array(env.world_state().objects[n].pos) - p)) for n, p in bench.items()
+    }
     assert max(moved.values()) < 0.002, moved  # nothing on the bench moved: nothing touched it
 
 
