@@ -126,65 +126,6 @@ def test_soft_leg_gains_fall_under_a_pour_stance_gains_do_not(walker_env: G1LabE
     assert walker_env.world_state().robot.pelvis_tilt_deg < 5.0
 
 
-# ----------------------------------------------------------------------------- skills on legs
-
-
-def _walk(rt, call_id: str, station: str):
-    from agent.runtime import Runtime
-
-    assert isinstance(rt, Runtime)
-    rt.call(call_id, "walk_to", {"station": station})
-    return {o.call_id: o for o in rt.run_until_event()}
-
-
-@pytest.mark.parametrize("seed", [0, 1])
-def test_walker_walks_bench_shelf_bench_without_falling(walker_env: G1LabEnv, seed: int) -> None:
-    from agent.runtime import Runtime
-
-    env = walker_env
-    env.reset(seed=seed)
-    rt = Runtime(env)
-    bench = {n: np.array(o.pos) for n, o in rt.world.objects.items() if o.station == "bench"}
-    for i, station in enumerate(("shelf", "bench")):
-        out = _walk(rt, f"w{i}", station)[f"w{i}"]
-        assert out.ok, (station, out.reason, out.evidence)
-        world = env.world_state()
-        assert world.robot.station == station  # within 5 cm and 5 degrees of the working pose
-        assert env.walker.mode == "stance" and env.walker.settled  # it stands still before anything else
-        assert world.robot.pelvis_tilt_deg < 5.0
-    assert rt.episode_over is None
-    moved = {
-        n: float(np.linalg.norm(np.array(env.world_state().objects[n].pos) - p)) for n, p in bench.items()
-    }
-    assert max(moved.values()) < 0.002, moved  # nothing on the bench moved: nothing touched it
-
-
-def test_walker_carries_a_held_bottle_from_the_shelf_to_the_bench(tmp_path: Path) -> None:
-    from agent.runtime import Runtime
-    from envs.scene_schema import SCENES_DIR
-
-    raw = yaml.safe_load((SCENES_DIR / "g1_lab.yaml").read_text())
-    raw["name"] = "g1_lab_at_shelf"
-    raw["robot"]["start_station"] = "shelf"
-    scene = tmp_path / "g1_lab_at_shelf.yaml"
-    scene.write_text(yaml.safe_dump(raw))
-    env = G1LabEnv(scene, seed=0, locomotion="walker")
-    try:
-        rt = Runtime(env)
-        rt.call("pick", "pick", {"object": "soap_bottle", "hand": "left"})
-        assert {o.call_id: o for o in rt.run_until_event()}["pick"].ok
-        rt.call("hold", "hold", {"object": "soap_bottle", "hand": "left"})
-        out = _walk(rt, "walk", "bench")
-        assert out["walk"].ok and out["hold"].ok, out
-        world = env.world_state()
-        assert world.robot.station == "bench" and world.robot.holding["left"] == "soap_bottle"
-        assert rt.episode_over is None
-        # The carried arm kept its manipulation gains all the way (the walker did not take it).
-        assert env.gains.profile["left_arm"] == "manipulation"
-    finally:
-        env.close()
-
-
 def test_a_push_fault_shoves_the_robot_and_a_fall_ends_the_episode(walker_env: G1LabEnv) -> None:
     from agent.faults import parse_fault
     from agent.runtime import Runtime

@@ -44,11 +44,14 @@ class CommandSpace(_Strict):
     kind: Literal["velocity", "latent"] = "velocity"
     low: tuple[float, ...]
     high: tuple[float, ...]
+    bias: tuple[float, ...] | None = None  # added to each command (a policy's drift at zero)
 
     @model_validator(mode="after")
     def _shape(self) -> CommandSpace:
         if len(self.low) != len(self.high):
             raise ValueError(f"low has {len(self.low)} entries, high {len(self.high)}: they must match")
+        if self.bias is not None and len(self.bias) != len(self.low):
+            raise ValueError(f"bias has {len(self.bias)} entries, the command {len(self.low)}")
         if self.kind == "velocity" and len(self.low) != 3:
             raise ValueError(f"a velocity command is (vx, vy, yaw_rate): 3 entries, got {len(self.low)}")
         return self

@@ -25,7 +25,7 @@ from envs.locomotion.gains import GainTable
 
 START_S = 0.5  # bend from the stand pose into the policy's default pose (stiff) before it takes over
 START_HOLD_S = 0.3  # then hold it while the body comes to rest (else its first steps lurch forward)
-STAND_S = 1.0  # straighten from the stopped stance into the stand pose
+STAND_S = 2.0  # straighten from the stopped stance into the stand pose (in 1 s it toppled backward)
 FEET_IN_LINE_M = 0.04  # the feet's fore-aft offset (pelvis frame) under which a stop may freeze
 STOP_MIN_S = 0.2  # zero command at least this long before a stop may freeze the legs
 STOP_MAX_S = 6.0
@@ -154,8 +154,9 @@ class Walker:
 
     # ------------------------------------------------------------------ interface
     def set_command(self, v: np.ndarray) -> None:
-        lo, hi = np.array(self.cfg.command.low), np.array(self.cfg.command.high)
-        self.command = np.clip(np.asarray(v, dtype=float), lo, hi)
+        c = self.cfg.command
+        bias = np.array(c.bias) if c.bias is not None else 0.0
+        self.command = np.clip(np.asarray(v, dtype=float) + bias, np.array(c.low), np.array(c.high))
 
     def request(self, profile: str, free: set[str]) -> None:
         """The driven groups' owner asks for a gain profile (``walk`` walks, another stops); ``free``
@@ -208,6 +209,10 @@ class Walker:
             self._enter("standing")
         elif mode == "walking" and not self.walking:
             self._enter("stopping")
+            if self.cfg.command.bias is not None:  # a command left from its owner would walk it away
+                self.command = np.clip(
+                    np.array(self.cfg.command.bias), self.cfg.command.low, self.cfg.command.high
+                )
         if self.mode == "starting":
             # From the lab's stand pose, bend into the policy's default pose (stiff), then hand over.
             s = min(1.0, self._t / START_S)

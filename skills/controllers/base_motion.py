@@ -35,7 +35,6 @@ LEG_I_MAX = 0.4  # m s
 FACE_TRAVEL_M = 1.0  # a leg of the route longer than this is walked facing along it
 LEG_CLEARANCE_M = 0.7  # on legs the route keeps further from the tables: the arms swing and it turns there
 ANCHOR_MAX = 0.1  # m/s of position correction while turning in place
-VX_DRIFT = 0.15  # m/s the walker moves forward at a zero command (measured; the README's 0.17): fed forward
 TURN_RATE = 0.3  # rad/s in place
 NEAR_M = 0.4  # the last this much of a long leg is walked without turning to face its end
 TURN_FIRST = 0.2  # rad: a heading error above this turns in place before walking on ...
@@ -217,9 +216,7 @@ class BaseMoveExecutor:
         if self._walker.mode in ("stance", "starting"):
             self._vel = v  # no ramp into the first steps: from rest it lurches forward unless told where
         self._vel = self._vel + np.clip(v - self._vel, -step, step)
-        out = self._vel.copy()
-        out[0] -= VX_DRIFT
-        return out
+        return self._vel.copy()
 
     @property
     def finished(self) -> bool:
