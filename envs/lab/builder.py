@@ -6,7 +6,6 @@ serves every seed: the env samples poses at reset and writes them into qpos / mo
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import mujoco
@@ -18,8 +17,6 @@ from envs.scene_schema import FIXED_TYPES, ObjectType, SceneConfig
 
 THIRD_PERSON_EYE = (-1.3, -1.5, 1.9)
 OBSTACLE = "obstacle"
-TABLE_TOP = 0.04  # m, thickness of a table top
-TABLE_LEG = 0.025  # m, half-width of a table leg
 
 
 @dataclass(frozen=True)
@@ -54,31 +51,14 @@ def build_lab(scene: SceneConfig, stance_kp: float = g1.STANCE_KP) -> BuiltLab:
     for name, st in scene.stations.items():
         t = st.table
         cx, cy = station_to_world(st.robot_pose, *t.center)
-        yaw = math.radians(st.robot_pose[2])
-        # A top on four legs: a walking robot's feet and knees step under its edge, as at a real bench.
         world.add_geom(
             name=f"{name}_table",
             type=mujoco.mjtGeom.mjGEOM_BOX,
-            size=[t.size[0] / 2, t.size[1] / 2, TABLE_TOP / 2],
-            pos=[cx, cy, t.height - TABLE_TOP / 2],
-            quat=yaw_quat(yaw).tolist(),
+            size=[t.size[0] / 2, t.size[1] / 2, t.height / 2],
+            pos=[cx, cy, t.height / 2],
+            quat=yaw_quat(st.robot_pose[2] * 3.141592653589793 / 180).tolist(),
             rgba=list(t.rgba),
         )
-        leg_h = (t.height - TABLE_TOP) / 2
-        for i, (sx, sy) in enumerate(((1, 1), (1, -1), (-1, 1), (-1, -1))):
-            lx, ly = sx * (t.size[0] / 2 - TABLE_LEG), sy * (t.size[1] / 2 - TABLE_LEG)
-            world.add_geom(
-                name=f"{name}_table_leg{i}",
-                type=mujoco.mjtGeom.mjGEOM_BOX,
-                size=[TABLE_LEG, TABLE_LEG, leg_h],
-                pos=[
-                    cx + math.cos(yaw) * lx - math.sin(yaw) * ly,
-                    cy + math.sin(yaw) * lx + math.cos(yaw) * ly,
-                    leg_h,
-                ],
-                quat=yaw_quat(yaw).tolist(),
-                rgba=list(t.rgba),
-            )
 
     bench = scene.stations[scene.robot.start_station]
     target = (*station_to_world(bench.robot_pose, 0.35, 0.0), 0.9)

@@ -182,11 +182,7 @@ class G1LabEnv:
         self._visual = {
             name: (m.geom(f"{name}_liquid").id, m.geom(f"{name}_foam").id) for name in scene.containers
         }
-        self._table_geoms = {
-            m.geom(name).id: s
-            for s in scene.stations
-            for name in (f"{s}_table", *(f"{s}_table_leg{i}" for i in range(4)))
-        }
+        self._table_geoms = {m.geom(f"{s}_table").id: s for s in scene.stations}
         self._floor_geom = m.geom("floor").id
 
         # Which body belongs to which hand, for grip detection from contacts.
