@@ -10,6 +10,9 @@
   slow:skill=pick,ticks=5                    that skill's executor answers 5 control ticks late
   noanswer:skill=pick                        that skill's executor never answers
   nan:after=0.5,during=pick                  write NaN into the simulator state
+  push:dx=0.5,dy=0,during=walk_to,after=2    shove the pelvis: an external force (xfrc_applied) over
+                                             ``duration`` s (0.1) that changes the body's velocity by
+                                             (dx, dy) m/s in the world frame
 
 ``during``/``before`` name a call: ``SKILL`` is its first call, ``SKILL#N`` its N-th (counted over the
 run). Every fault records what became of it: a ``fault_applied`` event, or ``fault_not_applicable``
@@ -285,6 +288,29 @@ class NoAnswerFault(_Fault):
         return None if self._reported else f"no {self.skill} call in this run"
 
 
+class PushFault(_Fault):
+    """A shove on the pelvis, like the pushes the walker was trained with (Playground kicks 0-3 m/s)."""
+
+    kind: Literal["push"] = "push"
+    dx: Annotated[float, Field(ge=-3, le=3)] = 0.5
+    dy: Annotated[float, Field(ge=-3, le=3)] = 0.0
+    duration: Annotated[float, Field(gt=0, le=1)] = 0.1
+    _until: float | None = None
+
+    def fire(self, rt) -> None:
+        env = rt.env
+        pelvis = env.model.body("pelvis").id
+        mass = float(env.model.body_subtreemass[pelvis])
+        env.data.xfrc_applied[pelvis, :2] = mass * np.array([self.dx, self.dy]) / self.duration
+        self._until = rt.world.time_s + self.duration
+
+    def on_tick(self, rt) -> None:
+        super().on_tick(rt)
+        if self._until is not None and rt.world.time_s >= self._until - 1e-9:
+            rt.env.data.xfrc_applied[rt.env.model.body("pelvis").id, :] = 0.0
+            self._until = None
+
+
 class NanFault(_Fault):
     kind: Literal["nan"] = "nan"
 
@@ -294,10 +320,11 @@ class NanFault(_Fault):
 
 
 Fault = Annotated[
-    DropFault | DisplaceFault | BlockFault | SlowFault | NoAnswerFault | NanFault, Field(discriminator="kind")
+    DropFault | DisplaceFault | BlockFault | SlowFault | NoAnswerFault | NanFault | PushFault,
+    Field(discriminator="kind"),
 ]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Fault)
-KINDS = ("drop", "displace", "block", "slow", "noanswer", "nan")
+KINDS = ("drop", "displace", "block", "slow", "noanswer", "nan", "push")
 
 
 def parse_fault(text: str | dict[str, Any]) -> Any:

@@ -70,6 +70,7 @@ class Chat:
         planner_options: dict[str, Any] | None = None,
         console: Console | None = None,
         manipulation: str = "scripted",
+        locomotion: str | None = None,
     ) -> None:
         from envs.lab.env import G1LabEnv
         from skills.policies.manipulation import resolve
@@ -84,7 +85,8 @@ class Chat:
             from agent.session import draw_seed
 
             seed = self.seed = draw_seed()
-        self.env = G1LabEnv(scene=scene, seed=seed)
+        self.locomotion = locomotion
+        self.env = G1LabEnv(scene=scene, seed=seed, locomotion=locomotion)
         self.approval = False
         self.task: str | None = None  # the last request as typed, before corrections
         self.corrections: list[str] = []
@@ -185,6 +187,7 @@ class Chat:
             planner=self.planner,
             planner_options=dict(self.planner_options),
             manipulation=self.manipulation,
+            locomotion=self.locomotion,
         )
         session = RunSession(cfg, env=self.env, reset_env=False)
         self.view = LiveView(goal)

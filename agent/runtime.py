@@ -17,6 +17,7 @@ from agent.dispatcher import ActiveCall, Call, Dispatcher, GroupsBusy, make_call
 from agent.monitors import MonitorConfig, Monitors
 from agent.outcome import Outcome
 from envs.base import Env, Observation, WorldState
+from envs.locomotion.gains import default_profile
 from skills.policies.manipulation import Manipulation
 from skills.spec import SceneNames, Verdict
 
@@ -52,6 +53,7 @@ class Runtime:
         self.on_outcome: list[Callable[[Outcome], None]] = []
         self.on_fault: list[Callable[[str, dict[str, Any]], None]] = []  # fault_applied / _not_applicable
         self.episode_over: Verdict | None = None
+        self._gains: tuple | None = None  # the gain profiles last sent to the env
         # Per-tick cost split for the loop benchmark: dispatcher + composition + monitors / executors /
         # env.step (physics) / world_state() extraction.
         self.overhead_s = 0.0
@@ -147,6 +149,7 @@ class Runtime:
             d.pending.remove(call)
             d.failed.add(call.id)
 
+        self._apply_gains()
         t1 = time.perf_counter()
         command: dict[str, np.ndarray] = {}
         for a in d.active.values():
@@ -179,6 +182,24 @@ class Runtime:
         self.env_s += t_world - t2
         self.world_state_s += t3 - t_world
         return finished
+
+    def _apply_gains(self) -> None:
+        """Gains go with ownership: each owned group runs under its owner's profile (``executor.gains``,
+        else the group's default), the others under their defaults; the env blends the changes."""
+        set_gains = getattr(self.env, "set_gains", None)
+        if set_gains is None:
+            return
+        owned: dict[str, str] = {}
+        for a in self.dispatcher.active.values():
+            declared = getattr(a.executor, "gains", None) or {}
+            for g in a.groups:
+                if g in self.env.embodiment.groups:
+                    owned[g] = declared.get(g, default_profile(g))
+        free = frozenset(self.env.embodiment.groups) - set(owned)
+        key = (tuple(sorted(owned.items())), free)
+        if key != self._gains:
+            self._gains = key
+            set_gains(owned, free)
 
     def run_until_event(self, max_sim_s: float | None = None, stop_on: str = "failure") -> list[Outcome]:
         """Tick until a decisive event: a failure (or any outcome with ``stop_on="any"``), the end of

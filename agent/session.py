@@ -38,6 +38,7 @@ class RunConfig:
     manipulation: str = (
         "scripted"  # who runs pick/place: scripted, policy:CKPT (skills/policies/manipulation.py)
     )
+    locomotion: str | None = None  # holonomic | walker[:PATH]; None: the scene's default
 
 
 def draw_seed() -> int:
@@ -113,7 +114,7 @@ class RunSession:
             progress("loading the robot model and the scene")
             from envs.lab.env import G1LabEnv
 
-            env = G1LabEnv(scene=cfg.scene, seed=cfg.seed)
+            env = G1LabEnv(scene=cfg.scene, seed=cfg.seed, locomotion=cfg.locomotion)
         elif reset_env:
             env.reset(seed=cfg.seed)
         self.env = env

@@ -57,6 +57,9 @@ class Observation:
     state: np.ndarray  # (43,) joint positions, GR00T G1 layout
     velocity: np.ndarray  # (43,) joint velocities
     base_pose: np.ndarray  # (3,) x, y, yaw in the world
+    # (7,) pelvis position and quaternion (w, x, y, z) in the world when the base floats (a free-standing
+    # G1 stands a little lower and tilted); None when the base model holds it at the stand height, upright.
+    pelvis: np.ndarray | None = None
 
 
 @dataclass

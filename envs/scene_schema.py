@@ -135,7 +135,20 @@ class RobotConfig(_Strict):
         description="holonomic: planar base joints with the legs held in stance (embedded default); "
         "floating: a free-standing G1 balancing on its own feet",
     )
+    locomotion: str | None = Field(
+        default=None,
+        description="what moves the base by default: holonomic | walker[:PATH] (the --locomotion flag wins)",
+    )
     start_station: str
+
+    @field_validator("locomotion")
+    @classmethod
+    def _locomotion(cls, v: str | None) -> str | None:
+        if v is not None:
+            from envs.locomotion.config import parse_locomotion
+
+            parse_locomotion(v)
+        return v
 
 
 class SceneConfig(_Strict):

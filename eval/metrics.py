@@ -211,7 +211,9 @@ def attribute(
         }
     failures = failures or [e for e in events if e["kind"] == "outcome" and e["status"] == "failure"]
     if failures:
-        f = failures[-1]
+        # A fall or a blown-up simulation ends the episode: it is the cause, whatever failed beside it.
+        fatal = [e for e in failures if e["reason"] in ("fell", "unstable")]
+        f = (fatal or failures)[-1]
         return {
             "stage": "execution",
             "kind": f["reason"],

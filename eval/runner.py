@@ -117,20 +117,20 @@ class Results:
 
 
 # -- one episode, in a worker -------------------------------------------------------------------------
-_ENVS: dict[str, Any] = {}
+_ENVS: dict[tuple[str, str], Any] = {}
 
 
-def _env(scene: str, seed: int):
-    env = _ENVS.get(scene)
+def _env(scene: str, seed: int, locomotion: str = ""):
+    env = _ENVS.get((scene, locomotion))
     if env is None:
         from envs.lab.env import G1LabEnv
 
-        env = _ENVS[scene] = G1LabEnv(scene=scene, seed=seed)
+        env = _ENVS[scene, locomotion] = G1LabEnv(scene=scene, seed=seed, locomotion=locomotion or None)
     return env
 
 
-def _drop_env(scene: str) -> None:
-    env = _ENVS.pop(scene, None)
+def _drop_env(scene: str, locomotion: str = "") -> None:
+    env = _ENVS.pop((scene, locomotion), None)
     if env is not None:
         with contextlib.suppress(Exception):
             env.close()
@@ -185,7 +185,7 @@ def execute(ep_dict: dict[str, Any], runs_dir: str) -> dict[str, Any]:
     try:
         if run_dir.exists():  # a rerun of an episode that was cut off: start its record afresh
             shutil.rmtree(run_dir)
-        env = _env(ep.scene, ep.seed)
+        env = _env(ep.scene, ep.seed, ep.locomotion)
         cfg = RunConfig(
             goal=ep.goal,
             scene=ep.scene,
@@ -194,6 +194,7 @@ def execute(ep_dict: dict[str, Any], runs_dir: str) -> dict[str, Any]:
             planner=ep.planner,
             planner_options=ep.planner_options(),
             manipulation=ep.manipulation,
+            locomotion=ep.locomotion or None,
         )
         t_init = time.perf_counter()
         session = RunSession(cfg, run_id=ep.run_id, root=Path(runs_dir), env=env)
@@ -217,7 +218,7 @@ def execute(ep_dict: dict[str, Any], runs_dir: str) -> dict[str, Any]:
     except Exception:
         result.update(status="error", success=None, metrics={"stage": stage}, error=traceback.format_exc())
         if stage != "metrics":
-            _drop_env(ep.scene)  # a crash mid-run may leave the simulator in any state
+            _drop_env(ep.scene, ep.locomotion)  # a crash mid-run may leave the simulator in any state
     timing["worker_s"] = time.perf_counter() - t0
     result["timing"] = timing
     result["wall_s"] = round(timing["worker_s"], 3)
@@ -240,7 +241,7 @@ def single_threaded() -> None:
         pass
 
 
-def warm_up(planners: Iterable[str], scenes: Iterable[tuple[str, int]] = ()) -> None:
+def warm_up(planners: Iterable[str], scenes: Iterable[tuple[tuple[str, str], int]] = ()) -> None:
     """Load what every episode needs once per process: imports, the offline matcher's sentence model,
     the env of each scene. Runs before the worker reports ready, so it is not billed to an episode."""
     import agent.session  # noqa: F401
@@ -251,10 +252,10 @@ def warm_up(planners: Iterable[str], scenes: Iterable[tuple[str, int]] = ()) -> 
         from planner.offline.matcher import embed
 
         embed(["warm up"])
-    for scene, seed in scenes:
+    for (scene, locomotion), seed in scenes:
         # A scene that fails to build: its episodes will report the error with its traceback.
         with contextlib.suppress(Exception):
-            _env(scene, seed)
+            _env(scene, seed, locomotion)
 
 
 def _watch_parent(parent_pid: int) -> None:
@@ -325,7 +326,7 @@ OnResult = Callable[[Episode, dict[str, Any]], None]
 def run_local(episodes: list[Episode], runs_dir: Path, workers: int, on_result: OnResult) -> None:
     """Run episodes on ``workers`` spawned processes; call ``on_result`` in this process for each."""
     ctx = mp.get_context("spawn")
-    scenes = {e.scene: e.seed for e in reversed(episodes)}
+    scenes = {(e.scene, e.locomotion): e.seed for e in reversed(episodes)}
     warm = (sorted({e.planner for e in episodes}), sorted(scenes.items()))
     queue = deque(episodes)
     pool = [_Worker(ctx, str(runs_dir), warm) for _ in range(min(workers, len(queue)))]

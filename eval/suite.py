@@ -171,6 +171,7 @@ class Episode:
     time_budget_s: float
     case: dict[str, Any]  # the case as data (subgoals, success, expect) for metrics in the worker
     manipulation: str = "scripted"  # who runs pick/place (one backend per results directory)
+    locomotion: str = ""  # holonomic | walker[:PATH]; "" = the scene's default (not part of ``key``)
 
     @property
     def key(self) -> tuple[str, str, str, str, str, int]:
@@ -299,6 +300,7 @@ def expand(
     seeds: list[int] | None = None,
     cases: list[str] | None = None,
     manipulation: str = "scripted",
+    locomotion: str | None = None,
 ) -> list[Episode]:
     """The matrix planner x prompt x model x seed x case, in a stable order. Flags override suite defaults."""
     out: list[Episode] = []
@@ -328,6 +330,7 @@ def expand(
                                     goal=case.goal,
                                     faults=tuple(case.faults),
                                     time_budget_s=case.time_budget_s or d.time_budget_s,
+                                    locomotion=locomotion or "",
                                     case={
                                         "subgoals": [list(c) for c in case.subgoals],
                                         "success": [list(c) for c in case.success],

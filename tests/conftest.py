@@ -14,6 +14,10 @@ if "MENAGERIE_ROOT" not in os.environ and _SHARED_MENAGERIE.is_dir():
 from envs.rendering.gl import choose_gl_backend  # noqa: E402
 
 choose_gl_backend()
+_SHARED_POLICIES = Path(__file__).resolve().parents[2] / "shared" / "policies"
+if "TANDEM_POLICY_ROOT" not in os.environ and _SHARED_POLICIES.is_dir():
+    os.environ["TANDEM_POLICY_ROOT"] = str(_SHARED_POLICIES)  # the walker's ONNX file, offline
+os.environ.setdefault("MUJOCO_GL", "egl")
 
 
 @pytest.fixture(scope="session", autouse=True)

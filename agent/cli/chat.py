@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from agent.cli.scene import LocomotionOpt
+
 
 def chat(
     seed: Annotated[int | None, typer.Option("--seed", help="scene randomization seed")] = 0,
@@ -15,6 +17,7 @@ def chat(
     manipulation: Annotated[
         str, typer.Option("--manipulation", help="who runs pick/place: scripted or policy:CHECKPOINT_DIR")
     ] = "scripted",
+    locomotion: LocomotionOpt = None,
 ) -> None:
     """Talk to the robot: type a task ("prepare elephant toothpaste"), corrections while it works
     ("use the left hand", "stop"), or /help for commands."""
@@ -22,12 +25,20 @@ def chat(
 
     from agent.cli.errors import user_errors
     from agent.repl import Chat
+    from envs.locomotion import PolicyError
     from envs.robots.g1.g1_model import AssetError
     from envs.scene_schema import SceneError
 
     console = Console(highlight=False)
-    with user_errors(SceneError, AssetError, ValueError, FileNotFoundError):
-        session = Chat(scene=scene, seed=seed, planner=planner, console=console, manipulation=manipulation)
+    with user_errors(SceneError, AssetError, ValueError, FileNotFoundError, PolicyError):
+        session = Chat(
+            scene=scene,
+            seed=seed,
+            planner=planner,
+            console=console,
+            manipulation=manipulation,
+            locomotion=locomotion,
+        )
     console.print("[bold]tandem chat[/] — a task, a correction, or /help. Ctrl-D or /quit to leave.")
     if not sys.stdin.isatty():
         for line in sys.stdin:

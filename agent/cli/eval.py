@@ -17,6 +17,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from agent.cli.errors import user_errors
+from agent.cli.scene import LocomotionOpt
 
 console = Console()
 
@@ -72,6 +73,7 @@ def run(
     manipulation: Annotated[
         str, typer.Option("--manipulation", help="who runs pick/place: scripted or policy:CHECKPOINT_DIR")
     ] = "scripted",
+    locomotion: LocomotionOpt = None,
 ) -> None:
     """Run every episode of the matrix planner x prompt x model x seed x case not yet in the results."""
     from eval.runner import run_eval
@@ -81,7 +83,20 @@ def run(
     with user_errors(SuiteError, ValueError, FileNotFoundError):
         loaded = [load_suite(s) for s in suites]
         resolve_manipulation(manipulation)  # a bad backend or checkpoint fails here, not in every worker
-        episodes = expand(loaded, planner, prompt, model, parse_seeds(seeds), case, manipulation)
+        if locomotion is not None:
+            from envs.locomotion import parse_locomotion
+
+            parse_locomotion(locomotion)  # a bad value fails here, not in every episode
+        episodes = expand(
+            loaded,
+            planner,
+            prompt,
+            model,
+            parse_seeds(seeds),
+            case,
+            manipulation=manipulation,
+            locomotion=locomotion,
+        )
     if prompt and "llm" not in (planner or [s.defaults.planner for s in loaded]):
         console.print("[yellow]note:[/] --prompt only changes the LLM planner (--planner llm)")
     out = out or Path("eval_results") / "+".join(s.name for s in loaded)

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agent.cli.errors import err_console, user_errors
+from agent.cli.scene import LocomotionOpt
 
 console = Console()
 # 3: every step succeeded but the plan named no goal to check on the world (LLM plans): not a success.
@@ -71,6 +72,7 @@ def run(
     manipulation: Annotated[
         str, typer.Option("--manipulation", help="who runs pick/place: scripted or policy:CHECKPOINT_DIR")
     ] = "scripted",
+    locomotion: LocomotionOpt = None,
 ) -> None:
     """Plan a task with the planner (offline recipes by default) and run it on the simulated G1.
 
@@ -82,12 +84,13 @@ def run(
     from agent.live import LiveView
     from agent.records import find_run, finished, read_summary, runs_root
     from agent.session import RunConfig, RunSession
+    from envs.locomotion import PolicyError
     from envs.rendering import RenderingError
     from envs.rendering.cameras import SHORT
     from envs.robots.g1.g1_model import AssetError
     from envs.scene_schema import SceneError
 
-    errors = (SceneError, AssetError, FaultError, FileNotFoundError, ValueError, RenderingError)
+    errors = (SceneError, AssetError, FaultError, FileNotFoundError, ValueError, RenderingError, PolicyError)
     with user_errors(*errors):
         if video is not None and camera not in SHORT and camera not in SHORT.values():
             raise ValueError(f"unknown camera '{camera}'; cameras: {', '.join(SHORT)}")
@@ -115,6 +118,7 @@ def run(
                     llm, llm_mode, base_url, llm_timeout, temperature, prompt, replan_prompt, fallback
                 ),
                 manipulation=manipulation,
+                locomotion=locomotion,
             )
     view = None if as_json else LiveView(cfg.goal if cfg else f"resuming {resume}")
     live = Live(view, console=console, refresh_per_second=8, transient=False) if view else nullcontext()

@@ -21,15 +21,29 @@ SceneOpt = Annotated[
     str, typer.Option("--scene", help="shipped scene name (g1_lab, bench_block) or a scene YAML path")
 ]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="seed for object-pose randomization")]
+LocomotionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--locomotion",
+        help="what moves the base: holonomic (base model, legs in stance) or walker[:PATH] (the learned "
+        "G1 walking policy, or another .onnx/.yaml; docs/locomotion.md); default: the scene's",
+    ),
+]
 
 
-def _env(scene: str, seed: int | None, full_meshes: bool = False):
+def _env(scene: str, seed: int | None, full_meshes: bool = False, locomotion: str | None = None):
     from envs.lab.env import G1LabEnv
+    from envs.locomotion import PolicyError
     from envs.robots.g1.g1_model import AssetError
     from envs.scene_schema import SceneError
 
-    with user_errors(SceneError, AssetError):
-        return G1LabEnv(scene=scene, seed=seed, mesh_quality="full" if full_meshes else "decimated")
+    with user_errors(SceneError, AssetError, PolicyError, ValueError):
+        return G1LabEnv(
+            scene=scene,
+            seed=seed,
+            mesh_quality="full" if full_meshes else "decimated",
+            locomotion=locomotion,
+        )
 
 
 def scene_summary(env) -> dict:

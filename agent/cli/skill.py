@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.cli.errors import user_errors
+from agent.cli.scene import LocomotionOpt
 
 console = Console()
 
@@ -136,6 +137,7 @@ def run_skill(
     manipulation: Annotated[
         str, typer.Option("--manipulation", help="who runs pick/place: scripted or policy:CHECKPOINT_DIR")
     ] = "scripted",
+    locomotion: LocomotionOpt = None,
 ) -> None:
     """Run one skill in a fresh scene: `tandem skill pick --object red_block --hand right --seed 3`.
 
@@ -166,7 +168,7 @@ def run_skill(
         backend = resolve_manipulation(manipulation)
     drawn = seed is None
     seed = draw_seed() if seed is None else seed
-    env = _env(scene, seed)
+    env = _env(scene, seed, locomotion=locomotion)
     writer = None
     if video is not None:  # one frame proves the camera and the renderer before the robot moves
         from envs.rendering import VideoWriter

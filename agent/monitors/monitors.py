@@ -100,10 +100,10 @@ class Monitors:
         verdict = spec.judge(CallContext(a.call.args, a.start_world, world, a.executor.finished, elapsed))
         if verdict is not None:
             return verdict
-        if elapsed >= spec.timeout_s:
-            return Verdict(
-                "failure", why.TIMEOUT, {"timeout_s": spec.timeout_s, "elapsed_s": round(elapsed, 3)}
-            )
+        # An executor may need longer than the skill's default on this embodiment (walking vs gliding).
+        timeout = getattr(a.executor, "timeout_s", None) or spec.timeout_s
+        if elapsed >= timeout:
+            return Verdict("failure", why.TIMEOUT, {"timeout_s": timeout, "elapsed_s": round(elapsed, 3)})
         return None
 
     def _stalled(self, a: ActiveCall, world: WorldState, elapsed: float) -> bool:

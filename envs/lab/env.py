@@ -26,6 +26,8 @@ from envs.chemistry import Chemistry, ContainerPose, Surface, load_rules
 from envs.chemistry.liquids import ContainerLiquid
 from envs.geometry import station_to_world, yaw_quat
 from envs.lab.builder import build_lab
+from envs.locomotion import Locomotion, PolicyError, load_policy_config, parse_locomotion
+from envs.locomotion.gains import GainTable, default_profile
 from envs.rendering.mesh_lod import use_decimated_visual_meshes
 from envs.robots.g1 import g1_constants as g1
 from envs.robots.g1.g1_model import STAND_POSE
@@ -63,6 +65,8 @@ class G1LabEnv:
         seed: seed for the object-pose randomization at the first reset.
         control_dt: seconds per control tick; physics runs at the model's 2 ms below it.
         mesh_quality: ``decimated`` (fast CPU rendering, cached on first use) or ``full``.
+        locomotion: ``holonomic``, ``walker`` or ``walker:PATH`` (envs/locomotion); None takes the
+            scene's ``robot.locomotion``, else its ``robot.base``.
     """
 
     def __init__(
@@ -71,20 +75,40 @@ class G1LabEnv:
         seed: int | None = None,
         control_dt: float = 0.02,
         mesh_quality: MeshQuality = "decimated",
+        locomotion: str | Locomotion | None = None,
     ) -> None:
         if mesh_quality not in ("decimated", "full"):
             raise ValueError(f"mesh_quality must be 'decimated' or 'full', got {mesh_quality!r}")
         self.mesh_quality = mesh_quality
         self._requested_dt = control_dt
         self._renderers: dict[tuple[int, int, bool], mujoco.Renderer] = {}
+        self._locomotion_arg = parse_locomotion(locomotion) if isinstance(locomotion, str) else locomotion
         self._build(scene if isinstance(scene, SceneConfig) else load_scene(scene))
         self.reset(seed)
 
     # ----------------------------------------------------------------- construction
     def _build(self, scene: SceneConfig) -> None:
         self.close()
+        chosen = self._locomotion_arg or (
+            parse_locomotion(scene.robot.locomotion) if scene.robot.locomotion else None
+        )
+        loc = chosen or Locomotion("holonomic")
+        # An explicit choice sets the base; without one the scene's base stands (floating: stance only).
+        base = scene.robot.base if chosen is None else "floating" if loc.kind == "walker" else "holonomic"
+        if base != scene.robot.base:
+            scene = scene.model_copy(update={"robot": scene.robot.model_copy(update={"base": base})})
         self.scene = scene
+        self.locomotion = loc
         built = build_lab(scene)
+        walker_cfg = None
+        if loc.kind == "walker":
+            from envs.locomotion.policy_file import resolve_policy_file
+            from envs.locomotion.walker import add_imu
+
+            assert loc.config is not None
+            walker_cfg = load_policy_config(loc.config)
+            policy_path = resolve_policy_file(walker_cfg, loc.config, loc.policy)
+            add_imu(built.spec, walker_cfg)
         if self.mesh_quality == "decimated":
             use_decimated_visual_meshes(built.spec)
         self.model = built.spec.compile()
@@ -124,6 +148,19 @@ class G1LabEnv:
             cameras=(g1.EGO_CAMERA, *g1.WRIST_CAMERAS.values()),
         )
         self._pelvis = m.body(g1.ROOT_BODY).id
+        self.gains = GainTable(m, {name: g.ctrl_index for name, g in groups.items()})
+        self.walker = None
+        if walker_cfg is not None:
+            from envs.locomotion.walker import Walker
+
+            if abs(walker_cfg.control_dt - self.control_dt) > 1e-9:
+                raise PolicyError(
+                    f"{loc.config}: walker '{walker_cfg.name}' runs at control_dt {walker_cfg.control_dt} s; "
+                    f"this env ticks at {self.control_dt} s"
+                )
+            self.walker = Walker(
+                walker_cfg, policy_path, m, self.data, g1.GROUP_JOINTS, self.gains, STAND_POSE, g1.FOOT_BODIES
+            )
 
         self._free: dict[str, int] = {}
         self._mocap: dict[str, int] = {}
@@ -192,6 +229,9 @@ class G1LabEnv:
             d.qpos[3:7] = yaw_quat(base[2])
         self._base_target = base.copy()
         self._base_vel = np.zeros(3)
+        self.gains.set({g: default_profile(g) for g in self.gains.groups}, instant=self.gains.groups)
+        if self.walker is not None:
+            self.walker.reset()
 
         placed: dict[str, tuple[float, float, float]] = {}
         for name, obj in self.scene.objects.items():
@@ -311,6 +351,11 @@ class G1LabEnv:
             d.ctrl[index] = v
         if base_vel is not None:
             self._base_vel = base_vel
+            if self.walker is not None:
+                self.walker.set_command(base_vel)
+        if self.walker is not None:
+            self.walker.before_physics(self.control_dt)
+        self.gains.tick()
         if self.holonomic:
             self._base_target += self._base_vel_world() * self.control_dt
             err = self._base_target - d.qpos[self._base_qpos]
@@ -350,20 +395,43 @@ class G1LabEnv:
         """Put the obstacle box (0.3 x 0.3 x 1 m) on the floor at ``xy``; a reset parks it again."""
         self.data.mocap_pos[self.model.body_mocapid[self.model.body("obstacle").id]] = [xy[0], xy[1], 0.5]
 
+    def set_gains(self, profiles: Mapping[str, str], free: frozenset[str] = frozenset()) -> None:
+        """Gain profiles per joint group from their owners (envs/locomotion/gains.py); ``free`` are the
+        groups nobody owns. The groups a walker drives go through it: ``walk`` starts it, another profile
+        stops it into stance; while it walks it also runs the free groups its policy has joints of."""
+        rest = {g: default_profile(g) for g in free}
+        rest.update(profiles)
+        if self.walker is not None:
+            asked = {rest.pop(g) for g in self.walker.drives if g in rest}
+            self.walker.request("walk" if "walk" in asked else "stance", set(free))
+            for g in self.walker.taken:
+                rest.pop(g, None)
+        elif "walk" in rest.values():
+            raise ValueError(
+                f"gain profile 'walk' needs a walker; this env's locomotion is {self.locomotion}"
+            )
+        self.gains.set(rest)
+
     def _unknown_group_message(self, name: str) -> str:
-        known = sorted(self.embodiment.groups) + (["base"] if self.holonomic else [])
+        known = sorted(self.embodiment.groups) + (["base"] if self.holonomic or self.walker else [])
         if name in self.embodiment.aliases:
             parts = ", ".join(self.embodiment.aliases[name])
             return f"'{name}' is an alias ({parts}): command each group; known groups: {', '.join(known)}"
         return f"unknown joint group '{name}' in command; known groups: {', '.join(known)}"
 
     def _check_base_command(self, value: ArrayLike) -> np.ndarray:
-        if not self.holonomic:
+        if not self.holonomic and self.walker is None:
             raise ValueError(
                 f"scene '{self.scene.name}' has robot.base: floating (a free-standing G1): there is no "
-                "base-velocity model, so 'base' cannot be commanded; use robot.base: holonomic to drive it"
+                "base-velocity model, so 'base' cannot be commanded; use robot.base: holonomic or "
+                "locomotion walker to drive it"
             )
         v = np.asarray(value, dtype=float)
+        if self.walker is not None and self.walker.cfg.command.kind == "latent":
+            n = len(self.walker.cfg.command.low)
+            if v.shape != (n,) or not np.isfinite(v).all():
+                raise ValueError(f"base command must be {n} finite numbers (a latent command), got {value!r}")
+            return v
         if v.shape != (3,) or not np.isfinite(v).all():
             raise ValueError(f"base command must be 3 finite numbers (vx, vy, yaw_rate), got {value!r}")
         return v
@@ -398,6 +466,7 @@ class G1LabEnv:
             state=d.qpos[self._state_qpos].copy(),
             velocity=d.qvel[self._state_qvel].copy(),
             base_pose=self.base_pose(),
+            pelvis=None if self.holonomic else d.qpos[0:7].copy(),
         )
 
     # ----------------------------------------------------------------- world state
@@ -584,6 +653,8 @@ class G1LabEnv:
             "overflow_ml": dict(chem.overflow_ml),
             "reactions": [vars(r).copy() for r in chem.reactions],
             "unstable": self.unstable,
+            "gains": self.gains.state(),
+            "walker": self.walker.state() if self.walker is not None else None,
         }
 
     def restore(self, snap: dict) -> None:
@@ -603,6 +674,10 @@ class G1LabEnv:
         self.chemistry.overflow_ml = dict(snap["overflow_ml"])
         self.chemistry.reactions = [ReactionRun(**r) for r in snap["reactions"]]
         self.unstable = snap["unstable"]
+        if "gains" in snap:
+            self.gains.restore(snap["gains"])
+        if self.walker is not None and snap.get("walker"):
+            self.walker.restore(snap["walker"])
         mujoco.mj_forward(self.model, d)
 
     def close(self) -> None:

@@ -1,6 +1,6 @@
 """End to end: `tandem run "prepare elephant toothpaste"` over seeds, offline planner, no video.
 
-    python -m eval.bench e2e [--seeds 10] [--goal "prepare elephant toothpaste"]
+    python -m eval.bench e2e [--seeds 10] [--goal "prepare elephant toothpaste"] [--locomotion walker]
 
 Per seed: success (reaction fired in the flask, from world state), sim time, wall time and their
 ratio, planning time (understand + plan + validate nodes) and the graph's own overhead per executed
@@ -33,22 +33,18 @@ def _node_times(events: list[dict]) -> dict[str, float]:
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m eval.bench e2e", description=__doc__.splitlines()[0])
-    p.add_argument("--seeds", type=int, default=10)
-    p.add_argument("--goal", default="prepare elephant toothpaste")
-    args = p.parse_args(argv)
-
+def run_seeds(goal: str, seeds: list[int], locomotion: str | None = None) -> list[dict]:
+    """One offline-planner run per seed in one env; a row of measurements per run."""
     from agent.records import read_events
     from agent.session import RunConfig, RunSession
     from envs.lab.env import G1LabEnv
 
-    env = G1LabEnv(seed=0)
+    env = G1LabEnv(seed=0, locomotion=locomotion)
     root = Path(tempfile.mkdtemp(prefix="tandem-e2e-"))
     rows = []
-    for seed in range(args.seeds):
+    for seed in seeds:
         t0 = time.perf_counter()
-        session = RunSession(RunConfig(goal=args.goal, seed=seed), root=root, env=env)
+        session = RunSession(RunConfig(goal=goal, seed=seed, locomotion=locomotion), root=root, env=env)
         s = session.run()
         session.close()
         wall = time.perf_counter() - t0
@@ -70,10 +66,22 @@ def main(argv: list[str] | None = None) -> None:
                 "spill": s["spilled_ml"],
                 "retries": s["retries"],
                 "replans": s["replans"],
+                "fell": any(o["reason"] == "fell" for o in s["outcomes"]),
                 "why": "" if s["success"] else s["message"][:60],
             }
         )
         print(f"seed {seed}: {s['status']} sim {s['sim_time_s']:.1f} s wall {wall:.1f} s", flush=True)
+    env.close()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m eval.bench e2e", description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--goal", default="prepare elephant toothpaste")
+    p.add_argument("--locomotion", default=None, help="holonomic or walker[:PATH] (default: the scene's)")
+    args = p.parse_args(argv)
+    rows = run_seeds(args.goal, list(range(args.seeds)), args.locomotion)
 
     t = Table(
         "seed",
@@ -122,7 +130,6 @@ def main(argv: list[str] | None = None) -> None:
     )
     Console(width=200).print(t)
     print("planning s includes loading the embedding model on the first seed")
-    env.close()
 
 
 if __name__ == "__main__":

@@ -96,6 +96,10 @@ class ArmIK:
         q[self._arm] = np.clip(obs.state[arm_index], self._range[:, 0], self._range[:, 1])
         self.config.update(q)
         self._posture.set_target(q)
+        if obs.pelvis is not None:  # a free-standing robot: its measured pelvis pose
+            self._pelvis_pos = np.array(obs.pelvis[:3], dtype=float)
+            self._pelvis_rot = mink.SO3(np.asarray(obs.pelvis[3:7], dtype=float)).as_matrix()
+            return
         x, y, yaw = obs.base_pose
         c, s = math.cos(yaw), math.sin(yaw)
         self._pelvis_pos = np.array([x, y, g1.PELVIS_HEIGHT])

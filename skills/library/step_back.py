@@ -47,7 +47,7 @@ SPEC = SkillSpec(
     description="Back away from the table in front of the robot by a distance (default 0.4 m), e.g. to "
     "stand clear of a reaction. Afterwards the robot is at no station; walk_to returns to one.",
     args=StepBackArgs,
-    resources=lambda a: ("base", "left_leg", "right_leg"),
+    resources=lambda a: ("base", "left_leg", "right_leg", "waist"),
     preconditions=lambda s, a: [],
     effects=_effects,
     timeout_s=10.0,

@@ -34,7 +34,7 @@ SPEC = SkillSpec(
     "Useful to look at something beside the robot; walk_to already faces a station's table. At a table, "
     "step_back first: turning in place there sweeps the arms into its edge.",
     args=TurnToArgs,
-    resources=lambda a: ("base", "left_leg", "right_leg"),
+    resources=lambda a: ("base", "left_leg", "right_leg", "waist"),
     preconditions=lambda s, a: [] if a.target in s.object_types else [f"unknown target '{a.target}'"],
     effects=lambda s, a: None,
     timeout_s=10.0,

@@ -37,7 +37,7 @@ SPEC = SkillSpec(
     "another station. It backs away from the table it is at and steps in to the new one from behind, so "
     "held objects clear the tables. The embedded lab moves a holonomic base model, legs held in stance.",
     args=WalkToArgs,
-    resources=lambda a: ("base", "left_leg", "right_leg"),
+    resources=lambda a: ("base", "left_leg", "right_leg", "waist"),
     preconditions=lambda s, a: [f"station '{a.station}' is blocked"] if a.station in s.blocked else [],
     effects=_effects,
     timeout_s=20.0,

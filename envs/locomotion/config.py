@@ -1,0 +1,143 @@
+"""The locomotion choice (``holonomic`` | ``walker[:PATH]``) and a walker's YAML description."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from envs.validation import format_validation_error, read_yaml_mapping
+
+POLICY_DIR = Path(__file__).parent / "policies"
+DEFAULT_WALKER = POLICY_DIR / "playground_g1_joystick.yaml"
+ENV_POLICY = "TANDEM_WALKER_POLICY"  # a walker .onnx or .yaml used when `walker` names no path
+
+OBSERVATION_TERMS = (
+    "imu_linvel",  # 3: pelvis linear velocity in the IMU frame (velocimeter)
+    "imu_gyro",  # 3: angular velocity in the IMU frame
+    "gravity",  # 3: gravity direction in the IMU frame
+    "command",  # the command vector (velocity: 3; a latent verb: its size)
+    "joint_pos",  # n: joint positions minus the default pose, policy order
+    "joint_vel",  # n: joint velocities
+    "last_action",  # n: the previous raw network output
+    "gait_phase",  # 4: cos, sin of two phases half a cycle apart
+)
+
+
+class PolicyError(RuntimeError):
+    """A walker policy or its description cannot be used; the message names the file and what was expected."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ImuSite(_Strict):
+    name: str
+    body: str
+    pos: tuple[float, float, float]
+
+
+class CommandSpace(_Strict):
+    kind: Literal["velocity", "latent"] = "velocity"
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    bias: tuple[float, ...] | None = None  # added to each command (a policy's drift at zero)
+
+    @model_validator(mode="after")
+    def _shape(self) -> CommandSpace:
+        if len(self.low) != len(self.high):
+            raise ValueError(f"low has {len(self.low)} entries, high {len(self.high)}: they must match")
+        if self.bias is not None and len(self.bias) != len(self.low):
+            raise ValueError(f"bias has {len(self.bias)} entries, the command {len(self.low)}")
+        if self.kind == "velocity" and len(self.low) != 3:
+            raise ValueError(f"a velocity command is (vx, vy, yaw_rate): 3 entries, got {len(self.low)}")
+        return self
+
+
+class GainRule(_Strict):
+    match: str  # a substring of the joint name; "" matches every joint
+    kp: Annotated[float, Field(ge=0)]
+    damping: Annotated[float, Field(ge=0)] = 0.0
+
+
+class LocomotionPolicyConfig(_Strict):
+    """One walker: the ONNX file, how to build its observation, its command space, rate and gains."""
+
+    name: str
+    file: str
+    sha256: str | None = None
+    url: str | None = None
+    input: str = "obs"
+    output: str = "actions"
+    control_dt: Annotated[float, Field(gt=0)] = 0.02
+    action_scale: float = 0.5
+    gait_hz: Annotated[float, Field(ge=0)] = 1.5
+    imu_site: ImuSite
+    command: CommandSpace
+    observation: list[Literal[OBSERVATION_TERMS]]  # type: ignore[valid-type]
+    joints: dict[str, float]  # policy order -> default pose (rad)
+    drives: list[str]
+    gains: list[GainRule]
+    frictionloss: Annotated[float, Field(ge=0)] = 0.0
+
+    @property
+    def obs_size(self) -> int:
+        n = len(self.joints)
+        sizes = {"command": len(self.command.low), "joint_pos": n, "joint_vel": n, "last_action": n}
+        return sum(sizes.get(t, 4 if t == "gait_phase" else 3) for t in self.observation)
+
+    def gain_of(self, joint: str) -> GainRule:
+        for rule in self.gains:
+            if rule.match in joint:
+                return rule
+        raise PolicyError(f"walker '{self.name}': no gains rule matches joint '{joint}' (add match: \"\")")
+
+
+def load_policy_config(path: str | Path) -> LocomotionPolicyConfig:
+    path = Path(path)
+    raw = read_yaml_mapping(path, PolicyError, "walker policy")
+    try:
+        return LocomotionPolicyConfig.model_validate(raw)
+    except ValidationError as e:
+        raise PolicyError(
+            f"{path}: invalid walker policy description\n{format_validation_error(e)}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Locomotion:
+    """What moves the base: the holonomic base model, or a walker (its YAML and an optional ONNX path)."""
+
+    kind: Literal["holonomic", "walker"]
+    config: Path | None = None  # the walker's YAML
+    policy: Path | None = None  # an explicit .onnx; else resolved from the YAML (root, cache, download)
+
+    def __str__(self) -> str:
+        if self.kind == "holonomic":
+            return "holonomic"
+        extra = self.policy or (self.config if self.config != DEFAULT_WALKER else None)
+        return f"walker:{extra}" if extra else "walker"
+
+
+def parse_locomotion(text: str) -> Locomotion:
+    """``holonomic``, ``walker``, ``walker:FILE.onnx`` (the default walker's description, this file) or
+    ``walker:FILE.yaml`` (another walker). Plain ``walker`` reads $TANDEM_WALKER_POLICY when set."""
+    import os
+
+    kind, _, path = text.strip().partition(":")
+    if kind == "holonomic" and not path:
+        return Locomotion("holonomic")
+    if kind != "walker":
+        raise ValueError(f"locomotion must be 'holonomic' or 'walker[:PATH]', got {text!r}")
+    path = path or os.environ.get(ENV_POLICY, "")
+    if not path:
+        return Locomotion("walker", DEFAULT_WALKER)
+    p = Path(path).expanduser()
+    if p.suffix in (".yaml", ".yml"):
+        return Locomotion("walker", p)
+    if p.suffix == ".onnx":
+        return Locomotion("walker", DEFAULT_WALKER, p)
+    raise ValueError(f"walker path must be an .onnx policy or a .yaml description, got {path!r}")

@@ -1,0 +1,236 @@
+"""The learned walker: velocity tracking, station reaching, falls, sim speed, toothpaste end to end.
+
+    python -m eval.bench walk [--seconds 6] [--seeds 3] [--e2e-seeds 0] [--locomotion walker]
+
+- tracking: the walker alone on open floor, one command per row (vx, vy, yaw rate) held ``--seconds``;
+  the mean velocity measured from the pelvis over the last two thirds of it, and the error.
+- stations: bench -> shelf -> bench with walk_to on ``--seeds`` seeds through the runtime (monitors on):
+  the error to each working pose when the call ends, its sim time, the metres walked, falls per 100 m.
+- story: the right arm through a pour on open floor, the lower body under walk gains, then stance
+  gains (the fell monitor decides).
+- speed: simulated seconds per CPU second of this process while walking (one core's worth).
+- e2e: toothpaste with the walker and with the holonomic base on ``--e2e-seeds`` seeds (slow).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import time
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+COMMANDS = (
+    (0.3, 0.0, 0.0),
+    (0.5, 0.0, 0.0),
+    (-0.3, 0.0, 0.0),
+    (0.0, 0.3, 0.0),
+    (0.0, 0.0, 0.5),
+    (0.0, 0.0, 0.0),
+)
+OPEN_FLOOR = (-1.5, -1.5)
+LOWER = ("left_leg", "right_leg", "waist")
+
+
+def _yaw(q: np.ndarray) -> float:
+    return math.atan2(2 * (q[0] * q[3] + q[1] * q[2]), 1 - 2 * (q[2] ** 2 + q[3] ** 2))
+
+
+def _to_open_floor(env) -> None:
+    import mujoco
+
+    env.data.qpos[0:2] = OPEN_FLOOR
+    mujoco.mj_forward(env.model, env.data)
+
+
+def tracking(env, seconds: float) -> tuple[list[dict], float]:
+    """Per command: measured (vx, vy, yaw rate) in the robot frame and whether it fell; and the
+    simulated seconds per CPU second over all of it."""
+    rows, sim, cpu = [], 0.0, 0.0
+    free = frozenset({"left_arm", "right_arm", "left_hand", "right_hand"})
+    for cmd in COMMANDS:
+        env.reset(seed=0)
+        _to_open_floor(env)
+        env.set_gains({g: "walk" for g in LOWER}, free=free)
+        d = env.data
+        n = round(seconds / env.control_dt)
+        marks, fell = [], False
+        c0, t0 = time.process_time(), d.time
+        for k in range(n):
+            env.step({"base": cmd})
+            if k >= n // 3 and env.walker.mode == "walking":
+                marks.append((d.time, d.qpos[0:2].copy(), _yaw(d.qpos[3:7])))
+            r = env.world_state().robot
+            if r.pelvis_height < 0.55 or r.pelvis_tilt_deg > 30:
+                fell = True
+                break
+        cpu += time.process_time() - c0
+        sim += d.time - t0
+        if fell or len(marks) < 2:
+            rows.append({"cmd": cmd, "fell": True, "v": (math.nan,) * 3})
+            continue
+        (ta, pa, ya), (tb, pb, yb) = marks[0], marks[-1]
+        dt = tb - ta
+        heading = (ya + yb) / 2  # mean heading over the window: robot-frame velocity
+        vw = (pb - pa) / dt
+        c, s = math.cos(heading), math.sin(heading)
+        dyaw = math.atan2(math.sin(yb - ya), math.cos(yb - ya))  # under pi per window at these rates
+        v = (c * vw[0] + s * vw[1], -s * vw[0] + c * vw[1], dyaw / dt)
+        rows.append({"cmd": cmd, "fell": False, "v": v})
+    return rows, sim / max(cpu, 1e-9)
+
+
+def stations(seeds: int) -> list[dict]:
+    """bench -> shelf -> bench per seed: pose error at the end of each walk_to, sim time, metres walked."""
+    from agent.runtime import Runtime
+    from envs.lab.env import G1LabEnv
+
+    env = G1LabEnv(seed=0, locomotion="walker")
+    out = []
+    for seed in range(seeds):
+        env.reset(seed=seed)
+        rt = Runtime(env)
+        path = [0.0]
+        last = [np.array(rt.world.robot.base_pose[:2])]
+
+        def odometer(r, path=path, last=last) -> None:
+            p = np.array(r.world.robot.base_pose[:2])
+            path[0] += float(np.linalg.norm(p - last[0]))
+            last[0] = p
+
+        rt.on_tick.append(odometer)
+        bench_before = {n: np.array(o.pos) for n, o in rt.world.objects.items() if o.station == "bench"}
+        for i, station in enumerate(("shelf", "bench")):
+            t0 = rt.world.time_s
+            outs = rt.run_calls([(f"w{i}", "walk_to", {"station": station}, [])])
+            x, y, yaw = rt.world.robot.base_pose
+            gx, gy, gyaw = env.scene.stations[station].robot_pose
+            o = next((o for o in outs if o.call_id == f"w{i}"), None)
+            out.append(
+                {
+                    "seed": seed,
+                    "station": station,
+                    "status": o.reason if o else "?",
+                    "ok": bool(o and o.status == "success"),
+                    "pos_cm": 100 * math.hypot(x - gx, y - gy),
+                    "yaw_deg": abs(
+                        math.degrees(
+                            math.atan2(math.sin(yaw - math.radians(gyaw)), math.cos(yaw - math.radians(gyaw)))
+                        )
+                    ),
+                    "sim_s": rt.world.time_s - t0,
+                    "metres": path[0],
+                    "fell": bool(o and o.reason == "fell"),
+                }
+            )
+            path[0] = 0.0
+            print(f"seed {seed} -> {station}: {out[-1]['status']}", flush=True)
+            if rt.episode_over is not None:
+                break
+        moved = max(
+            float(np.linalg.norm(np.array(rt.world.objects[n].pos) - p)) for n, p in bench_before.items()
+        )
+        out[-1]["bench_moved_mm"] = 1000 * moved
+    env.close()
+    return out
+
+
+def story(env) -> dict[str, str]:
+    from agent.monitors import Monitors
+
+    res = {}
+    for lower in ("walk", "stance"):
+        env.reset(seed=0)
+        _to_open_floor(env)
+        env.gains.set({g: lower for g in LOWER}, instant=LOWER)
+        mon = Monitors(env)
+        arm = env.embodiment.groups["right_arm"]
+        r0 = env.data.ctrl[arm.ctrl_index].copy()
+        res[lower] = "stood 6 s"
+        for k in range(round(6.0 / env.control_dt)):
+            a = 0.5 * (1 - math.cos(2 * math.pi * 0.5 * k * env.control_dt))
+            env.step({"right_arm": r0 + np.array([-1.0 * a, 0, 0, -0.6 * a, 1.2 * a, 0, 0])})
+            v = mon.episode_failure(env.world_state())
+            if v is not None:
+                res[lower] = f"{v.reason} at {env.data.time:.2f} s"
+                break
+    return res
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m eval.bench walk", description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=6.0, help="per tracked command")
+    p.add_argument("--seeds", type=int, default=3, help="bench -> shelf -> bench runs")
+    p.add_argument("--e2e-seeds", type=int, default=0, help="toothpaste runs per locomotion (slow)")
+    p.add_argument("--locomotion", default="walker", help="walker[:PATH] to measure")
+    args = p.parse_args(argv)
+
+    from envs.lab.env import G1LabEnv
+
+    console = Console(width=160)
+    env = G1LabEnv(seed=0, locomotion=args.locomotion)
+    rows, speed = tracking(env, args.seconds)
+    t = Table(
+        "command (vx, vy, yaw)", "measured", "error", title=f"velocity tracking, {args.seconds:g} s each"
+    )
+    for r in rows:
+        if r["fell"]:
+            t.add_row(str(r["cmd"]), "[red]fell[/]", "")
+            continue
+        err = np.array(r["v"]) - np.array(r["cmd"])
+        t.add_row(
+            str(r["cmd"]),
+            "({:.2f}, {:.2f}, {:.2f})".format(*r["v"]),
+            "({:+.2f}, {:+.2f}, {:+.2f})".format(*err),
+        )
+    console.print(t)
+    console.print(f"sim speed while walking: {speed:.1f}x real time per CPU second (target >= 5x)")
+    s = story(env)
+    console.print(f"story: pour arm motion, walk gains -> {s['walk']}; stance gains -> {s['stance']}")
+    env.close()
+
+    if args.seeds:
+        st = stations(args.seeds)
+        t = Table(
+            "seed", "to", "result", "error cm", "error deg", "sim s", "m walked", title="walk_to on legs"
+        )
+        for r in st:
+            t.add_row(
+                str(r["seed"]),
+                r["station"],
+                "[green]ok[/]" if r["ok"] else f"[red]{r['status']}[/]",
+                f"{r['pos_cm']:.1f}",
+                f"{r['yaw_deg']:.1f}",
+                f"{r['sim_s']:.1f}",
+                f"{r['metres']:.1f}",
+            )
+        console.print(t)
+        metres = sum(r["metres"] for r in st)
+        falls = sum(r["fell"] for r in st)
+        ok = [r for r in st if r["ok"]]
+        console.print(
+            f"{len(ok)}/{len(st)} reached; falls {falls} over {metres:.0f} m "
+            f"({100 * falls / max(metres, 1e-9):.1f} per 100 m)"
+            + (
+                f"; median error {statistics.median(r['pos_cm'] for r in ok):.1f} cm, "
+                f"{statistics.median(r['yaw_deg'] for r in ok):.1f} deg, "
+                f"{statistics.median(r['sim_s'] for r in ok):.1f} s"
+                if ok
+                else ""
+            )
+        )
+    if args.e2e_seeds:
+        from eval.bench.e2e import run_seeds
+
+        seeds = list(range(args.e2e_seeds))
+        for loco in ("holonomic", args.locomotion):
+            rs = run_seeds("prepare elephant toothpaste", seeds, loco)
+            fell = sum(r["fell"] for r in rs)
+            console.print(f"toothpaste, {loco}: {sum(r['ok'] for r in rs)}/{len(rs)} (falls {fell})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""The learned walker (envs/locomotion): its policy file, gains by owner, and the story's fall.
+
+A bad policy file fails with the file and what was expected; the soft gains the walker was trained
+with cannot hold the G1 still under a pour's arm motion (the fell monitor says so), stance gains can.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import pytest
+import yaml
+
+from agent.monitors import Monitors
+from envs.lab.env import G1LabEnv
+from envs.locomotion import DEFAULT_WALKER, PolicyError, load_policy_config, parse_locomotion
+from envs.locomotion.policy_file import resolve_policy_file, sha256_of
+from envs.locomotion.walker import OnnxPolicy
+
+LOWER = ("left_leg", "right_leg", "waist")
+
+
+def _shipped_policy() -> Path:
+    cfg = load_policy_config(DEFAULT_WALKER)
+    return resolve_policy_file(cfg, DEFAULT_WALKER)
+
+
+def test_the_shipped_policy_is_found_offline_and_verified() -> None:
+    cfg = load_policy_config(DEFAULT_WALKER)
+    path = _shipped_policy()
+    assert sha256_of(path) == cfg.sha256
+    policy = OnnxPolicy(path, cfg)
+    assert cfg.obs_size == 103
+    action = policy(np.zeros(cfg.obs_size, dtype=np.float32))
+    assert action.shape == (29,) and np.isfinite(action).all()
+
+
+def test_missing_corrupt_and_mismatched_policy_files_fail_clearly(tmp_path: Path) -> None:
+    cfg = load_policy_config(DEFAULT_WALKER)
+    missing = tmp_path / "nope.onnx"
+    with pytest.raises(PolicyError, match=r"nope\.onnx: no such walker policy file"):
+        resolve_policy_file(cfg, DEFAULT_WALKER, missing)
+
+    corrupt = tmp_path / "g1_policy.onnx"
+    corrupt.write_bytes(_shipped_policy().read_bytes()[:1000])  # a cut-off download
+    with pytest.raises(PolicyError, match=rf"{corrupt}: sha256 \w+ does not match .*expected {cfg.sha256}"):
+        resolve_policy_file(cfg, DEFAULT_WALKER, corrupt)
+
+    # Described by its own YAML (no sha256): the file is opened and refused as ONNX.
+    raw = yaml.safe_load(DEFAULT_WALKER.read_text())
+    raw.pop("sha256")
+    own = tmp_path / "mine.yaml"
+    own.write_text(yaml.safe_dump(raw))
+    mine = load_policy_config(own)
+    with pytest.raises(PolicyError, match=rf"{corrupt}: not a loadable ONNX model"):
+        OnnxPolicy(resolve_policy_file(mine, own, corrupt), mine)
+
+    # The right file, described with an observation it does not take: sizes named.
+    raw["observation"] = [t for t in raw["observation"] if t != "gait_phase"]
+    own.write_text(yaml.safe_dump(raw))
+    shutil.copy(_shipped_policy(), tmp_path / "g1_policy.onnx")
+    wrong = load_policy_config(own)
+    with pytest.raises(PolicyError, match=r"input 'obs' takes 103 numbers; walker .* observation of 99"):
+        OnnxPolicy(resolve_policy_file(wrong, own), wrong)
+
+
+def test_bad_walker_descriptions_and_choices_are_named() -> None:
+    with pytest.raises(ValueError, match=r"locomotion must be 'holonomic' or 'walker\[:PATH\]', got 'legs'"):
+        parse_locomotion("legs")
+    with pytest.raises(ValueError, match=r"an \.onnx policy or a \.yaml description"):
+        parse_locomotion("walker:policy.pt")
+    assert str(parse_locomotion("walker")) == "walker"
+
+
+def test_bad_yaml_names_the_field(tmp_path: Path) -> None:
+    raw = yaml.safe_load(DEFAULT_WALKER.read_text())
+    raw["command"]["low"] = [-1.0, -0.5]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(PolicyError, match=r"bad\.yaml: invalid walker policy description\n.*command"):
+        load_policy_config(bad)
+
+
+# ----------------------------------------------------------------------------- the story's fall
+
+
+@pytest.fixture(scope="module")
+def walker_env() -> G1LabEnv:
+    env = G1LabEnv(seed=0, locomotion="walker")
+    yield env
+    env.close()
+
+
+def _pour_swing(env: G1LabEnv, lower: str, seconds: float) -> tuple[str | None, float]:
+    """The right arm sweeps through a pour (reach forward and up, roll the wrist, back) at 0.5 Hz while
+    the lower body runs under ``lower`` gains; away from the tables. Returns (monitor finding, time)."""
+    env.reset(seed=0)
+    d = env.data
+    d.qpos[0:2] = [-1.5, -1.5]  # open floor: nothing to lean on
+    mujoco.mj_forward(env.model, d)
+    env.gains.set({g: lower for g in LOWER}, instant=LOWER)
+    monitors = Monitors(env)
+    arm = env.embodiment.groups["right_arm"]
+    r0 = d.ctrl[arm.ctrl_index].copy()
+    moved = 0.0
+    for k in range(round(seconds / env.control_dt)):
+        a = 0.5 * (1 - math.cos(2 * math.pi * 0.5 * k * env.control_dt))
+        obs = env.step({"right_arm": r0 + np.array([-1.0 * a, 0, 0, -0.6 * a, 1.2 * a, 0, 0])})
+        moved = max(moved, float(np.abs(obs.state[arm.state_index][0] - r0[0])))
+        verdict = monitors.episode_failure(env.world_state())
+        if verdict is not None:
+            return verdict.reason, env.data.time
+    assert moved > 0.8, "the arm did not swing"
+    return None, env.data.time
+
+
+def test_soft_leg_gains_fall_under_a_pour_stance_gains_do_not(walker_env: G1LabEnv) -> None:
+    soft, t = _pour_swing(walker_env, "walk", 6.0)
+    assert soft == "fell", f"soft lower body stood {t:.1f} s under the pour"
+    stiff, t = _pour_swing(walker_env, "stance", 6.0)
+    assert stiff is None and t == pytest.approx(6.0, abs=0.05)
+    assert walker_env.world_state().robot.pelvis_tilt_deg < 5.0
+
+
+def test_a_push_fault_shoves_the_robot_and_a_fall_ends_the_episode(walker_env: G1LabEnv) -> None:
+    from agent.faults import parse_fault
+    from agent.runtime import Runtime
+
+    env = walker_env
+    env.reset(seed=0)
+    rt = Runtime(env, faults=[parse_fault("push:dx=-2.0,during=wait,after=0.2,duration=0.1")])
+    rt.call("w", "wait", {"seconds": 3.0})
+    (out,) = rt.run_until_event()
+    assert (out.status, out.reason) == ("failure", "fell")
+    assert out.evidence["tilt_deg"] > 30 or out.evidence["pelvis_height"] < 0.55
+    assert rt.episode_over is not None and rt.episode_over.reason == "fell"
+    assert not env.data.xfrc_applied.any()  # the shove lasted its 0.1 s
