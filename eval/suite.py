@@ -170,6 +170,7 @@ class Episode:
     faults: tuple[str, ...]
     time_budget_s: float
     case: dict[str, Any]  # the case as data (subgoals, success, expect) for metrics in the worker
+    trajectory_hz: float = 0.0  # > 0: record trajectory.npz at this rate (eval/trajectory.py)
 
     @property
     def key(self) -> tuple[str, str, str, str, str, int]:
