@@ -58,6 +58,7 @@ class HeldOut(_Strict):
     object: str  # the object it moves: start sensitivity regresses the grasp on its start position
     hand: Literal["left", "right"] = "right"
     demo_pool: Pos  # demonstrations collected; a cell with N demos trains on the first N
+    val_episodes: Pos = 10  # further demonstrations (the seeds after the pool): the validation loss
     demo_seeds_start: Annotated[int, Field(ge=0)] = 0
 
 
@@ -141,7 +142,10 @@ class ExperimentConfig(_Strict):
             raise ValueError("prompt.seeds must not exceed eval.seeds.count (it reuses the first eval seeds)")
         if self.held_out.task in self.prompt.tasks:
             raise ValueError("prompt.tasks are other tasks' instructions; the held-out task is the reference")
-        demo_end = self.held_out.demo_seeds_start + self.held_out.demo_pool
+        unseen = sorted(set(self.prompt.tasks) - set(self.pretrain.tasks))
+        if unseen:
+            raise ValueError(f"prompt.tasks {unseen} are not in pretrain.tasks: the policy never heard them")
+        demo_end = self.held_out.demo_seeds_start + self.held_out.demo_pool + self.held_out.val_episodes
         ev = self.eval.seeds
         if ev.start < demo_end and self.held_out.demo_seeds_start < ev.start + ev.count:
             raise ValueError(
