@@ -69,7 +69,7 @@ def group_diagnostics(
     spread = dg.pairwise_spread([r.traj for r in rollouts], threshold)
     mem = dg.memorization([r.traj for r in rollouts], demos) if demos and rollouts else None
     start = dg.start_sensitivity(rollouts) if len(rollouts) >= 2 else {}
-    prompt = dg.prompt_sensitivity(rollouts, probes) if probes else None
+    prompt = dg.prompt_sensitivity(rollouts, probes) if probe_rows else None
     return {
         "success": asdict(rate),
         "errors": sum(r["status"] != "ok" for r in rows),
@@ -84,7 +84,14 @@ def group_diagnostics(
             "rollout_to_demo": mem.rollout_to_demo,
         },
         "start": {axis: asdict(f) for axis, f in start.items()},
-        "prompt": None if prompt is None else {**asdict(prompt), "probe_episodes": len(probe_rows)},
+        # An episode whose instruction was never acted on left no trajectory; it still counts as not done.
+        "prompt": None
+        if prompt is None
+        else {
+            **asdict(prompt),
+            "followed": sum(bool(r["success"]) for r in probe_rows),
+            "n": len(probe_rows),
+        },
         "scatter": [
             {
                 "seed": r.seed,

@@ -30,11 +30,19 @@ def read_json(path: Path) -> Any:
 
 
 # -- demonstrations -----------------------------------------------------------------------------------
-def collect(tasks: list[str], episodes_per_task: int, seeds_start: int, out: Path, workers: int) -> dict:
-    """Demonstrations of ``tasks`` into the LeRobot dataset ``out`` (``tandem collect``); resumable."""
+def collect(tasks: list[str], episodes_per_task: int, seeds_start: int, out: Path, opts) -> dict:
+    """Demonstrations of ``tasks`` into the LeRobot dataset ``out`` (``tandem collect``); resumable.
+    ``opts``: the config's ``collect`` section (workers, image size)."""
     from eval.datasets.collect import collect_tasks
 
-    return collect_tasks(tasks, episodes=episodes_per_task, seed=seeds_start, out=out, workers=workers)
+    return collect_tasks(
+        tasks,
+        episodes=episodes_per_task,
+        seed=seeds_start,
+        out=out,
+        workers=opts.workers,
+        image_size=opts.image_size,
+    )
 
 
 def demo_trajectories(dataset: Path, task: str, first: int, joints: slice) -> list[Trajectory]:
@@ -133,6 +141,8 @@ def train(spec: dict[str, Any], on_step: Callable[[int, int], None] | None = Non
     summary = trainer.run(progress)
     summary.update(curve=curve, log=log, spec={k: str(v) for k, v in spec.items()})
     summary.setdefault("gpu_memory_gb", None)
+    # The final policy is in OUT itself; the trainer's resume copy is never used (a killed cell restarts).
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)
     _write_json(out / SUMMARY, summary)
     return summary
 

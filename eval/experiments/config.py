@@ -42,6 +42,7 @@ class Seeds(_Strict):
 
 class Collect(_Strict):
     episodes_per_task: Pos  # pretraining demonstrations per task
+    image_size: Annotated[int, Field(ge=16)] = 224  # ego camera frames (square); the models take this size
     seeds_start: Annotated[int, Field(ge=0)] = 0
     workers: Pos = 1
 

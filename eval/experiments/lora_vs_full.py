@@ -121,6 +121,12 @@ def _check_out(cfg: ExperimentConfig, paths: Paths) -> None:
         backends._write_json(paths.config, mine)
 
 
+def model_options(cfg: ExperimentConfig) -> dict[str, Any]:
+    """The VLA config of models trained from scratch: the config's overrides at the collected image size."""
+    size = cfg.collect.image_size
+    return {**cfg.model, "image_size": [size, size]}
+
+
 def train_spec(cfg: ExperimentConfig, paths: Paths, cell: Cell | None) -> dict[str, Any]:
     """What ``backends.train`` gets for the pretraining run (cell None) or one fine-tuning cell."""
     common = {"device": cfg.device, "workers": cfg.train_workers}
@@ -135,7 +141,7 @@ def train_spec(cfg: ExperimentConfig, paths: Paths, cell: Cell | None) -> dict[s
             "steps": p.steps,
             "batch": p.batch,
             "lr": p.lr,
-            "model": cfg.model,
+            "model": model_options(cfg),
             "seed": 0,
         }
     m = cell.method
@@ -146,7 +152,7 @@ def train_spec(cfg: ExperimentConfig, paths: Paths, cell: Cell | None) -> dict[s
         "val_dataset": str(paths.data("val")),
         "method": m.method,
         "init": None if m.method == "scratch" else str(paths.pretrain),
-        "model": cfg.model if m.method == "scratch" else {},
+        "model": model_options(cfg) if m.method == "scratch" else {},
         "tasks": [cfg.held_out.task],
         "max_episodes": cell.demos,
         "steps": m.steps,
@@ -183,7 +189,7 @@ def stage_collect(cfg: ExperimentConfig, paths: Paths, console: Console) -> None
             console.print(f"  data/{name}: reused ({', '.join(tasks)})")
             continue
         console.print(f"  data/{name}: {n} episodes per task of {', '.join(tasks)}, seeds from {seed}")
-        summary = backends.collect(tasks, n, seed, paths.data(name), cfg.collect.workers)
+        summary = backends.collect(tasks, n, seed, paths.data(name), cfg.collect)
         backends._write_json(done, summary)
 
 

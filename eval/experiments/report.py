@@ -450,11 +450,12 @@ def write(cfg: ExperimentConfig, paths) -> tuple[Path, Path]:
                 + "</div>"
             )
         elif title == "Definitions":
-            md += [f"- **{k}**: {v}" for k, v in definitions.items()] + [""]
+            md += [f"- **{k}**: {v.removeprefix(k + ':').strip()}" for k, v in definitions.items()] + [""]
             html_parts.append(
                 "<dl>"
                 + "".join(
-                    f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in definitions.items()
+                    f"<dt>{html.escape(k)}</dt><dd>{html.escape(v.removeprefix(k + ':').strip())}</dd>"
+                    for k, v in definitions.items()
                 )
                 + "</dl>"
             )
