@@ -23,7 +23,11 @@ from envs.base import Observation, WorldState
 
 
 class ChunkPolicy(Protocol):
-    """Maps an observation to a chunk of actions, ``{group: (H, group_size)}``."""
+    """Maps an observation to a chunk of actions, ``{group: (H, group_size)}``.
+
+    A policy that needs camera frames also defines ``capture(obs, world) -> Observation``: the executor
+    calls it on the control thread (renderers belong to it) and passes its result to ``infer``.
+    """
 
     groups: tuple[str, ...]
 
@@ -72,6 +76,12 @@ class ChunkedPolicyExecutor:
         self._chunk, self._i, self._ticks, self.late_ticks = None, 0, 0, 0
         self._target = {g: obs.state[lim.state_index].copy() for g, lim in self.limits.items()}
         self._t = obs.time_s
+        self._request(obs, world)
+
+    def _request(self, obs: Observation, world: WorldState) -> None:
+        capture = getattr(self.policy, "capture", None)
+        if capture is not None:
+            obs = capture(obs, world)
         self._pending = self._pool.submit(self.policy.infer, obs, world)
 
     def _chunk_len(self) -> int:
@@ -84,7 +94,7 @@ class ChunkedPolicyExecutor:
             self._i, self._pending = 0, None
         left = self._chunk_len() - self._i
         if self._pending is None and left <= self.prefetch_at:
-            self._pending = self._pool.submit(self.policy.infer, obs, world)
+            self._request(obs, world)
         dt, self._t = obs.time_s - self._t, obs.time_s
         if left <= 0:
             self.late_ticks += 1
