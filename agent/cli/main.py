@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import chat, experiment, run, runs, scene, skill, train
+from agent.cli import chat, collect, dataset, experiment, run, runs, scene, skill, train
 from agent.cli import eval as eval_cli
 
 app = typer.Typer(
@@ -19,6 +19,8 @@ app.command("chat")(chat.chat)
 app.add_typer(runs.app, name="runs")
 app.add_typer(scene.app, name="scene")
 app.add_typer(eval_cli.app, name="eval")
+app.command("collect")(collect.collect)
+app.add_typer(dataset.app, name="dataset")
 app.command("train")(train.train)
 app.add_typer(experiment.app, name="experiment")
 app.command("skills")(skill.list_skills)
