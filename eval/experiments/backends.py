@@ -15,6 +15,12 @@ from typing import Any
 from eval.experiments.diagnostics import Trajectory
 
 SUMMARY = "summary.json"
+
+
+class ExperimentError(ValueError):
+    """An output folder that cannot be resumed with this config, or a stage that cannot run."""
+
+
 STATE = "observation.state"
 
 
@@ -30,19 +36,31 @@ def read_json(path: Path) -> Any:
 
 
 # -- demonstrations -----------------------------------------------------------------------------------
-def collect(tasks: list[str], episodes_per_task: int, seeds_start: int, out: Path, opts) -> dict:
-    """Demonstrations of ``tasks`` into the LeRobot dataset ``out`` (``tandem collect``); resumable.
-    ``opts``: the config's ``collect`` section (workers, image size)."""
-    from eval.datasets.collect import collect_tasks
+def collect(
+    tasks: list[str], episodes_per_task: int, seeds_start: int, out: Path, opts, progress: bool = True
+) -> dict:
+    """Demonstrations of ``tasks`` into the LeRobot dataset ``out`` (``tandem collect``: it resumes by
+    itself). ``opts``: the config's ``collect`` section. Only the ego camera is recorded: the VLA reads it."""
+    from dataclasses import asdict
 
-    return collect_tasks(
+    from eval.datasets.collect import CollectOptions
+    from eval.datasets.collect import collect as run_collect
+
+    summary = run_collect(
         tasks,
-        episodes=episodes_per_task,
+        episodes_per_task,
+        Path(out),
+        CollectOptions(image_size=opts.image_size, cameras=("ego_view",)),
         seed=seeds_start,
-        out=out,
         workers=opts.workers,
-        image_size=opts.image_size,
+        progress=progress,
     )
+    missing = {t: c for t, c in summary.per_task.items() if c["kept"] < episodes_per_task}
+    if missing:
+        raise ExperimentError(
+            f"{out}: the expert did not give {episodes_per_task} demonstrations of {missing}"
+        )
+    return asdict(summary)
 
 
 def demo_trajectories(dataset: Path, task: str, first: int, joints: slice) -> list[Trajectory]:
@@ -50,6 +68,7 @@ def demo_trajectories(dataset: Path, task: str, first: int, joints: slice) -> li
     43-D state), read through the VLA's dataset reader."""
     import numpy as np
     import pyarrow.parquet as pq
+
     from skills.policies.vla.dataset import read_episodes, read_info
 
     info = read_info(dataset)

@@ -27,15 +27,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from eval.experiments import backends
+from eval.experiments.backends import ExperimentError
 from eval.experiments.config import Cell, ExperimentConfig
 
 STAGES = ("collect", "pretrain", "finetune", "eval", "diagnostics", "report")
 EXPERT = "expert"  # the scripted expert's eval rows: the ceiling, and the scale of demo-to-demo spread
 TRAJECTORY_HZ = 10.0
-
-
-class ExperimentError(ValueError):
-    """An output folder that cannot be resumed with this config, or a stage that cannot run."""
 
 
 @dataclass(frozen=True)
@@ -176,7 +173,7 @@ def _progress(enabled: bool) -> Progress:
     )
 
 
-def stage_collect(cfg: ExperimentConfig, paths: Paths, console: Console) -> None:
+def stage_collect(cfg: ExperimentConfig, paths: Paths, console: Console, progress: bool) -> None:
     h = cfg.held_out
     sets = {
         "pretrain": (cfg.pretrain.tasks, cfg.collect.episodes_per_task, cfg.collect.seeds_start),
@@ -189,7 +186,7 @@ def stage_collect(cfg: ExperimentConfig, paths: Paths, console: Console) -> None
             console.print(f"  data/{name}: reused ({', '.join(tasks)})")
             continue
         console.print(f"  data/{name}: {n} episodes per task of {', '.join(tasks)}, seeds from {seed}")
-        summary = backends.collect(tasks, n, seed, paths.data(name), cfg.collect)
+        summary = backends.collect(tasks, n, seed, paths.data(name), cfg.collect, progress)
         backends._write_json(done, summary)
 
 
@@ -243,9 +240,8 @@ def stage_finetune(cfg: ExperimentConfig, paths: Paths, console: Console, progre
 
 def episodes(cfg: ExperimentConfig, paths: Paths) -> list:
     """Every eval episode: each cell and the expert on the held-out seeds; the prompt probe per cell."""
-    from skills.tasks.schema import load_task
-
     from eval.suite import Episode
+    from skills.tasks.schema import load_task
 
     held = load_task(cfg.held_out.task)
     probes = [load_task(t) for t in cfg.prompt.tasks]
@@ -311,7 +307,7 @@ def run(
         console.rule(f"[bold]{stage}")
         with timings.stage(stage) as entry:
             if stage == "collect":
-                stage_collect(cfg, paths, console)
+                stage_collect(cfg, paths, console, progress)
             elif stage == "pretrain":
                 entry["status"] = stage_train(cfg, paths, console, progress)
             elif stage == "finetune":
