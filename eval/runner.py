@@ -195,6 +195,7 @@ def execute(ep_dict: dict[str, Any], runs_dir: str) -> dict[str, Any]:
             planner=ep.planner,
             planner_options=ep.planner_options(),
             manipulation=ep.manipulation,
+            **({"max_step_retries": 0, "max_replans": 0} if ep.one_attempt else {}),
         )
         t_init = time.perf_counter()
         session = RunSession(cfg, run_id=ep.run_id, root=Path(runs_dir), env=env)

@@ -265,6 +265,7 @@ def episodes(cfg: ExperimentConfig, paths: Paths) -> list:
                 "expect": None,
             },
             trajectory_hz=TRAJECTORY_HZ,
+            one_attempt=True,
             manipulation=manipulation,
         )
 
