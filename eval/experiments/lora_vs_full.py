@@ -238,8 +238,39 @@ def stage_finetune(cfg: ExperimentConfig, paths: Paths, console: Console, progre
     return status
 
 
+def check_tasks(cfg: ExperimentConfig) -> None:
+    """Tasks that exist, a held-out task no pretraining task shares an instruction with, and probes whose
+    success predicates name objects of the held-out task's scene (a probe runs in that scene)."""
+    from envs.scene_schema import load_scene
+    from skills.tasks.schema import TaskError, load_task
+
+    try:
+        held = load_task(cfg.held_out.task)
+        pre = {t: load_task(t) for t in cfg.pretrain.tasks}
+        probes = [load_task(t) for t in cfg.prompt.tasks]
+    except TaskError as e:
+        raise ExperimentError(str(e)) from None
+    said = set(held.phrasings)
+    leaks = sorted(t for t, spec in pre.items() if said & set(spec.phrasings))
+    if leaks:
+        raise ExperimentError(
+            f"pretrain.tasks {leaks} share an instruction with held_out.task '{held.name}': it would not be "
+            "held out"
+        )
+    objects = set(load_scene(held.scene).objects)
+    for p in probes:
+        named = {v for c in p.success for k, v in c.params.items() if k in ("object", "zone", "target")}
+        if named - objects:
+            raise ExperimentError(
+                f"prompt.tasks: '{p.name}' is judged on {sorted(named - objects)}, which scene "
+                f"'{held.scene}' of the held-out task lacks (a probe runs in the held-out task's scene)"
+            )
+
+
 def episodes(cfg: ExperimentConfig, paths: Paths) -> list:
-    """Every eval episode: each cell and the expert on the held-out seeds; the prompt probe per cell."""
+    """Every eval episode, each judged on one attempt: every cell and the expert on the held-out seeds;
+    per cell the prompt probe — the held-out task's scene, seed and plan, the policy told another task's
+    instruction, judged by that task's success predicates."""
     from eval.suite import Episode
     from skills.tasks.schema import load_task
 
@@ -255,8 +286,8 @@ def episodes(cfg: ExperimentConfig, paths: Paths) -> list:
             prompt="",
             model="",
             seed=seed,
-            scene=task.scene,
-            goal=task.instruction,
+            scene=held.scene,
+            goal=held.instruction,
             faults=(),
             time_budget_s=cfg.eval.time_budget_s,
             case={
@@ -264,16 +295,18 @@ def episodes(cfg: ExperimentConfig, paths: Paths) -> list:
                 "success": [[c.predicate, dict(c.params)] for c in task.success],
                 "expect": None,
             },
+            manipulation=manipulation,
             trajectory_hz=TRAJECTORY_HZ,
             one_attempt=True,
-            manipulation=manipulation,
         )
 
     out = [make(EXPERT, held, s, "scripted") for s in seeds]
     for c in cfg.cells():
         backend = backends.manipulation(paths.cell(c))
         out += [make(c.id, held, s, backend) for s in seeds]
-        out += [make(c.id, t, s, backend) for t in probes for s in seeds[: cfg.prompt.seeds]]
+        out += [
+            make(c.id, t, s, f"{backend}|{t.instruction}") for t in probes for s in seeds[: cfg.prompt.seeds]
+        ]
     return out
 
 
@@ -303,6 +336,7 @@ def run(
     console = console or Console()
     paths = Paths(Path(out))
     _check_out(cfg, paths)
+    check_tasks(cfg)
     timings = Timings(paths.timings)
     for stage in STAGES:
         console.rule(f"[bold]{stage}")

@@ -138,11 +138,14 @@ def _load(path: str):
 
 
 class PolicyManipulation:
-    """``policy:CKPT``: pick and place run by a Tandem VLA checkpoint, in this process, on the CPU."""
+    """``policy:CKPT``: pick and place run by a Tandem VLA checkpoint, in this process, on the CPU.
+    ``policy:CKPT|SENTENCE`` tells the policy SENTENCE for every call instead of the sentence rendered from
+    the call (the prompt probe of ``tandem experiment``: same scene, another task's instruction)."""
 
     def __init__(self, spec: str, execute: int = 8) -> None:
         self.name = spec
-        self.checkpoint = spec.split(":", 1)[1]
+        self.checkpoint, _, say = spec.split(":", 1)[1].partition("|")
+        self.say = say.strip() or None
         if not self.checkpoint:
             raise ValueError("--manipulation policy:CKPT needs a checkpoint folder after 'policy:'")
         self.execute = execute
@@ -158,7 +161,9 @@ class PolicyManipulation:
         from skills.registry import get_skill
 
         groups = arm_and_hand(args)
-        chunk = VLAChunkPolicy(self.policy, env, instruction_for(skill, args, upcoming), groups, self.execute)
+        chunk = VLAChunkPolicy(
+            self.policy, env, self.say or instruction_for(skill, args, upcoming), groups, self.execute
+        )
         limits = {g: SpeedLimit(env.embodiment.groups[g].state_index, MAX_JOINT_SPEED) for g in groups}
         inner = ChunkedPolicyExecutor(
             chunk, steps=round(get_skill(skill).timeout_s / env.control_dt), prefetch_at=2, limits=limits
