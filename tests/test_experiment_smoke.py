@@ -14,6 +14,7 @@ from agent.cli.main import app
 from eval.experiments.config import load_config
 from eval.experiments.lora_vs_full import STAGES
 from eval.experiments.report import SECTIONS
+from eval.runner import Results
 
 
 def _cmd(out) -> list[str]:
@@ -64,6 +65,11 @@ def test_smoke_experiment_killed_midway_resumes_and_reports(tmp_path):
         assert g["success"]["n"] == seeds  # every held-out seed was evaluated (errors count as failures)
         assert g["prompt"]["n"] == cfg.prompt.seeds * len(cfg.prompt.tasks)
         assert g["curve"] and all(c["val_loss"] is not None for c in g["curve"])
+    rows = Results.open_existing(out / "eval").rows()
+    policy_rows = [r for r in rows if r["suite"] != "expert"]
+    # one attempt per episode: a failed policy call ends it (no retry, no replan)
+    assert any(r["metrics"]["failed_calls"] for r in policy_rows)
+    assert all(r["metrics"]["retries"] == 0 and r["metrics"]["replans"] == 0 for r in policy_rows)
     expert = diag["groups"]["expert"]
     assert expert["trajectories"] == seeds and expert["memorization"]["median_demo"] > 0
     md = (out / "report" / "report.md").read_text()
