@@ -103,7 +103,10 @@ def info(
 @app.command("render")
 def render(
     camera: Annotated[
-        str, typer.Option("--camera", help="ego (the G1's ego_view) or third (third_person)")
+        str,
+        typer.Option(
+            "--camera", help="ego (the G1's ego_view), third (third_person), left_wrist or right_wrist"
+        ),
     ] = "third",
     scene: SceneOpt = "g1_lab",
     seed: SeedOpt = None,
@@ -119,8 +122,6 @@ def render(
 
     names = {"ego": "ego_view", "third": "third_person"}
     with user_errors(ValueError):
-        if camera not in names and camera not in names.values():
-            raise ValueError(f"unknown camera '{camera}'; use ego or third")
         env = _env(scene, seed, full_meshes)
         frame = env.render(names.get(camera, camera), width, height, antialias=True)
     path = save_png(frame, out)

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 
-def _expert_only(task_name: str, seeds: list[int]) -> list[tuple[float, float]]:
-    """(sim_s, wall_s) of the expert through the Runtime, nothing recorded, same seeds and perturbations."""
+def _expert_only(task_name: str, seeds: list[int]) -> list[tuple[float, float, float]]:
+    """(sim_s, wall_s, cpu_s) of the expert through the Runtime, nothing recorded, same perturbations."""
     from agent.runtime import Runtime
     from eval.datasets.episode import env_for, perturbations_for, reset
     from skills.controllers.variation import expert_variation
@@ -33,28 +33,29 @@ def _expert_only(task_name: str, seeds: list[int]) -> list[tuple[float, float]]:
         p = perturbations_for(e, task, seed, True, False)
         reset(e, seed, p)
         rt = Runtime(e.env)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         with expert_variation(expert_of(p)):
             prev: list[str] = []
             for i, call in enumerate(task.calls):
                 rt.call(str(i), call.skill, call.args, after=prev)
                 prev = [str(i)]
             rt.run_until_event(max_sim_s=task.max_sim_s)
-        out.append((rt.world.time_s, time.perf_counter() - t0))
+        out.append((rt.world.time_s, time.perf_counter() - t0, time.process_time() - c0))
     return out
 
 
-def _recorded(task_name: str, seeds: list[int], opts, tmp: Path) -> list[tuple[float, float, float]]:
-    """(sim_s, wall_s, render_s) of the same episodes recorded in this process."""
+def _recorded(task_name: str, seeds: list[int], opts, tmp: Path) -> list[tuple[float, float, float, float]]:
+    """(sim_s, wall_s, render_s, cpu_s) of the same episodes recorded in this process."""
     from eval.datasets.episode import record_episode
 
     out = []
     for seed in seeds:
+        c0 = time.process_time()
         r = record_episode(
             task_name, seed, fps=opts.fps, image_size=opts.image_size, cameras=list(opts.cameras),
             video_dir=tmp,
         )  # fmt: skip
-        out.append((r.sim_s, r.wall_s, r.render_s))
+        out.append((r.sim_s, r.wall_s, r.render_s, time.process_time() - c0))
     return out
 
 
@@ -83,9 +84,12 @@ def main(argv: list[str] | None = None) -> None:
         tmp = Path(tmp)
         plain = _expert_only(a.task, seeds)
         rec = _recorded(a.task, seeds, opts, tmp)
-        ratio_plain = statistics.median(s / w for s, w in plain)
-        ratio_rec = statistics.median(s / w for s, w, _ in rec)
-        render_share = statistics.median(r / w for _, w, r in rec)
+        ratio_plain = statistics.median(s / w for s, w, _ in plain)
+        ratio_rec = statistics.median(s / w for s, w, _, _ in rec)
+        cpu_plain = statistics.median(s / c for s, _, c in plain)
+        cpu_rec = statistics.median(s / c for s, _, _, c in rec)
+        cpu_per_ep = statistics.median(c for *_, c in rec)
+        render_share = statistics.median(r / w for _, w, r, _ in rec)
         rates = {}
         sizes = []
         for w in (int(x) for x in a.workers.split(",")):
@@ -99,10 +103,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     t.add_row("expert sim/wall, not recorded (median)", f"{ratio_plain:.2f}x real time")
     t.add_row("expert sim/wall, recorded (median)", f"{ratio_rec:.2f}x real time")
+    t.add_row("slowdown from recording (wall)", f"{ratio_plain / ratio_rec:.2f}x")
+    t.add_row("expert sim s per CPU-s, not recorded", f"{cpu_plain:.2f}")
+    t.add_row("expert sim s per CPU-s, recorded", f"{cpu_rec:.2f}")
     t.add_row(
-        "slowdown from recording",
-        f"{ratio_plain / ratio_rec:.2f}x (rendering {render_share:.0%} of the wall)",
+        "slowdown from recording (CPU)",
+        f"{cpu_plain / cpu_rec:.2f}x (rendering {render_share:.0%} of the wall)",
     )
+    t.add_row("CPU-s per recorded episode", f"{cpu_per_ep:.1f}")
     for w, r in rates.items():
         t.add_row(f"episodes/min, {w} worker(s)", f"{r:.2f}")
     per_ep = statistics.median(x[0] for x in sizes)
@@ -117,4 +125,6 @@ def main(argv: list[str] | None = None) -> None:
             f"projected time, {n} episodes",
             f"{n / best:.0f} min at {best:.2f} ep/min ({n * per_ep / 1e9:.2f} GB)",
         )
+        for cores in (2, 16):  # one worker per idle core, from the CPU cost of an episode
+            t.add_row(f"  on {cores} idle cores", f"{n * cpu_per_ep / cores / 60:.0f} min")
     console.print(t)

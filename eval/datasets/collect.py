@@ -23,7 +23,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
-from eval.datasets.writer import DatasetWriter, _append_line, _read_jsonl
+from eval.datasets.writer import DatasetWriter, append_line, read_jsonl
 
 LOG = "meta/tandem_collect.jsonl"
 MAX_ATTEMPTS_FACTOR = 3  # a task gives up after 3x its episodes (+5) attempts: its expert is broken
@@ -253,7 +253,7 @@ class Collection:
         self.episodes = episodes
         self.tasks = tasks
         self.tally = {t: Tally(next_seed=seed) for t in tasks}
-        attempts, _ = _read_jsonl(self.out / LOG)
+        attempts, _ = read_jsonl(self.out / LOG)
         seen = set()
         for a in attempts:
             t = self.tally.get(a["task"])
@@ -317,7 +317,7 @@ class Collection:
             elif r.data is not None:
                 for path in r.data.videos.values():
                     Path(path).unlink(missing_ok=True)
-        _append_line(self.out / LOG, line)
+        append_line(self.out / LOG, line)
         return line
 
     def finish(self, wall_s: float) -> CollectSummary:
@@ -396,8 +396,4 @@ def collect(
     return col.finish(time.perf_counter() - t0)
 
 
-def read_log(out: Path) -> list[dict[str, Any]]:
-    return _read_jsonl(Path(out) / LOG)[0]
-
-
-__all__ = ["CollectOptions", "CollectSummary", "collect", "read_log"]
+__all__ = ["CollectOptions", "CollectSummary", "collect"]

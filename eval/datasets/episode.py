@@ -31,9 +31,6 @@ class EpisodeEnv:
         env = G1LabEnv(scene=task.scene_config(), seed=0)
         return cls(env, SceneJitter(env))
 
-    def close(self) -> None:
-        self.env.close()
-
 
 _ENVS: dict[str, EpisodeEnv] = {}
 

@@ -28,7 +28,6 @@ BASE_VELOCITY = "action.base_velocity"
 IMAGE_PREFIX = "observation.images."
 VIDEO_CODEC = "h264"
 PIX_FMT = "yuv420p"
-SCALARS = ("timestamp", "frame_index", "episode_index", "index", "task_index", "next.done")
 
 JOINT_NAMES = [j for joints in g1.GROUP_JOINTS.values() for j in joints]
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from eval.datasets import format as fmt
-from eval.datasets.writer import DatasetError, _read_jsonl
+from eval.datasets.writer import DatasetError, read_jsonl
 
 
 def _load_json(path: Path) -> Any:
@@ -41,9 +41,9 @@ class Dataset:
         return cls(
             root=root,
             info=info,
-            episodes=_read_jsonl(root / fmt.EPISODES)[0],
-            tasks=_read_jsonl(root / fmt.TASKS)[0],
-            stats=_read_jsonl(root / fmt.EPISODES_STATS)[0],
+            episodes=read_jsonl(root / fmt.EPISODES)[0],
+            tasks=read_jsonl(root / fmt.TASKS)[0],
+            stats=read_jsonl(root / fmt.EPISODES_STATS)[0],
             modality=modality,
         )
 

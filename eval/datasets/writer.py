@@ -74,7 +74,7 @@ def image_stats(frames: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _read_jsonl(path: Path) -> tuple[list[dict[str, Any]], bool]:
+def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], bool]:
     """Whole, parseable lines of a JSONL file, and whether anything else (a torn tail) was found."""
     if not path.exists():
         return [], False
@@ -106,7 +106,7 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _append_line(path: Path, obj: dict[str, Any]) -> None:
+def append_line(path: Path, obj: dict[str, Any]) -> None:
     with open(path, "a") as f:
         f.write(json.dumps(obj) + "\n")
         f.flush()
@@ -147,7 +147,7 @@ class DatasetWriter:
 
     def _recover(self) -> None:
         meta = self.root / fmt.META
-        episodes, torn = _read_jsonl(meta / "episodes.jsonl")
+        episodes, torn = read_jsonl(meta / "episodes.jsonl")
         # Indices must run 0..n-1; anything past a gap was never committed in order.
         kept = []
         for e in episodes:
@@ -159,13 +159,13 @@ class DatasetWriter:
         if torn:
             _write_atomic(meta / "episodes.jsonl", "".join(json.dumps(e) + "\n" for e in kept))
         n = len(kept)
-        stats, torn_s = _read_jsonl(meta / "episodes_stats.jsonl")
+        stats, torn_s = read_jsonl(meta / "episodes_stats.jsonl")
         good = [s for s in stats if s.get("episode_index", n) < n]
         seen = {s["episode_index"] for s in good}
         good = [s for s in good if s["episode_index"] in seen]
         if torn_s or len(good) != len(stats):
             _write_atomic(meta / "episodes_stats.jsonl", "".join(json.dumps(s) + "\n" for s in good))
-        tasks, torn_t = _read_jsonl(meta / "tasks.jsonl")
+        tasks, torn_t = read_jsonl(meta / "tasks.jsonl")
         tasks = [t for i, t in enumerate(tasks) if t.get("task_index") == i]
         if torn_t:
             _write_atomic(meta / "tasks.jsonl", "".join(json.dumps(t) + "\n" for t in tasks))
@@ -232,13 +232,13 @@ class DatasetWriter:
 
         meta = self.root / fmt.META
         if new_task:
-            _append_line(meta / "tasks.jsonl", {"task_index": task_index, "task": ep.instruction})
+            append_line(meta / "tasks.jsonl", {"task_index": task_index, "task": ep.instruction})
             self.tasks[ep.instruction] = task_index
         stats = {k: _stats(v) for k, v in columns.items()}
         stats.update(ep.image_stats)
-        _append_line(meta / "episodes_stats.jsonl", {"episode_index": index, "stats": stats})
+        append_line(meta / "episodes_stats.jsonl", {"episode_index": index, "stats": stats})
         record = {"episode_index": index, "tasks": [ep.instruction], "length": n, **ep.extras}
-        _append_line(meta / "episodes.jsonl", record)
+        append_line(meta / "episodes.jsonl", record)
         self.episodes.append(record)
         self.total_frames += n
         self._write_info()
