@@ -141,6 +141,7 @@ def train(spec: dict[str, Any], on_step: Callable[[int, int], None] | None = Non
         device=spec.get("device", "auto"),
         seed=int(spec.get("seed", 0)),
         model=dict(spec.get("model") or {}),
+        instruction_vectors=Path(spec["instruction_vectors"]) if spec.get("instruction_vectors") else None,
         log_every=max(1, steps // 20),
         save_every=steps,  # only the final policy: a killed cell is trained again from its start
     )
@@ -162,8 +163,27 @@ def train(spec: dict[str, Any], on_step: Callable[[int, int], None] | None = Non
     summary.setdefault("gpu_memory_gb", None)
     # The final policy is in OUT itself; the trainer's resume copy is never used (a killed cell restarts).
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    add_instructions(out, spec.get("say") or [], [Path(p) for p in spec.get("vector_sources") or []])
     _write_json(out / SUMMARY, summary)
     return summary
+
+
+def add_instructions(checkpoint: Path, texts: list[str], sources: list[Path]) -> None:
+    """Put the vectors of sentences the eval will tell a policy (the prompt probe) into its checkpoint,
+    taken from ``sources`` (vector files or other checkpoints' banks) so that no text encoder is needed
+    where it runs (the GPU machine has none); a sentence no source has is encoded here."""
+    from skills.policies.vla.language import InstructionBank
+    from skills.policies.vla.policy import INSTRUCTIONS_FILE
+
+    bank = InstructionBank.load(checkpoint / INSTRUCTIONS_FILE)
+    missing = [t for t in texts if t not in bank.vectors]
+    if not missing:
+        return
+    for source in sources:
+        known = InstructionBank.load(source if source.is_file() else source / INSTRUCTIONS_FILE)
+        bank.vectors.update({t: known.vectors[t] for t in missing if t in known.vectors})
+    bank.get(missing)
+    bank.save(checkpoint / INSTRUCTIONS_FILE)
 
 
 def train_in_subprocess(spec: dict[str, Any]) -> dict[str, Any]:

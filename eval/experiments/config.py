@@ -105,6 +105,9 @@ class ExperimentConfig(_Strict):
     description: str = ""
     device: str = "auto"
     model: dict[str, Any] = Field(default_factory=dict)  # VLAConfig overrides (a tiny model for smoke)
+    # Sentence vectors made where the text encoder is (python -m skills.policies.vla.language): training
+    # and evaluation on a machine without it (the GPU machine) read them from here.
+    instruction_vectors: str | None = None
     train_workers: Pos = 1  # fine-tuning cells trained at once (small models leave a GPU mostly idle)
     collect: Collect
     pretrain: Pretrain

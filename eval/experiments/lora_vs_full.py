@@ -126,7 +126,13 @@ def model_options(cfg: ExperimentConfig) -> dict[str, Any]:
 
 def train_spec(cfg: ExperimentConfig, paths: Paths, cell: Cell | None) -> dict[str, Any]:
     """What ``backends.train`` gets for the pretraining run (cell None) or one fine-tuning cell."""
-    common = {"device": cfg.device, "workers": cfg.train_workers}
+    from skills.tasks.schema import load_task
+
+    common = {
+        "device": cfg.device,
+        "workers": cfg.train_workers,
+        "instruction_vectors": cfg.instruction_vectors,
+    }
     if cell is None:
         p = cfg.pretrain
         return {
@@ -158,6 +164,8 @@ def train_spec(cfg: ExperimentConfig, paths: Paths, cell: Cell | None) -> dict[s
         "lora_rank": m.lora_rank,
         "lora_alpha": m.lora_alpha,
         "seed": cell.seed,
+        "say": [load_task(t).instruction for t in cfg.prompt.tasks],
+        "vector_sources": [p for p in (cfg.instruction_vectors, str(paths.pretrain)) if p],
     }
 
 
@@ -271,6 +279,8 @@ def episodes(cfg: ExperimentConfig, paths: Paths) -> list:
     """Every eval episode, each judged on one attempt: every cell and the expert on the held-out seeds;
     per cell the prompt probe — the held-out task's scene, seed and plan, the policy told another task's
     instruction, judged by that task's success predicates."""
+    from urllib.parse import quote
+
     from eval.suite import Episode
     from skills.tasks.schema import load_task
 
@@ -305,7 +315,9 @@ def episodes(cfg: ExperimentConfig, paths: Paths) -> list:
         backend = backends.manipulation(paths.cell(c))
         out += [make(c.id, held, s, backend) for s in seeds]
         out += [
-            make(c.id, t, s, f"{backend}|{t.instruction}") for t in probes for s in seeds[: cfg.prompt.seeds]
+            make(c.id, t, s, f"{backend}?say={quote(t.instruction)}")
+            for t in probes
+            for s in seeds[: cfg.prompt.seeds]
         ]
     return out
 
