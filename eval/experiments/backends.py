@@ -24,7 +24,7 @@ class ExperimentError(ValueError):
 STATE = "observation.state"
 
 
-def _write_json(path: Path, data: Any) -> None:
+def write_json(path: Path, data: Any) -> None:
     """Write-then-rename: a file that exists is complete (the done marker of a stage or cell)."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, default=float))
@@ -164,7 +164,7 @@ def train(spec: dict[str, Any], on_step: Callable[[int, int], None] | None = Non
     # The final policy is in OUT itself; the trainer's resume copy is never used (a killed cell restarts).
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
     add_instructions(out, spec.get("say") or [], [Path(p) for p in spec.get("vector_sources") or []])
-    _write_json(out / SUMMARY, summary)
+    write_json(out / SUMMARY, summary)
     return summary
 
 

@@ -86,7 +86,7 @@ class Timings:
         finally:
             entry["wall_s"] = round(entry["wall_s"] + time.perf_counter() - t0, 3)
             entry["runs"] += 1
-            backends._write_json(self.path, self.data)
+            backends.write_json(self.path, self.data)
 
 
 def hand_joints(hand: str) -> slice:
@@ -115,7 +115,7 @@ def _check_out(cfg: ExperimentConfig, paths: Paths) -> None:
                 "differ): use another --out, or the config it was made with"
             )
     else:
-        backends._write_json(paths.config, mine)
+        backends.write_json(paths.config, mine)
 
 
 def model_options(cfg: ExperimentConfig) -> dict[str, Any]:
@@ -195,11 +195,11 @@ def stage_collect(cfg: ExperimentConfig, paths: Paths, console: Console, progres
             continue
         console.print(f"  data/{name}: {n} episodes per task of {', '.join(tasks)}, seeds from {seed}")
         summary = backends.collect(tasks, n, seed, paths.data(name), cfg.collect, progress)
-        backends._write_json(done, summary)
+        backends.write_json(done, summary)
 
 
-def stage_train(cfg: ExperimentConfig, paths: Paths, console: Console, progress: bool) -> dict[str, str]:
-    """Pretraining, then every cell not finished yet; returns cell id -> 'trained' | 'reused'."""
+def stage_pretrain(cfg: ExperimentConfig, paths: Paths, console: Console, progress: bool) -> dict[str, str]:
+    """The multi-task policy every fine-tuning cell starts from: {'pretrain': 'trained' | 'reused'}."""
     status: dict[str, str] = {}
     if (paths.pretrain / backends.SUMMARY).exists():
         status["pretrain"] = "reused"
@@ -213,6 +213,7 @@ def stage_train(cfg: ExperimentConfig, paths: Paths, console: Console, progress:
 
 
 def stage_finetune(cfg: ExperimentConfig, paths: Paths, console: Console, progress: bool) -> dict[str, str]:
+    """Every cell without a summary.json, ``train_workers`` at a time: id -> trained | reused."""
     cells = cfg.cells()
     todo = [c for c in cells if not (paths.cell(c) / backends.SUMMARY).exists()]
     status = {c.id: "reused" for c in cells if c not in todo}
@@ -347,8 +348,8 @@ def run(
 
     console = console or Console()
     paths = Paths(Path(out))
-    _check_out(cfg, paths)
     check_tasks(cfg)
+    _check_out(cfg, paths)
     timings = Timings(paths.timings)
     for stage in STAGES:
         console.rule(f"[bold]{stage}")
@@ -356,14 +357,14 @@ def run(
             if stage == "collect":
                 stage_collect(cfg, paths, console, progress)
             elif stage == "pretrain":
-                entry["status"] = stage_train(cfg, paths, console, progress)
+                entry["status"] = stage_pretrain(cfg, paths, console, progress)
             elif stage == "finetune":
                 entry["status"] = stage_finetune(cfg, paths, console, progress)
             elif stage == "eval":
                 res = stage_eval(cfg, paths, console, progress)
                 entry.update(ran=res["ran"], reused=res["skipped"])
             elif stage == "diagnostics":
-                backends._write_json(paths.diagnostics, analysis.analyse(cfg, paths))
+                backends.write_json(paths.diagnostics, analysis.analyse(cfg, paths))
             else:
                 md, page = report.write(cfg, paths)
                 console.print(f"  wrote {md} and {page}")
