@@ -55,7 +55,7 @@ def on_grid(traj: Trajectory, horizon_s: float, hz: float = GRID_HZ) -> np.ndarr
 
 
 def trajectory_distance(a: Trajectory, b: Trajectory, hz: float = GRID_HZ) -> float:
-    """Trajectory distance (rad): the root mean square over time of the Euclidean joint-space difference,
+    """Trajectory distance: the root mean square over time of the Euclidean joint-space difference (rad),
     both trajectories sampled from their start on a common 10 Hz grid as long as the longer one, the
     shorter holding its final pose. 0 means the same motion; it grows with how far and how long they
     differ."""
