@@ -276,3 +276,33 @@ def test_train_cli_names_bad_input_without_a_traceback(tmp_path, dataset):
     assert res.exit_code == 2 and "give --init CKPT" in res.output
     res = runner.invoke(app, ["skill", "pick", "--object", "red_block", "--manipulation", "policy:nowhere"])
     assert res.exit_code == 2 and "checkpoint folder not found: nowhere" in res.output
+
+
+def test_interrupted_training_resumes_from_its_last_checkpoint(dataset, tmp_path):
+    from skills.policies.vla.train import TrainConfig, Trainer
+
+    def train(steps: int, resume: bool) -> tuple[dict, list[str]]:
+        cfg = TrainConfig(
+            dataset=dataset,
+            out=tmp_path / "run",
+            method="scratch",
+            model=TINY,
+            steps=steps,
+            batch=4,
+            ema=0.9,
+            save_every=1,
+            log_every=1,
+            resume=resume,
+        )
+        said: list[str] = []
+        trainer = Trainer(cfg, log=said.append)
+        trainer.load_data()
+        return trainer.run(), said
+
+    train(2, resume=False)  # "killed" after step 2: checkpoints/step_000002 is its last
+    summary, said = train(3, resume=True)
+    assert any("resumed from" in s and "step_000002 at step 2" in s for s in said), said
+    assert summary["steps"] == 3
+    rows = [json.loads(line) for line in (tmp_path / "run" / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert (tmp_path / "run" / "checkpoints" / "step_000003" / "trainer_state.pt").is_file()

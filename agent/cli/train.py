@@ -45,7 +45,7 @@ def train(
         bool, typer.Option("--augment/--no-augment", help="random shifts + colour jitter")
     ] = True,
     lora_rank: Annotated[int, typer.Option("--lora-rank", min=1)] = 16,
-    lora_alpha: Annotated[float, typer.Option("--lora-alpha")] = 32.0,
+    lora_alpha: Annotated[int, typer.Option("--lora-alpha", min=1)] = 32,
     lora_targets: Annotated[
         str, typer.Option("--lora-targets", help="attn (DiT attention) or attn+mlp")
     ] = "attn",

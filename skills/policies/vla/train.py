@@ -58,7 +58,7 @@ class TrainConfig(BaseModel):
     ema: float | None = Field(None, gt=0, lt=1)  # e.g. 0.999; the saved weights are the average
     augment: bool = True
     lora_rank: int = Field(16, ge=1)
-    lora_alpha: float = Field(32, gt=0)
+    lora_alpha: int = Field(32, gt=0)
     lora_targets: Literal["attn", "attn+mlp"] = "attn"
     lora_vision: bool = False  # also adapt the vision-language mixer's attention
     save_every: int = Field(1000, ge=1)
@@ -328,7 +328,7 @@ class Trainer:
             opt.step()
             if ema is not None:
                 with torch.no_grad():
-                    torch._foreach_lerp_(ema, [p.detach() for p in trainable], 1 - cfg.ema)  # type: ignore[arg-type]
+                    torch._foreach_lerp_(ema, [p.detach() for p in trainable], 1 - (cfg.ema or 0.0))
             step += 1
             seen += cfg.batch * self.world
             losses.append(float(loss.detach()))
