@@ -210,3 +210,30 @@ def test_wrist_cameras_see_the_hand_move(lab):
     after = {cam: lab.render(cam, 64, 64) for cam in ("left_wrist", "right_wrist")}
     assert np.abs(after["right_wrist"].astype(int) - before["right_wrist"]).mean() > 10
     assert np.abs(after["left_wrist"].astype(int) - before["left_wrist"]).mean() < 2  # that hand stayed put
+
+
+def test_perturbations_are_named_seeded_and_within_bounds():
+    from skills.tasks import load_task
+    from skills.tasks.sampling import sample_perturbations
+
+    task = load_task("block_to_zone_distractors")
+    rgba = {"red_block": [0.85, 0.1, 0.1, 1.0]}
+    args = (["ego_view", "right_wrist"], ["ceiling", "light0"], rgba)
+    draws = [sample_perturbations(task, seed, *args) for seed in range(8)]
+    assert sample_perturbations(task, 3, *args) == draws[3]
+    v = task.variation
+    for p in draws:
+        assert v.speed[0] <= p["expert"]["speed"] <= v.speed[1]
+        assert all(abs(g) <= b for g, b in zip(p["expert"]["grasp_offset"], v.grasp_offset_m, strict=True))
+        assert all(abs(x) <= v.camera_pos_mm / 1000 for x in p["cameras"]["ego_view"]["pos_m"])
+        assert all(abs(x) <= v.lighting for x in (f - 1 for f in p["lighting"].values()))
+        assert abs(p["colours"]["red_block"][0] - 0.85) <= v.colour + 1e-9
+        assert sorted(p["distractors"] + p["aside"]) == ["orange_block", "purple_block"]
+    assert {len(p["distractors"]) for p in draws} == {0, 1, 2}
+    nominal = sample_perturbations(task, 3, *args, vary=False)
+    assert nominal["expert"] == {
+        "speed": 1.0,
+        "grasp_offset": [0.0] * 3,
+        "approach_offset": 0.0,
+        "via_offset": [0.0] * 3,
+    }
