@@ -40,3 +40,22 @@ def test_bad_config_names_the_field(tmp_path, change, message):
     with pytest.raises(ConfigError) as e:
         load_config(path)
     assert str(path) in str(e.value) and message in str(e.value)
+
+
+def test_probe_sentences_travel_in_the_checkpoint_without_an_encoder(tmp_path):
+    """A cell's checkpoint gets the probe sentence's vector from another bank (no text encoder needed)."""
+    import json
+
+    from eval.experiments.backends import add_instructions
+
+    ckpt, source = tmp_path / "cell", tmp_path / "pretrain"
+    ckpt.mkdir()
+    source.mkdir()
+    (ckpt / "instructions.json").write_text(json.dumps({"move the red block to the yellow zone": [1.0, 0.0]}))
+    (source / "instructions.json").write_text(json.dumps({"put the red block in the tray": [0.0, 1.0]}))
+    add_instructions(ckpt, ["put the red block in the tray"], [source])
+    bank = json.loads((ckpt / "instructions.json").read_text())
+    assert bank == {
+        "move the red block to the yellow zone": [1.0, 0.0],
+        "put the red block in the tray": [0.0, 1.0],
+    }
