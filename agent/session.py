@@ -39,6 +39,9 @@ class RunConfig:
         "scripted"  # who runs pick/place: scripted, policy:CKPT (skills/policies/manipulation.py)
     )
     locomotion: str | None = None  # holonomic | walker[:PATH]; None: the scene's default
+    # The graph's recovery budget; 0 and 0 judge one attempt at each step (a policy's own success rate).
+    max_step_retries: int = 1
+    max_replans: int = 3
 
 
 def draw_seed() -> int:
@@ -128,7 +131,13 @@ class RunSession:
         self.backend = make_backend(cfg, self.record, emit=self.emit)
         self._conn = sqlite3.connect(self.record.dir / CHECKPOINTS, check_same_thread=False)
         self.graph = build_graph(
-            GraphContext(backend=self.backend, runner=self.system_one, emit=self.emit),
+            GraphContext(
+                backend=self.backend,
+                runner=self.system_one,
+                emit=self.emit,
+                max_step_retries=cfg.max_step_retries,
+                max_replans=cfg.max_replans,
+            ),
             SqliteSaver(self._conn),
         )
         self.config = {"configurable": {"thread_id": self.run_id}, "recursion_limit": RECURSION_LIMIT}

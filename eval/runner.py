@@ -175,6 +175,7 @@ def execute(ep_dict: dict[str, Any], runs_dir: str) -> dict[str, Any]:
     Never raises: a crash comes back as status ``error`` with the traceback."""
     from agent.session import RunConfig, RunSession
     from eval.metrics import episode_metrics
+    from eval.trajectory import TrajectoryLog
 
     t0 = time.perf_counter()
     ep = Episode.from_dict(ep_dict)
@@ -195,11 +196,13 @@ def execute(ep_dict: dict[str, Any], runs_dir: str) -> dict[str, Any]:
             planner_options=ep.planner_options(),
             manipulation=ep.manipulation,
             locomotion=ep.locomotion or None,
+            **({"max_step_retries": 0, "max_replans": 0} if ep.one_attempt else {}),
         )
         t_init = time.perf_counter()
         session = RunSession(cfg, run_id=ep.run_id, root=Path(runs_dir), env=env)
         log = WorldLog(session)
         session.listeners.append(log)
+        traj = TrajectoryLog(session, ep.trajectory_hz) if ep.trajectory_hz > 0 else None
         t_run, cpu_run = time.perf_counter(), time.process_time()
         timing["session_init_s"] = t_run - t_init
         stage = "run"
@@ -210,6 +213,8 @@ def execute(ep_dict: dict[str, Any], runs_dir: str) -> dict[str, Any]:
             timing["run_cpu_s"] = time.process_time() - cpu_run  # > run_s: more than one core busy
             session.close()
             log.close()
+            if traj is not None:
+                traj.save(run_dir)
         stage = "metrics"
         t_m = time.perf_counter()
         metrics = episode_metrics(ep.case, run_dir)

@@ -172,6 +172,8 @@ class Episode:
     case: dict[str, Any]  # the case as data (subgoals, success, expect) for metrics in the worker
     manipulation: str = "scripted"  # who runs pick/place (one backend per results directory)
     locomotion: str = ""  # holonomic | walker[:PATH]; "" = the scene's default (not part of ``key``)
+    trajectory_hz: float = 0.0  # > 0: record trajectory.npz at this rate (eval/trajectory.py)
+    one_attempt: bool = False  # no retries or replans: the skills' own success, not the agent's recovery
 
     @property
     def key(self) -> tuple[str, str, str, str, str, int]:

@@ -138,8 +138,10 @@ def _load(path: str):
 
 
 class PolicyManipulation:
-    """``policy:CKPT[?execute=K]``: pick and place run by a Tandem VLA checkpoint, in this process, on the
-    CPU, playing K (default 8) of each chunk's actions before asking for the next."""
+    """``policy:CKPT[?execute=K][&say=SENTENCE]``: pick and place run by a Tandem VLA checkpoint, in this
+    process, on the CPU, playing K (default 8) of each chunk's actions before asking for the next. ``say``
+    (URL-quoted) tells the policy SENTENCE for every call instead of the sentence rendered from the call
+    (the prompt probe of ``tandem experiment``: same scene, another task's instruction)."""
 
     def __init__(self, spec: str) -> None:
         self.name = spec
@@ -147,11 +149,14 @@ class PolicyManipulation:
         if not path:
             raise ValueError("--manipulation policy:CKPT needs a checkpoint folder after 'policy:'")
         options = dict(part.partition("=")[::2] for part in query.split("&") if part)
-        unknown = set(options) - {"execute"}
+        unknown = set(options) - {"execute", "say"}
         if unknown:
             raise ValueError(
-                f"--manipulation {spec}: unknown option(s) {', '.join(sorted(unknown))}; known: execute"
+                f"--manipulation {spec}: unknown option(s) {', '.join(sorted(unknown))}; known: execute, say"
             )
+        from urllib.parse import unquote
+
+        self.say = unquote(options.get("say", "")).strip() or None
         try:
             self.execute = int(options.get("execute", 8))
         except ValueError:
@@ -171,7 +176,7 @@ class PolicyManipulation:
         from skills.registry import get_skill
 
         groups = arm_and_hand(args)
-        instruction = instruction_for(skill, args, upcoming)
+        instruction = self.say or instruction_for(skill, args, upcoming)
         self.policy.bank.get([instruction])  # a new sentence is encoded now, not inside the first inference
         chunk = VLAChunkPolicy(self.policy, env, instruction, groups, self.execute)
         limits = {g: SpeedLimit(env.embodiment.groups[g].state_index, MAX_JOINT_SPEED) for g in groups}

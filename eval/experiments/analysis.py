@@ -1,0 +1,192 @@
+"""From the experiment's records to numbers: eval rows and trajectories -> rollouts -> diagnostics per
+cell, training summaries, and the Fisher exact comparisons the verdicts quote."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eval.experiments import backends
+from eval.experiments import diagnostics as dg
+from eval.experiments.config import ExperimentConfig
+from eval.metrics import fisher_exact
+from eval.runner import RUNS, Results
+from eval.trajectory import load_trajectory
+
+HANDS = ("left", "right")
+
+
+def rollout(row: dict[str, Any], runs: Path, obj: str, hand: str, joints: slice) -> dg.Rollout | None:
+    """An eval row with its recorded trajectory as a Rollout (None when the episode left none)."""
+    tr = load_trajectory(runs / (row["run_id"] or "")) if row["run_id"] else None
+    if tr is None or len(tr["t"]) == 0:
+        return None
+    names = [str(n) for n in tr["names"]]
+    if obj not in names:
+        return None
+    k, h = names.index(obj), HANDS.index(hand)
+    grasp = dg.grasp_point(tr["t"], tr["hands"][:, h], tr["held"][:, h] == k)
+    return dg.Rollout(
+        seed=int(row["seed"]),
+        instruction=row["goal"] or "",
+        success=bool(row["success"]),
+        traj=dg.Trajectory(tr["t"], tr["q"][:, joints]),
+        object_start=np.asarray(tr["objects"][0, k], float),
+        grasp=grasp,
+    )
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def _clean(d: Any) -> Any:
+    """NaN -> None, recursively, so the JSON is valid."""
+    if isinstance(d, dict):
+        return {k: _clean(v) for k, v in d.items()}
+    if isinstance(d, list | tuple):
+        return [_clean(v) for v in d]
+    if isinstance(d, float):
+        return _num(d)
+    return d
+
+
+def group_diagnostics(
+    rows: list[dict[str, Any]],
+    probe_rows: list[dict[str, Any]],
+    rollouts: list[dg.Rollout],
+    probes: list[dg.Rollout],
+    demos: list[dg.Trajectory],
+    threshold: float,
+) -> dict[str, Any]:
+    """Every diagnostic of one policy (or the expert) on the held-out seeds."""
+    rate = dg.success_rate([bool(r["success"]) for r in rows])
+    spread = dg.pairwise_spread([r.traj for r in rollouts], threshold)
+    mem = dg.memorization([r.traj for r in rollouts], demos) if demos and rollouts else None
+    start = dg.start_sensitivity(rollouts) if len(rollouts) >= 2 else {}
+    prompt = dg.prompt_sensitivity(rollouts, probes) if probe_rows else None
+    return {
+        "success": asdict(rate),
+        "errors": sum(r["status"] != "ok" for r in rows),
+        "trajectories": len(rollouts),
+        "spread": asdict(spread),
+        "memorization": None
+        if mem is None
+        else {
+            "median_rollout": mem.median_rollout,
+            "median_demo": mem.median_demo,
+            "ratio": mem.ratio,
+            "rollout_to_demo": mem.rollout_to_demo,
+        },
+        "start": {axis: asdict(f) for axis, f in start.items()},
+        # An episode whose instruction was never acted on left no trajectory; it still counts as not done.
+        "prompt": None
+        if prompt is None
+        else {
+            **asdict(prompt),
+            "followed": sum(bool(r["success"]) for r in probe_rows),
+            "n": len(probe_rows),
+        },
+        "scatter": [
+            {
+                "seed": r.seed,
+                "object": r.object_start.tolist(),
+                "grasp": r.grasp.tolist(),
+                "success": r.success,
+            }
+            for r in rollouts
+        ],
+    }
+
+
+def analyse(cfg: ExperimentConfig, paths) -> dict[str, Any]:
+    """diagnostics.json: per group (each cell, the expert) the diagnostics, training summary and the
+    comparisons; plus the demonstrations' own spread."""
+    from eval.experiments.lora_vs_full import EXPERT, hand_joints
+
+    results = Results.open_existing(paths.eval)
+    try:
+        rows = results.rows()
+    finally:
+        results.close()
+    runs = paths.eval / RUNS
+    h = cfg.held_out
+    joints = hand_joints(h.hand)
+    demos = backends.demo_trajectories(paths.data("held_out"), h.task, h.demo_pool, joints)
+    by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by_group[r["suite"]].append(r)
+
+    cells = {c.id: c for c in cfg.cells()}
+    groups: dict[str, Any] = {}
+    for gid in [EXPERT, *cells]:
+        grows = by_group.get(gid, [])
+        ref_rows = [r for r in grows if r["case_id"] == h.task]
+        probe_rows = [r for r in grows if r["case_id"] != h.task]
+        ref = [x for r in ref_rows if (x := rollout(r, runs, h.object, h.hand, joints))]
+        probes = [x for r in probe_rows if (x := rollout(r, runs, h.object, h.hand, joints))]
+        cell = cells.get(gid)
+        used = demos[: cell.demos] if cell else demos
+        entry = group_diagnostics(
+            ref_rows, probe_rows, ref, probes, used, cfg.diagnostics.unique_threshold_rad
+        )
+        if cell is not None:
+            summary_path = paths.cell(cell) / backends.SUMMARY
+            summary = backends.read_json(summary_path) if summary_path.exists() else {}
+            entry.update(
+                key=cell.key,
+                method=cell.method.method,
+                label=cell.method.label or cell.key,
+                demos=cell.demos,
+                seed=cell.seed,
+                steps=cell.method.steps,
+                lora_rank=cell.method.lora_rank if cell.method.method == "lora" else None,
+                training={
+                    k: summary.get(k)
+                    for k in (
+                        "wall_s",
+                        "gpu_memory_gb",
+                        "trainable_params",
+                        "total_params",
+                        "samples_s",
+                        "first_loss",
+                        "final_loss",
+                    )
+                },
+                curve=summary.get("curve", []),
+            )
+        else:
+            entry.update(key=EXPERT, method="scripted", label="scripted expert", demos=None, seed=None)
+        groups[gid] = entry
+    return _clean(
+        {
+            "groups": groups,
+            "demos": {
+                "count": len(demos),
+                "spread": asdict(dg.pairwise_spread(demos, cfg.diagnostics.unique_threshold_rad)),
+            },
+            "definitions": dg.DEFINITIONS,
+        }
+    )
+
+
+def pooled(groups: dict[str, Any], key: str, demos: int) -> tuple[int, int]:
+    """Successes and episodes of a method at a demo count, over its training seeds."""
+    k = n = 0
+    for g in groups.values():
+        if g.get("key") == key and g.get("demos") == demos:
+            k += g["success"]["k"]
+            n += g["success"]["n"]
+    return k, n
+
+
+def compare(a: tuple[int, int], b: tuple[int, int]) -> dict[str, float]:
+    """Success difference (points) and its two-sided Fisher exact p, as ``tandem eval compare``."""
+    (ka, na), (kb, nb) = a, b
+    ra, rb = (ka / na if na else 0.0), (kb / nb if nb else 0.0)
+    return {"delta_pts": 100 * (ra - rb), "p": fisher_exact(ka, na, kb, nb)}
