@@ -7,8 +7,8 @@ import time
 
 import numpy as np
 import pytest
-
 from fakes.groot_server import FakeGrootServer
+
 from skills.policies.groot.client import GrootClient, GrootServerError, GrootTimeout, GrootURL
 from skills.policies.groot.protocol import ProtocolError
 
@@ -105,7 +105,7 @@ def test_error_reply(fault):
 @pytest.mark.parametrize("version", VERSIONS)
 def test_token(version):
     with FakeGrootServer(version=version, token="s3cret") as server:
-        with pytest.raises(GrootServerError, match="Unauthorized: Invalid API token.*token="):
+        with pytest.raises(GrootServerError, match=r"Unauthorized: Invalid API token.*token="):
             _client(server, "token=wrong").ping()
         assert _client(server, "token=s3cret").ping() > 0
         assert server.requests[-1]["api_token"] == "s3cret"
@@ -131,9 +131,11 @@ def test_nobody_listening_times_out():
 
 
 def test_version_flag_must_match_the_server():
-    with FakeGrootServer(version="n1.6") as server:
-        with pytest.raises(ProtocolError, match="version=n1.5 was asked for.*n1.6 format"):
-            _client(server, "version=n1.5").spec()
+    with (
+        FakeGrootServer(version="n1.6") as server,
+        pytest.raises(ProtocolError, match=r"version=n1.5 was asked for.*n1.6 format"),
+    ):
+        _client(server, "version=n1.5").spec()
 
 
 @pytest.mark.parametrize(

@@ -139,7 +139,7 @@ class FakeGrootServer:
             v = video.get(k)
             assert v is not None, f"video key '{k}' must be in observation"
             assert v.dtype == np.uint8 and v.shape[: len(lead)] == lead and v.shape[-1] == 3, (
-                f"video key '{k}' must be uint8 {lead + ('H', 'W', 3)}, got {v.dtype} {v.shape}"
+                f"video key '{k}' must be uint8 {(*lead, 'H', 'W', 3)}, got {v.dtype} {v.shape}"
             )
         for k, d in self.state.items():
             v = state.get(k)
