@@ -15,6 +15,7 @@ FELL = "fell"
 UNSTABLE = "unstable"
 TABLE_FORCE = "table_collision"
 BLOCKED = "blocked"
+POLICY_ERROR = "policy_error"  # a learned or remote policy could not answer (timeout, bad reply)
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,9 @@ class Monitors:
         verdict = spec.judge(CallContext(a.call.args, a.start_world, world, a.executor.finished, elapsed))
         if verdict is not None:
             return verdict
+        error = getattr(a.executor, "error", None)
+        if error is not None:
+            return Verdict("failure", why.POLICY_ERROR, {"error": error})
         if elapsed >= spec.timeout_s:
             return Verdict(
                 "failure", why.TIMEOUT, {"timeout_s": spec.timeout_s, "elapsed_s": round(elapsed, 3)}
