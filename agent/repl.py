@@ -50,12 +50,12 @@ class Chat:
         planner_options: dict[str, Any] | None = None,
         console: Console | None = None,
     ) -> None:
-        from envs.lab.env import G1LabEnv
+        from envs.registry import make_scene
 
         self.console = console or Console()
         self.scene, self.seed, self.planner = scene, seed, planner
         self.planner_options = planner_options or {}
-        self.env = G1LabEnv(scene=scene, seed=seed)
+        self.env = make_scene(scene, seed=seed)
         self.approval = False
         self.last_goal: str | None = None
         self.session: RunSession | None = None

@@ -70,12 +70,12 @@ class RunSession:
         env=None,
         reset_env: bool = True,
     ) -> None:
-        from envs.lab.env import G1LabEnv
+        from envs.registry import make_scene
 
         self.cfg = cfg
         self.record = RunRecord(run_id, root or runs_root())
         self.run_id = self.record.run_id
-        self.env = env if env is not None else G1LabEnv(scene=cfg.scene, seed=cfg.seed)
+        self.env = env if env is not None else make_scene(cfg.scene, seed=cfg.seed)
         if env is not None and reset_env:
             self.env.reset(seed=cfg.seed)
         self._abort = False

@@ -123,9 +123,9 @@ _ENVS: dict[str, Any] = {}
 def _env(scene: str, seed: int):
     env = _ENVS.get(scene)
     if env is None:
-        from envs.lab.env import G1LabEnv
+        from envs.registry import make_scene
 
-        env = _ENVS[scene] = G1LabEnv(scene=scene, seed=seed)
+        env = _ENVS[scene] = make_scene(scene, seed=seed)
     return env
 
 

@@ -24,12 +24,12 @@ SeedOpt = Annotated[int | None, typer.Option("--seed", help="seed for object-pos
 
 
 def _env(scene: str, seed: int | None, full_meshes: bool = False):
-    from envs.lab.env import G1LabEnv
+    from envs.registry import make_scene
     from envs.robots.g1.g1_model import AssetError
     from envs.scene_schema import SceneError
 
     with user_errors(SceneError, AssetError):
-        return G1LabEnv(scene=scene, seed=seed, mesh_quality="full" if full_meshes else "decimated")
+        return make_scene(scene, seed=seed, mesh_quality="full" if full_meshes else "decimated")
 
 
 def scene_summary(env) -> dict:
