@@ -76,6 +76,10 @@ def serve(
         int, typer.Option("--k", min=1, help="replay: steps moved on per request (the client's k)")
     ] = 8,
     episode: Annotated[int, typer.Option("--episode", min=0, help="replay: episode replayed first")] = 0,
+    latency_ms: Annotated[
+        float,
+        typer.Option("--latency-ms", min=0, help="delay every answer by this much (rehearse a slow server)"),
+    ] = 0.0,
 ) -> None:
     """Serve a policy over GR00T's protocol until Ctrl-C (or a client's `kill`).
 
@@ -92,7 +96,7 @@ def serve(
         if replay is None:
             raise ValueError("say what to serve: --replay DATASET")
         policy = ReplayPolicy(replay, version, execution_horizon=k, episode=episode)  # type: ignore[arg-type]
-        server = GrootServer(policy, port=port, host=host, token=token)
+        server = GrootServer(policy, port=port, host=host, token=token, delay_s=latency_ms / 1000)
     what = f"replay of {replay} ({len(policy.episodes)} episodes, episode {episode}, k={k})"
     # Tests and scripts wait for this line: the socket is bound when it is printed.
     print(f"GR00T {version} server on tcp://{host}:{server.port}: {what}", flush=True)

@@ -54,6 +54,8 @@ class ChunkedPolicyExecutor:
     play_whole_chunk: an answer that arrives early waits until the current chunk is played out (every
         chunk is executed in full, as GR00T's clients execute k actions per request); otherwise the
         newest chunk replaces the current one on arrival.
+    adaptive_prefetch: when an answer took more ticks than ``prefetch_at``, ask that much earlier from
+        then on (up to a whole chunk ahead), so a slow server stops being late after its first answer.
     """
 
     def __init__(
@@ -63,6 +65,7 @@ class ChunkedPolicyExecutor:
         prefetch_at: int = 4,
         limits: Mapping[str, SpeedLimit] | None = None,
         play_whole_chunk: bool = False,
+        adaptive_prefetch: bool = False,
     ) -> None:
         self.policy = policy
         self.groups = tuple(policy.groups)
@@ -70,6 +73,8 @@ class ChunkedPolicyExecutor:
         self.prefetch_at = prefetch_at
         self.limits = dict(limits or {})
         self.play_whole_chunk = play_whole_chunk
+        self.adaptive_prefetch = adaptive_prefetch
+        self._submitted_at = 0
         self._target: dict[str, np.ndarray] = {}  # last limited targets
         self._t = 0.0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy")
@@ -92,6 +97,7 @@ class ChunkedPolicyExecutor:
         request = getattr(self.policy, "request", None)
         job = request(obs, world) if request is not None else partial(self.policy.infer, obs, world)
         self._pending = self._pool.submit(_timed, job)
+        self._submitted_at = self._ticks
 
     def _chunk_len(self) -> int:
         return 0 if self._chunk is None else min(len(v) for v in self._chunk.values())
@@ -109,6 +115,9 @@ class ChunkedPolicyExecutor:
             self._pending = None
             self.chunk_latency_s.append(latency)
             chunk = {g: np.asarray(v) for g, v in answer.items()}
+            if self.adaptive_prefetch:
+                longest = min(len(v) for v in chunk.values()) - 1
+                self.prefetch_at = max(self.prefetch_at, min(longest, self._ticks - self._submitted_at + 1))
             if self.play_whole_chunk and self._chunk_len() > self._i:
                 self._queued = chunk
             else:

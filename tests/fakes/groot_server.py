@@ -14,7 +14,8 @@ codec, its own request handling.
 
 ``fault`` scripts misbehaviour: ``wrong_key`` (renames the first action key), ``wrong_shape`` (one joint
 short), ``error`` (an error reply), ``garbage`` (raw b"ERROR"), ``silent`` (receives and never answers
-until ``release()``), and ``delay_s`` delays every get_action reply.
+until ``release()``), ``hold`` (the same for get_action only), and ``delay_s`` delays every get_action
+reply.
 """
 
 from __future__ import annotations
@@ -212,7 +213,8 @@ class FakeGrootServer:
             message = self._sock.recv()
             request = msgpack.unpackb(message, object_hook=_dec)
             self.requests.append(request)
-            if self.fault == "silent":
+            held = self.fault == "hold" and request.get("endpoint", "get_action") == "get_action"
+            if self.fault == "silent" or held:
                 self._release.wait()
                 if self._stop.is_set():
                     return

@@ -101,8 +101,8 @@ class GrootPolicy:
 def groot_executor(
     policy: GrootPolicy, steps: int, limits: Mapping[str, SpeedLimit] | None = None
 ) -> ChunkedPolicyExecutor:
-    """Play ``policy`` for ``steps`` ticks, every chunk in full; the next request goes out half a chunk
-    before the current one runs out, so a server answering within that time is never late."""
+    """Play ``policy`` for ``steps`` ticks, every chunk in full. The next request goes out half a chunk
+    before the current one runs out, earlier once a slower answer showed it must (up to a whole chunk)."""
     chunk_ticks = max(1, round(policy.k * policy.ticks_per_action))
     return ChunkedPolicyExecutor(
         policy,
@@ -110,4 +110,5 @@ def groot_executor(
         prefetch_at=math.ceil(chunk_ticks / 2),
         limits=limits,
         play_whole_chunk=True,
+        adaptive_prefetch=True,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -37,6 +38,7 @@ class GrootServer:
     port, host: where to bind (``tcp://host:port``; port 0 picks a free one).
     token: the api token requests must carry, or None.
     log: called with a line per request error (stderr by default).
+    delay_s: added before every get_action answer (to rehearse a slow server).
     """
 
     def __init__(
@@ -46,8 +48,9 @@ class GrootServer:
         host: str = "*",
         token: str | None = None,
         log: Callable[[str], None] | None = None,
+        delay_s: float = 0.0,
     ) -> None:
-        self.policy, self.token = policy, token
+        self.policy, self.token, self.delay_s = policy, token, delay_s
         self.log = log or (lambda s: print(s, file=sys.stderr, flush=True))
         self._ctx = zmq.Context()
         self._sock = self._ctx.socket(zmq.REP)
@@ -85,6 +88,8 @@ class GrootServer:
         if endpoint == "get_action":
             req = decode_observation(self.policy.spec, data, self.policy.state_dims)
             chunk, info = self.policy.get_action(req)
+            if self.delay_s:
+                time.sleep(self.delay_s)
             return encode_action(self.policy.spec, chunk, info)
         if endpoint == "reset" and self.version == "n1.6":
             return self.policy.reset(data.get("options"))

@@ -1,0 +1,255 @@
+"""GR00T protocol latency: round trip per chunk through the wire vs in-process, and the loop's late ticks.
+
+    python -m eval.bench groot [--dataset DS] [--requests 200] [--seconds 8] [--latency-ms 200]
+
+1. Per chunk at batch 1 with a 224x224 ego frame and the 43-D G1 state: the same ReplayPolicy called
+   in-process, and through ``tandem groot serve`` (a separate process on localhost) with GrootClient,
+   for both wire versions. The difference is the protocol's overhead (msgpack + np.save + ZeroMQ + the
+   server's checks).
+2. The G1 lab's 50 Hz loop paced in real time, walk_to on the base beside a GR00T executor on the right
+   arm and hand, with the server answering ``--latency-ms`` late: late ticks of the GR00T executor, ticks
+   whose work overran the 20 ms period (stalls), and ticks the base went without a command.
+Without ``--dataset`` a one-episode synthetic dataset (LeRobot v2.1 layout, G1 43-D) is written to a
+temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+GROUPS = {
+    "left_leg": (0, 6),
+    "right_leg": (6, 12),
+    "waist": (12, 15),
+    "left_arm": (15, 22),
+    "left_hand": (22, 29),
+    "right_arm": (29, 36),
+    "right_hand": (36, 43),
+}
+
+
+def write_dataset(root: Path, start: np.ndarray, frames: int = 400, fps: int = 20) -> Path:
+    """One episode of slow right-arm motion from ``start``, in the LeRobot v2.1 layout with modality.json."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    t = np.arange(frames) / fps
+    action = np.repeat(start[None].astype(np.float32), frames, axis=0)
+    action[:, 30] += (0.2 * np.sin(2 * np.pi * 0.25 * t)).astype(np.float32)  # right shoulder roll
+    state = np.concatenate([start[None], action[:-1]]).astype(np.float32)
+    (root / "meta").mkdir(parents=True, exist_ok=True)
+    (root / "data/chunk-000").mkdir(parents=True, exist_ok=True)
+    table = pa.table(
+        {
+            "observation.state": pa.array(list(state), pa.list_(pa.float32(), 43)),
+            "action": pa.array(list(action), pa.list_(pa.float32(), 43)),
+            "timestamp": pa.array(t.astype(np.float32)),
+            "frame_index": pa.array(np.arange(frames)),
+            "episode_index": pa.array(np.zeros(frames, np.int64)),
+            "index": pa.array(np.arange(frames)),
+            "task_index": pa.array(np.zeros(frames, np.int64)),
+        }
+    )
+    pq.write_table(table, root / "data/chunk-000/episode_000000.parquet")
+    info = {
+        "codebase_version": "v2.1",
+        "robot_type": "unitree_g1",
+        "fps": fps,
+        "total_episodes": 1,
+        "total_frames": frames,
+        "chunks_size": 1000,
+        "data_path": "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet",
+        "video_path": "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4",
+        "features": {
+            "observation.state": {"dtype": "float32", "shape": [43]},
+            "action": {"dtype": "float32", "shape": [43]},
+        },
+    }
+    span = {k: {"start": a, "end": b} for k, (a, b) in GROUPS.items()}
+    modality = {
+        "state": span,
+        "action": span,
+        "video": {"ego_view": {"original_key": "observation.images.ego_view"}},
+        "annotation": {"human.task_description": {"original_key": "task_index"}},
+    }
+    (root / "meta/info.json").write_text(json.dumps(info))
+    (root / "meta/modality.json").write_text(json.dumps(modality))
+    (root / "meta/tasks.jsonl").write_text(json.dumps({"task_index": 0, "task": "wave the right arm"}) + "\n")
+    episode = {"episode_index": 0, "tasks": ["wave the right arm"], "length": frames}
+    (root / "meta/episodes.jsonl").write_text(json.dumps(episode) + "\n")
+    return root
+
+
+def start_server(dataset: Path, version: str, latency_ms: float = 0.0) -> tuple[subprocess.Popen, str]:
+    """``tandem groot serve --replay`` in its own process; returns it and its groot:// URL."""
+    cmd = [sys.executable, "-m", "agent.cli.main", "groot", "serve", "--replay", str(dataset)]
+    cmd += ["--port", "0", "--host", "127.0.0.1", "--version", version, "--latency-ms", str(latency_ms)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline() if proc.stdout else ""
+    if "server on tcp://" not in line:
+        proc.kill()
+        raise RuntimeError(f"the server did not start: {line!r}")
+    port = int(line.split("tcp://", 1)[1].split(":", 1)[1].split(":", 1)[0])
+    return proc, f"groot://127.0.0.1:{port}"
+
+
+def _protocol(dataset: Path, version: str, requests: int) -> dict[str, float]:
+    from skills.policies.groot.client import GrootClient
+    from skills.policies.groot.protocol import Request
+    from skills.policies.groot.replay import ReplayPolicy
+
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)
+    state = rng.normal(size=43)
+    states = {k: state[a:b] for k, (a, b) in GROUPS.items()}
+    local = ReplayPolicy(dataset, version)  # type: ignore[arg-type]
+    req = Request(
+        video={"ego_view": frame[None, None]},
+        state={k: v[None, None].astype(np.float32) for k, v in states.items()},
+        instructions=["wave"],
+        batch=1,
+    )
+    inproc = []
+    for _ in range(requests):
+        t0 = time.perf_counter()
+        local.get_action(req)
+        inproc.append(time.perf_counter() - t0)
+    proc, url = start_server(dataset, version)
+    try:
+        client = GrootClient.from_url(url)
+        dims = {k: b - a for k, (a, b) in GROUPS.items()}
+        client.spec()
+        wire = []
+        for _ in range(requests):
+            t0 = time.perf_counter()
+            client.get_action({"ego_view": frame}, states, "wave", dims)
+            wire.append(time.perf_counter() - t0)
+        client.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    return {
+        "inproc_ms": statistics.median(inproc) * 1000,
+        "wire_ms": statistics.median(wire) * 1000,
+        "wire_p95_ms": float(np.percentile(wire, 95)) * 1000,
+    }
+
+
+def _loop(dataset: Path, version: str, seconds: float, latency_ms: float) -> dict[str, float]:
+    from envs.registry import make_scene
+    from skills.library.walk_to import SPEC as WALK, WalkToArgs
+    from skills.policies.groot.backend import GrootBackend
+
+    env = make_scene("g1_lab", seed=0)
+    proc, url = start_server(dataset, version, latency_ms)
+    try:
+        backend = GrootBackend(url)
+        obs, world = env.observation(), env.world_state()
+        groot = backend.executor(env, ("right_arm", "right_hand"), "wave the right arm", steps=10**9)
+        walk = WALK.executor(env, WalkToArgs(station="shelf"))
+        for ex in (groot, walk):
+            ex.reset(obs, world)
+        dt = env.control_dt
+        ticks = round(seconds / dt)
+        overruns = base_missing = 0
+        work = []
+        next_t = time.perf_counter()
+        for _ in range(ticks):
+            t0 = time.perf_counter()
+            cmd: dict = {}
+            cmd.update(groot.act(obs, world))
+            if not walk.finished:
+                part = walk.act(obs, world)
+                base_missing += "base" not in part
+                cmd.update(part)
+            obs = env.step(cmd)
+            world = env.world_state()
+            w = time.perf_counter() - t0
+            work.append(w)
+            overruns += w > dt
+            next_t += dt
+            time.sleep(max(0.0, next_t - time.perf_counter()))
+        stats = groot.stats()
+        groot.close()
+        backend.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        env.close()
+    lat = stats["chunk_latency_ms"]
+    return {
+        "ticks": ticks,
+        "late_ticks": stats["late_ticks"],
+        "overruns": overruns,
+        "base_missing": base_missing,
+        "chunks": stats["chunks"],
+        "chunk_ms": statistics.median(lat) if lat else float("nan"),
+        "work_p99_ms": float(np.percentile(work, 99)) * 1000,
+        "prefetch_ticks": groot.prefetch_at,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m eval.bench groot", description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", type=Path, help="LeRobot v2.1 dataset to replay (default: synthetic)")
+    p.add_argument("--requests", type=int, default=200, help="get_action round trips per version")
+    p.add_argument("--seconds", type=float, default=8.0, help="paced control-loop seconds per version")
+    p.add_argument("--latency-ms", type=float, default=200.0, help="the slow server's delay per answer")
+    args = p.parse_args(argv)
+    console = Console()
+    with tempfile.TemporaryDirectory() as tmp:
+        dataset = args.dataset
+        if dataset is None:
+            from envs.registry import make_scene
+
+            env = make_scene("g1_lab", seed=0)
+            dataset = write_dataset(Path(tmp) / "synthetic", env.observation().state)
+            env.close()
+        t = Table(title="get_action per chunk, batch 1, 224x224 frame + 43-D state, localhost")
+        for col in ("wire", "in-process ms", "through protocol ms", "p95 ms", "overhead ms"):
+            t.add_column(col, justify="right")
+        for version in ("n1.5", "n1.6"):
+            r = _protocol(dataset, version, args.requests)
+            t.add_row(
+                version,
+                f"{r['inproc_ms']:.3f}",
+                f"{r['wire_ms']:.3f}",
+                f"{r['wire_p95_ms']:.3f}",
+                f"{r['wire_ms'] - r['inproc_ms']:.3f}",
+            )
+        console.print(t)
+        t = Table(title=f"50 Hz loop paced in real time, server answering in {args.latency_ms:g} ms")
+        for col in ("wire", "ticks", "late ticks", "stalls (work > 20 ms)", "base without command"):
+            t.add_column(col, justify="right")
+        for col in ("chunks", "chunk round trip ms", "work p99 ms", "prefetch (ticks)"):
+            t.add_column(col, justify="right")
+        for version in ("n1.5", "n1.6"):
+            r = _loop(dataset, version, args.seconds, args.latency_ms)
+            t.add_row(
+                version,
+                str(r["ticks"]),
+                str(r["late_ticks"]),
+                str(r["overruns"]),
+                str(r["base_missing"]),
+                str(r["chunks"]),
+                f"{r['chunk_ms']:.1f}",
+                f"{r['work_p99_ms']:.2f}",
+                str(r["prefetch_ticks"]),
+            )
+        console.print(t)
+    console.print(f"python -m eval.bench groot {' '.join(argv or sys.argv[1:])}".rstrip())
+
+
+if __name__ == "__main__":
+    main()
