@@ -37,6 +37,7 @@ class Embodiment:
     aliases: dict[str, tuple[str, ...]]  # e.g. legs -> (left_leg, right_leg)
     base_mode: str  # "holonomic" (base model, legs in stance) or "floating" (free-standing)
     state_dim: int
+    cameras: tuple[str, ...] = ()  # the robot's own cameras (ego view, wrist cameras) that env.render knows
 
     def expand(self, name: str) -> tuple[str, ...]:
         """Concrete groups behind a group name or an alias (``legs`` -> left_leg, right_leg)."""

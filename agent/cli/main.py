@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import chat, groot, run, runs, scene, skill
+from agent.cli import chat, collect, dataset, groot, run, runs, scene, skill
 from agent.cli import eval as eval_cli
 
 app = typer.Typer(
@@ -19,6 +19,8 @@ app.command("chat")(chat.chat)
 app.add_typer(runs.app, name="runs")
 app.add_typer(scene.app, name="scene")
 app.add_typer(eval_cli.app, name="eval")
+app.command("collect")(collect.collect)
+app.add_typer(dataset.app, name="dataset")
 app.add_typer(groot.app, name="groot")
 app.command("skills")(skill.list_skills)
 app.command("skill", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(

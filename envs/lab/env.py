@@ -59,7 +59,7 @@ class G1LabEnv:
     """A Unitree G1 with Dex3 hands in a chemistry lab built from a scene YAML.
 
     Args:
-        scene: a shipped scene name (``g1_lab``) or a path to a scene YAML.
+        scene: a shipped scene name (``g1_lab``), a path to a scene YAML, or a SceneConfig.
         seed: seed for the object-pose randomization at the first reset.
         control_dt: seconds per control tick; physics runs at the model's 2 ms below it.
         mesh_quality: ``decimated`` (fast CPU rendering, cached on first use) or ``full``.
@@ -67,7 +67,7 @@ class G1LabEnv:
 
     def __init__(
         self,
-        scene: str | Path = "g1_lab",
+        scene: str | Path | SceneConfig = "g1_lab",
         seed: int | None = None,
         control_dt: float = 0.02,
         mesh_quality: MeshQuality = "decimated",
@@ -77,7 +77,7 @@ class G1LabEnv:
         self.mesh_quality = mesh_quality
         self._requested_dt = control_dt
         self._renderers: dict[tuple[int, int, bool], mujoco.Renderer] = {}
-        self._build(load_scene(scene))
+        self._build(scene if isinstance(scene, SceneConfig) else load_scene(scene))
         self.reset(seed)
 
     # ----------------------------------------------------------------- construction
@@ -121,6 +121,7 @@ class G1LabEnv:
             },
             base_mode=scene.robot.base,
             state_dim=g1.STATE_DIM,
+            cameras=(g1.EGO_CAMERA, *g1.WRIST_CAMERAS.values()),
         )
         self._pelvis = m.body(g1.ROOT_BODY).id
 
@@ -328,6 +329,22 @@ class G1LabEnv:
             return self.observation()
         self.chemistry.step(self.control_dt, d.time, self._container_poses())
         return self.observation()
+
+    def move_object(self, name: str, pos: tuple[float, float, float], yaw: float = 0.0) -> None:
+        """Put an object at a world position (at rest, turned by ``yaw`` rad): a demonstration's distractor
+        set aside, say. Contacts settle on the next step."""
+        if name not in self._body:
+            raise KeyError(f"unknown object '{name}'; objects: {', '.join(sorted(self._body))}")
+        self._set_object_pose(name, pos, yaw)
+        if name in self._free:
+            dof = self.model.jnt_dofadr[self.model.joint(f"{name}_free").id]
+            self.data.qvel[dof : dof + 6] = 0.0
+        mujoco.mj_forward(self.model, self.data)
+
+    def command_targets(self) -> tuple[np.ndarray, np.ndarray]:
+        """What the robot is commanded now: the 43 joint targets (state layout) and the base velocity
+        (vx, vy, yaw_rate; zeros for a floating base)."""
+        return self.data.ctrl[self._state_ctrl].copy(), self._base_vel.copy()
 
     def place_obstacle(self, xy: tuple[float, float]) -> None:
         """Put the obstacle box (0.3 x 0.3 x 1 m) on the floor at ``xy``; a reset parks it again."""

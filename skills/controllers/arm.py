@@ -12,6 +12,7 @@ from envs.scene_schema import ObjectType
 from skills.controllers.grasps import mirror, pinch_fingers, side_grasp_rot
 from skills.controllers.ik import ArmIK
 from skills.controllers.trajectory import JointPath, Script, Step
+from skills.controllers.variation import current_variation
 from skills.executor import GroupCommand
 
 LINE_STEP = 0.015  # m between IK points on a straight hand move
@@ -56,6 +57,7 @@ class ScriptedArm:
         self.open_hand = np.array(g1.finger_pose(self.side, False))
         self.closed_hand = np.array(g1.finger_pose(self.side, True))
         self.script = Script([], np.zeros(7), np.zeros(7))
+        self.variation = current_variation()  # the collector's perturbation of this demonstration
         self._t0 = 0.0
         self._t = 0.0
 
@@ -158,7 +160,10 @@ class ScriptedArm:
         if self.local(pos)[2] > table_z + 0.05:
             return []
         rot = self.base_rot(side_grasp_rot(self.side, 0.0))
-        via = self.robot_point(VIA_LOCAL[0], -mirror(self.side) * VIA_LOCAL[1], table_z + 0.15)
+        dx, dy, dz = self.variation.via_offset
+        via = self.robot_point(
+            VIA_LOCAL[0] + dx, -mirror(self.side) * (VIA_LOCAL[1] + dy), table_z + 0.15 + dz
+        )
         return [Step(0.0, JointPath.through([q, self.reach("grasp", via, rot, q)], min_duration=1.0))]
 
 

@@ -68,7 +68,8 @@ class PickExecutor(ScriptedArm):
     def _pinch(self, pos: np.ndarray, quat: list[float], q: np.ndarray, table_z: float):
         rot = top_pinch_rot(self.side, block_yaw(quat, self.obs.base_pose[2]))
         grasp = np.array([pos[0], pos[1], table_z + PINCH_HEIGHT]) - rot[:, 0] * PINCH_FORWARD
-        above = grasp + np.array([0.0, 0.0, PREGRASP_UP])
+        grasp = grasp + np.asarray(self.variation.grasp_offset)
+        above = grasp + np.array([0.0, 0.0, PREGRASP_UP + self.variation.approach_offset])
         # The hand turns palm-down on the way over: turned beside the body, the arm folds into the torso.
         here, rot_here = self.ik.site_pose("pinch", q)
         pre = self.line("pinch", here, above, rot_here, q, rot1=rot)
@@ -85,7 +86,8 @@ class PickExecutor(ScriptedArm):
             n = palm_normal(self.side, rot)
             # Wider objects sit further from the palm than the grasp site assumes.
             grasp = np.array([pos[0], pos[1], z]) - n * (self.shape.radius - SITE_RADIUS)
-            side_pre = grasp - n * PREGRASP_BACK
+            grasp = grasp + self._side_offset(n)
+            side_pre = grasp - n * (PREGRASP_BACK + self.variation.approach_offset)
             fingers = [np.zeros(3), rot[:, 0] * FINGER_REACH]
             gap = corridor_clearance(self.env.scene.objects, world, side_pre, grasp, fingers, self.object)
             if gap < HAND_CLEARANCE:
@@ -107,6 +109,12 @@ class PickExecutor(ScriptedArm):
             except Unreachable as e:
                 last = e
         raise Unreachable(f"no side grasp of {self.object} with the {self.side} hand: {last}")
+
+    def _side_offset(self, normal: np.ndarray) -> np.ndarray:
+        """The variation's grasp offset for a side grasp: x along the approach, y across it, z up."""
+        x, y, z = self.variation.grasp_offset
+        across = np.cross([0.0, 0.0, 1.0], normal)
+        return x * normal + y * across + np.array([0.0, 0.0, z])
 
     def _approach(self, q: np.ndarray, pre_p: np.ndarray, grasp: np.ndarray, rot: np.ndarray):
         """IK points to the pre-grasp point, then straight on to the grasp."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from envs.robots.g1.g1_constants import ARM_SPEED_LIMIT
+from skills.controllers.variation import current_variation
 
 MAX_JOINT_SPEED = 0.8 * ARM_SPEED_LIMIT  # rad/s planned; the margin absorbs tracking overshoot
 _PEAK = 1.875  # peak of d/dt of the minimum-jerk profile 10s^3 - 15s^4 + 6s^5 over unit time
@@ -28,7 +29,10 @@ class JointPath:
     def through(
         cls, points: list[np.ndarray], min_duration: float = 0.3, speed: float = MAX_JOINT_SPEED
     ) -> JointPath:
-        """The slowest joint peaks at ``speed`` (or the path takes ``min_duration``)."""
+        """The slowest joint peaks at ``speed`` (or the path takes ``min_duration``), both scaled by the
+        expert's speed factor (skills/controllers/variation.py)."""
+        factor = current_variation().speed
+        speed, min_duration = speed * factor, min_duration / factor
         pts = np.asarray(points, float)
         length = float(np.abs(np.diff(pts, axis=0)).max(axis=1).sum()) if len(pts) > 1 else 0.0
         return cls(pts, max(min_duration, _PEAK * length / speed))

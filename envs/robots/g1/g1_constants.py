@@ -36,6 +36,9 @@ ARM_OF = {"left": "left_arm", "right": "right_arm"}
 HAND_OF = {"left": "left_hand", "right": "right_hand"}
 WRIST_BODY = {"left": "left_wrist_yaw_link", "right": "right_wrist_yaw_link"}
 FINGER_BODY_PREFIX = {"left": "left_hand_", "right": "right_hand_"}
+EGO_CAMERA = "ego_view"  # GR00T's name for the G1's head/torso camera
+# Cameras on the back of each Dex3 hand's wrist, looking along the fingers (added in g1_model.py).
+WRIST_CAMERAS = {"left": "left_wrist", "right": "right_wrist"}
 THUMB_BODIES = {side: (f"{side}_hand_thumb_1_link", f"{side}_hand_thumb_2_link") for side in HANDS}
 
 

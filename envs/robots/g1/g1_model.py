@@ -9,10 +9,16 @@ from typing import Literal
 import mujoco
 import mujoco_menagerie
 
-from envs.geometry import xyaxes_quat
+from envs.geometry import lookat_quat, xyaxes_quat
 from envs.robots.g1 import g1_constants as c
 
 EGO_PITCH_DEG = 55.0  # the ego camera looks down at the bench
+EGO_FOVY_DEG = 80.0
+# Wrist cameras, in the right wrist_yaw_link frame (x along the fingers, palm towards +y; the left hand
+# mirrors y): above the back of the wrist, looking past the fingertips at what the hand grasps.
+WRIST_CAMERA_EYE = (0.0, -0.01, 0.07)
+WRIST_CAMERA_TARGET = (0.16, 0.06, 0.0)
+WRIST_FOVY_DEG = 90.0
 
 
 class AssetError(RuntimeError):
@@ -62,9 +68,16 @@ def build_g1(
     spec.body(c.TORSO_BODY).add_camera(
         name="ego_view",
         pos=[0.08, 0.0, 0.42],
-        fovy=80.0,
+        fovy=EGO_FOVY_DEG,
         quat=xyaxes_quat([0.0, -1.0, 0.0], [math.sin(a), 0.0, math.cos(a)]),
     )
+    for side, name in c.WRIST_CAMERAS.items():
+        flip = [1.0, 1.0 if side == "right" else -1.0, 1.0]
+        eye = [a * f for a, f in zip(WRIST_CAMERA_EYE, flip, strict=True)]
+        target = [a * f for a, f in zip(WRIST_CAMERA_TARGET, flip, strict=True)]
+        spec.body(c.WRIST_BODY[side]).add_camera(
+            name=name, pos=eye, quat=lookat_quat(eye, target).tolist(), fovy=WRIST_FOVY_DEG
+        )
 
     legs_and_waist = set(c.GROUP_JOINTS["left_leg"] + c.GROUP_JOINTS["right_leg"] + c.GROUP_JOINTS["waist"])
     for act in spec.actuators:

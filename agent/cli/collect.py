@@ -1,0 +1,153 @@
+"""``tandem collect TASK... --episodes N --out DATASET``: record the expert as a LeRobot v2.1 dataset.
+
+docs/datasets.md describes the tasks, the variation, the format and the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from agent.cli.errors import user_errors
+
+console = Console()
+ALL_CAMERAS = "ego_view,left_wrist,right_wrist"
+
+
+def _list_tasks(as_json: bool) -> None:
+    from skills.tasks import all_tasks
+
+    tasks = all_tasks()
+    if as_json:
+        rows = [
+            {
+                "name": t.name,
+                "instruction": t.instruction,
+                "paraphrases": t.paraphrases,
+                "scene": t.scene,
+                "calls": [c.model_dump() for c in t.calls],
+                "success": [s.model_dump() for s in t.success],
+            }
+            for t in tasks
+        ]
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("task", "instruction", "expert", "success", title="tasks (skills/tasks/*.yaml)")
+    for t in tasks:
+        calls = " -> ".join(f"{c.skill}({', '.join(f'{v}' for v in c.args.values())})" for c in t.calls)
+        table.add_row(t.name, t.instruction, calls, ", ".join(s.predicate for s in t.success))
+    console.print(table)
+
+
+def collect(
+    tasks: Annotated[
+        list[str] | None,
+        typer.Argument(help="task names (see --list) or task YAML files", show_default=False),
+    ] = None,
+    episodes: Annotated[int, typer.Option("--episodes", "-n", help="episodes to keep per task", min=1)] = 10,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="dataset folder (created, or appended to)")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", help="worker processes", min=1)] = 1,
+    ray: Annotated[
+        str | None, typer.Option("--ray", help="run on Ray: auto (a running cluster), local, or an address")
+    ] = None,
+    image_size: Annotated[
+        int, typer.Option("--image-size", help="square camera frames, pixels", min=16)
+    ] = 224,
+    fps: Annotated[
+        int, typer.Option("--fps", help="recording rate (the policy rate), frames/s", min=1, max=50)
+    ] = 20,
+    seed: Annotated[int, typer.Option("--seed", help="first seed; each task runs seed, seed+1, ...")] = 0,
+    cameras: Annotated[
+        str, typer.Option("--cameras", help="comma-separated robot cameras to record")
+    ] = ALL_CAMERAS,
+    keep_failures: Annotated[
+        bool, typer.Option("--keep-failures", help="keep failed episodes (marked success: false)")
+    ] = False,
+    no_variation: Annotated[
+        bool, typer.Option("--no-variation", help="the nominal expert: no perturbations (poses still vary)")
+    ] = False,
+    paraphrase: Annotated[
+        bool, typer.Option("--paraphrase", help="draw each episode's instruction from the task's paraphrases")
+    ] = False,
+    list_: Annotated[bool, typer.Option("--list", help="list the tasks and exit")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="with --list: JSON; else a JSON summary")] = False,
+) -> None:
+    """Record expert demonstrations: `tandem collect block_to_zone --episodes 14 --out data/block`.
+
+    Runs each task's scripted skills through the normal runtime (monitors judge every call), samples the
+    robot at --fps and writes LeRobot v2.1 (parquet + H.264 MP4) with GR00T's meta/modality.json.
+    Rerunning the same command on an existing dataset continues it. Exit 0 when every task got its
+    episodes, 1 when some could not (too many failures), 2 on bad input.
+    """
+    from eval.datasets.collect import CollectOptions
+    from eval.datasets.collect import collect as run_collect
+    from eval.datasets.writer import DatasetError
+    from skills.tasks import TaskError, load_task
+
+    if list_:
+        with user_errors(TaskError):
+            _list_tasks(as_json)
+        return
+    with user_errors(TaskError, ValueError):
+        if not tasks:
+            raise ValueError("name at least one task (tandem collect --list shows them)")
+        if out is None:
+            raise ValueError("--out DATASET is required")
+        cams = [c.strip() for c in cameras.split(",") if c.strip()]
+        known = ALL_CAMERAS.split(",")
+        bad = [c for c in cams if c not in known]
+        if bad or not cams:
+            raise ValueError(f"--cameras: unknown {bad or cameras!r}; robot cameras: {', '.join(known)}")
+        if image_size % 2:
+            raise ValueError(f"--image-size must be even (H.264 yuv420p), got {image_size}")
+        names = [load_task(t).name if not t.endswith((".yaml", ".yml")) else t for t in tasks]
+    opts = CollectOptions(
+        fps=fps,
+        image_size=image_size,
+        cameras=tuple(cams),
+        vary=not no_variation,
+        paraphrase=paraphrase,
+        keep_failures=keep_failures,
+    )
+    interactive = sys.stdout.isatty() and not as_json
+
+    def on_event(kind: str, data: dict) -> None:
+        if interactive:
+            return
+        # Plain lines when not on a terminal (logs, tests waiting on progress).
+        if kind == "episode":
+            kept = f"kept as episode {data['episode_index']}" if data.get("kept") else "dropped"
+            print(f"episode {data['task']} seed {data['seed']}: success={data['success']} {kept}", flush=True)
+        elif kind == "worker":
+            print(f"worker {data['pid']} started", flush=True)
+        elif kind == "retry":
+            print(f"retry {data['task']} seed {data['seed']}: {data['why']}", flush=True)
+
+    with user_errors(DatasetError, TaskError):
+        summary = run_collect(
+            names, episodes, out, opts, seed=seed, workers=workers, ray_address=ray,
+            progress=interactive, on_event=on_event,
+        )  # fmt: skip
+    short = any(t["kept"] < episodes for t in summary.per_task.values())
+    if as_json:
+        from dataclasses import asdict
+
+        print(json.dumps(asdict(summary)))
+    else:
+        rate = summary.episodes / max(summary.wall_s / 60, 1e-9)
+        console.print(
+            f"[bold]{summary.episodes}[/] episodes written ({summary.total_episodes} in {out}), "
+            f"success {summary.succeeded}/{summary.attempted}, {rate:.1f} episodes/min"
+        )
+        for name, t in summary.per_task.items():
+            console.print(f"  {name}: {t['kept']} kept, {t['succeeded']}/{t['attempted']} succeeded")
+    if short:
+        raise typer.Exit(1)

@@ -1,0 +1,181 @@
+"""One demonstration: reset the task's scene with the episode's seed and perturbations, run the expert
+through the normal Runtime (monitors judge every call), judge the task's predicates, record it."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from envs.predicates import evaluate
+from eval.datasets.recorder import Recorder
+from eval.datasets.writer import EpisodeData
+from skills.tasks import TaskSpec, load_task
+from skills.tasks.sampling import expert_of, sample_perturbations
+
+
+@dataclass
+class EpisodeEnv:
+    """A built env for a task's scene, reused across episodes, and its scene-jitter applier."""
+
+    env: Any
+    jitter: Any
+
+    @classmethod
+    def build(cls, task: TaskSpec) -> EpisodeEnv:
+        from envs.lab.env import G1LabEnv
+        from envs.lab.variation import SceneJitter
+
+        env = G1LabEnv(scene=task.scene_config(), seed=0)
+        return cls(env, SceneJitter(env))
+
+    def close(self) -> None:
+        self.env.close()
+
+
+_ENVS: dict[str, EpisodeEnv] = {}
+
+
+def env_for(task: TaskSpec) -> EpisodeEnv:
+    """The process's env for this task's scene (built once per scene and distractor set)."""
+    e = _ENVS.get(task.scene_key)
+    if e is None:
+        e = _ENVS[task.scene_key] = EpisodeEnv.build(task)
+    return e
+
+
+def perturbations_for(e: EpisodeEnv, task: TaskSpec, seed: int, vary: bool, paraphrase: bool) -> dict:
+    m = e.env.model
+    rgba = {n: m.geom_rgba[m.geom(n).id].tolist() for n in task.scene_config().objects}
+    return sample_perturbations(
+        task, seed, list(e.env.embodiment.cameras), e.jitter.lights, rgba, vary=vary, paraphrase=paraphrase
+    )
+
+
+def reset(e: EpisodeEnv, seed: int, p: dict[str, Any]) -> None:
+    """The episode's starting world: poses from the seed, then the recorded scene perturbations."""
+    e.env.reset(seed)
+    e.jitter.apply(cameras=p["cameras"], lighting=p["lighting"], colours=p["colours"], aside=p["aside"])
+
+
+def judge(task: TaskSpec, world) -> tuple[bool, list[str]]:
+    """The task's success predicates on a world state: all must hold."""
+    ok, details = True, []
+    for check in task.success:
+        good, detail = evaluate(world, check.predicate, check.params)
+        ok &= good
+        details.append(f"{check.predicate}: {detail}")
+    return ok, details
+
+
+@dataclass
+class EpisodeResult:
+    task: str
+    seed: int
+    success: bool
+    reason: str
+    data: EpisodeData | None
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    sim_s: float = 0.0
+    wall_s: float = 0.0
+    render_s: float = 0.0
+    error: str | None = None
+
+
+def record_episode(
+    task_name: str,
+    seed: int,
+    *,
+    fps: int,
+    image_size: int,
+    cameras: list[str],
+    video_dir: Path,
+    vary: bool = True,
+    paraphrase: bool = False,
+) -> EpisodeResult:
+    """Run and record one episode in this process. Never raises for an episode's own failure."""
+    from agent.runtime import Runtime
+    from skills.controllers.variation import expert_variation
+
+    task = load_task(task_name)
+    e = env_for(task)
+    p = perturbations_for(e, task, seed, vary, paraphrase)
+    reset(e, seed, p)
+    world = e.env.world_state()
+    p["object_poses"] = {
+        n: [*o.pos, round(float(_yaw(o.quat)), 5)] for n, o in world.objects.items() if n not in p["aside"]
+    }
+    rt = Runtime(e.env)
+    rec = Recorder(e.env, fps, cameras, image_size, video_dir, f"{task.name}-{seed}")
+    t0 = time.perf_counter()
+    error = None
+    try:
+        rec.attach(rt)
+        with expert_variation(expert_of(p)):
+            prev: list[str] = []
+            for i, call in enumerate(task.calls):
+                cid = f"{i}_{call.skill}"
+                rt.call(cid, call.skill, call.args, after=prev)
+                prev = [cid]
+            rt.run_until_event(max_sim_s=task.max_sim_s)
+        arrays = rec.finish()
+    except Exception:
+        rec.abort()
+        error = traceback.format_exc()
+        arrays = None
+    wall = time.perf_counter() - t0
+    outcomes = [
+        {"call": o.call_id, "skill": o.skill, "status": o.status, "reason": o.reason} for o in rt.outcomes
+    ]
+    calls_ok = len(outcomes) == len(task.calls) and all(o["status"] == "success" for o in outcomes)
+    ok, details = judge(task, rt.world)
+    success = error is None and calls_ok and ok
+    failed = next((o for o in outcomes if o["status"] != "success"), None)
+    if error is not None:
+        reason = f"error: {error.strip().splitlines()[-1]}"
+    elif failed is not None:
+        reason = f"{failed['skill']}: {failed['reason']}"
+    elif not calls_ok:
+        reason = "not every call was decided within max_sim_s"
+    else:
+        reason = "; ".join(details)
+    data = None
+    if arrays is not None:
+        data = EpisodeData(
+            instruction=p["instruction"],
+            state=arrays["state"],
+            action=arrays["action"],
+            base_velocity=arrays["base_velocity"],
+            videos=arrays["videos"],
+            image_stats=arrays["image_stats"],
+            extras={
+                "task_name": task.name,
+                "seed": seed,
+                "success": success,
+                "reason": reason,
+                "outcomes": outcomes,
+                "sim_time_s": round(rt.world.time_s, 4),
+                "perturbations": p,
+            },
+        )
+    return EpisodeResult(
+        task=task.name,
+        seed=seed,
+        success=success,
+        reason=reason,
+        data=data,
+        outcomes=outcomes,
+        sim_s=rt.world.time_s,
+        wall_s=wall,
+        render_s=rec.render_s,
+        error=error,
+    )
+
+
+def _yaw(quat: list[float]) -> float:
+    import math
+
+    w, x, y, z = quat
+    return math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))

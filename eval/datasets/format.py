@@ -1,0 +1,115 @@
+"""The layout and features of a Tandem dataset: LeRobot v2.1 plus GR00T's meta/modality.json.
+
+/work/wt/DATASET-CONTRACT.md (docs/datasets.md) is the published form of this; readers are written from
+that page, not from this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from envs.robots.g1 import g1_constants as g1
+
+CODEBASE_VERSION = "v2.1"
+ROBOT_TYPE = "unitree_g1"
+CHUNKS_SIZE = 1000
+DATA_PATH = "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
+VIDEO_PATH = "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4"
+META = "meta"
+INFO = "meta/info.json"
+EPISODES = "meta/episodes.jsonl"
+TASKS = "meta/tasks.jsonl"
+EPISODES_STATS = "meta/episodes_stats.jsonl"
+MODALITY = "meta/modality.json"
+
+STATE = "observation.state"
+ACTION = "action"
+BASE_VELOCITY = "action.base_velocity"
+IMAGE_PREFIX = "observation.images."
+VIDEO_CODEC = "h264"
+PIX_FMT = "yuv420p"
+SCALARS = ("timestamp", "frame_index", "episode_index", "index", "task_index", "next.done")
+
+JOINT_NAMES = [j for joints in g1.GROUP_JOINTS.values() for j in joints]
+
+
+def image_key(camera: str) -> str:
+    return IMAGE_PREFIX + camera
+
+
+def data_file(episode_index: int) -> str:
+    return DATA_PATH.format(episode_chunk=episode_index // CHUNKS_SIZE, episode_index=episode_index)
+
+
+def video_file(episode_index: int, key: str) -> str:
+    return VIDEO_PATH.format(
+        episode_chunk=episode_index // CHUNKS_SIZE, video_key=key, episode_index=episode_index
+    )
+
+
+def features(cameras: list[str], image_size: int, fps: int) -> dict[str, dict[str, Any]]:
+    """info.json's features: dtype, shape, names (and video info for the cameras)."""
+    out: dict[str, dict[str, Any]] = {
+        STATE: {"dtype": "float32", "shape": [g1.STATE_DIM], "names": JOINT_NAMES},
+        ACTION: {"dtype": "float32", "shape": [g1.STATE_DIM], "names": JOINT_NAMES},
+        BASE_VELOCITY: {"dtype": "float32", "shape": [3], "names": ["vx", "vy", "yaw_rate"]},
+    }
+    for cam in cameras:
+        out[image_key(cam)] = {
+            "dtype": "video",
+            "shape": [image_size, image_size, 3],
+            "names": ["height", "width", "channel"],
+            "info": {
+                "video.fps": float(fps),
+                "video.height": image_size,
+                "video.width": image_size,
+                "video.channels": 3,
+                "video.codec": VIDEO_CODEC,
+                "video.pix_fmt": PIX_FMT,
+                "video.is_depth_map": False,
+                "has_audio": False,
+            },
+        }
+    out["timestamp"] = {"dtype": "float32", "shape": [1], "names": None}
+    for k in ("frame_index", "episode_index", "index", "task_index"):
+        out[k] = {"dtype": "int64", "shape": [1], "names": None}
+    out["next.done"] = {"dtype": "bool", "shape": [1], "names": None}
+    return out
+
+
+def modality(cameras: list[str]) -> dict[str, Any]:
+    """GR00T's meta/modality.json: the 43-D state and action split into the G1's joint groups."""
+    groups: dict[str, dict[str, int]] = {}
+    start = 0
+    for name, joints in g1.GROUP_JOINTS.items():
+        groups[name] = {"start": start, "end": start + len(joints)}
+        start += len(joints)
+    return {
+        "state": groups,
+        "action": {k: dict(v) for k, v in groups.items()},
+        "video": {cam: {"original_key": image_key(cam)} for cam in cameras},
+        "annotation": {"human.task_description": {"original_key": "task_index"}},
+    }
+
+
+def info(features_: dict[str, Any], fps: int) -> dict[str, Any]:
+    """info.json of an empty dataset; the writer fills in the totals."""
+    return {
+        "codebase_version": CODEBASE_VERSION,
+        "robot_type": ROBOT_TYPE,
+        "total_episodes": 0,
+        "total_frames": 0,
+        "total_tasks": 0,
+        "total_videos": 0,
+        "total_chunks": 0,
+        "chunks_size": CHUNKS_SIZE,
+        "fps": fps,
+        "splits": {},
+        "data_path": DATA_PATH,
+        "video_path": VIDEO_PATH,
+        "features": features_,
+    }
+
+
+def video_keys(features_: dict[str, Any]) -> list[str]:
+    return [k for k, f in features_.items() if f.get("dtype") == "video"]
