@@ -49,8 +49,13 @@ class Chat:
         planner: str = "offline",
         planner_options: dict[str, Any] | None = None,
         console: Console | None = None,
+        manipulation: str = "scripted",
     ) -> None:
         from envs.registry import make_scene
+        from skills.policies.manipulation import resolve
+
+        resolve(manipulation)  # a bad backend fails when the chat starts, not at the first task
+        self.manipulation = manipulation
 
         self.console = console or Console()
         self.scene, self.seed, self.planner = scene, seed, planner
@@ -149,6 +154,7 @@ class Chat:
             seed=self.seed,
             planner=self.planner,
             planner_options=dict(self.planner_options),
+            manipulation=self.manipulation,
         )
         session = RunSession(cfg, env=self.env, reset_env=False)
         self.view = LiveView(goal)

@@ -17,6 +17,7 @@ from agent.dispatcher import ActiveCall, Call, Dispatcher, GroupsBusy, make_call
 from agent.monitors import MonitorConfig, Monitors
 from agent.outcome import Outcome
 from envs.base import Env, Observation, WorldState
+from skills.policies.manipulation import Manipulation
 from skills.spec import SceneNames, Verdict
 
 Hook = Callable[["Runtime"], None]
@@ -25,8 +26,16 @@ Hook = Callable[["Runtime"], None]
 class Runtime:
     """Runs skill calls on an env until monitors report what happened to them."""
 
-    def __init__(self, env: Env, monitors: MonitorConfig | None = None, faults: Iterable[Any] = ()) -> None:
+    def __init__(
+        self,
+        env: Env,
+        monitors: MonitorConfig | None = None,
+        faults: Iterable[Any] = (),
+        manipulation: Manipulation | None = None,
+    ) -> None:
         self.env = env
+        self.manipulation = manipulation  # who runs pick/place (None: the skills' scripted executors)
+        self.upcoming: list[tuple[str, dict[str, Any]]] = []  # plan steps after the queued ones
         self.monitors = Monitors(env, monitors)
         self.dispatcher = Dispatcher()
         self.faults = list(faults)
@@ -70,7 +79,7 @@ class Runtime:
     def _start(self, call: Call) -> None:
         for fault in self.faults:
             fault.before_start(self, call)
-        executor = call.spec.executor(self.env, call.args)
+        executor = self._executor(call)
         for fault in self.faults:
             executor = fault.wrap(call, executor)
         self.world = self.env.world_state()
@@ -85,6 +94,14 @@ class Runtime:
         self.dispatcher.active[call.id] = active
         for hook in self.on_start:
             hook(active)
+
+    def _executor(self, call: Call):
+        if self.manipulation is not None:
+            ahead = [(c.spec.name, c.raw_args) for c in self.dispatcher.pending] + self.upcoming
+            executor = self.manipulation.executor(self.env, call.spec.name, call.args, ahead)
+            if executor is not None:
+                return executor
+        return call.spec.executor(self.env, call.args)
 
     def _finish(self, a: ActiveCall, verdict: Verdict) -> Outcome:
         a.executor.close()

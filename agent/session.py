@@ -16,6 +16,7 @@ from agent.records import RunRecord, runs_root
 from agent.system_one import SystemOne
 from planner.backend import PlannerBackend
 from planner.graph import GraphContext, build_graph
+from skills.policies.manipulation import resolve as resolve_manipulation
 
 META = "meta.json"
 CHECKPOINTS = "checkpoints.sqlite"
@@ -32,6 +33,9 @@ class RunConfig:
     faults: list[str] = field(default_factory=list)
     planner: str = "offline"
     planner_options: dict[str, Any] = field(default_factory=dict)
+    manipulation: str = (
+        "scripted"  # who runs pick/place: scripted, policy:CKPT (skills/policies/manipulation.py)
+    )
 
 
 def make_backend(cfg: RunConfig, record: RunRecord) -> PlannerBackend:
@@ -80,7 +84,12 @@ class RunSession:
             self.env.reset(seed=cfg.seed)
         self._abort = False
         self.listeners: list[Any] = []
-        self.system_one = SystemOne(self.env, [parse_fault(f) for f in cfg.faults], emit=self.emit)
+        self.system_one = SystemOne(
+            self.env,
+            [parse_fault(f) for f in cfg.faults],
+            emit=self.emit,
+            manipulation=resolve_manipulation(cfg.manipulation),
+        )
         self.system_one.on_tick.append(self._check_abort)
         self.backend = make_backend(cfg, self.record)
         self._conn = sqlite3.connect(self.record.dir / CHECKPOINTS, check_same_thread=False)
@@ -200,6 +209,7 @@ class RunSession:
             "seed": self.cfg.seed,
             "scene": self.cfg.scene,
             "planner": self.cfg.planner,
+            "manipulation": self.cfg.manipulation,
             "record": str(self.record.dir),
             "final_world": world.to_dict(),
         } | ({"planner_usage": self.backend.usage()} if hasattr(self.backend, "usage") else {})

@@ -11,6 +11,7 @@ from agent.runtime import Runtime
 from envs.base import WorldState
 from planner.backend import Wave
 from planner.schema import Plan
+from skills.policies.manipulation import Manipulation
 
 TickHook = Callable[[Runtime], None]
 StartHook = Callable[[ActiveCall], None]
@@ -29,8 +30,10 @@ class SystemOne:
         faults: list[Any] | None = None,
         monitors: MonitorConfig | None = None,
         emit: Callable[[str, dict[str, Any]], None] | None = None,
+        manipulation: Manipulation | None = None,
     ) -> None:
         self.env = env
+        self.manipulation = manipulation
         self.faults = faults or []
         self.monitors = monitors
         self.emit = emit or (lambda kind, data: None)
@@ -41,7 +44,7 @@ class SystemOne:
         return self.env.world_state()
 
     def run_wave(self, plan: Plan, done: set[str]) -> Wave:
-        rt = Runtime(self.env, self.monitors, self.faults)
+        rt = Runtime(self.env, self.monitors, self.faults, self.manipulation)
         rt.on_tick.extend(self.on_tick)
         rt.on_start.append(
             lambda a: self.emit(
@@ -59,6 +62,8 @@ class SystemOne:
         for step in plan.steps:
             if step.id not in done and all(dep in done for dep in step.after):
                 rt.call(step.id, step.skill, step.args)
+            elif step.id not in done:
+                rt.upcoming.append((step.skill, step.args))
         outcomes = []
         while True:
             decided = rt.run_until_event()

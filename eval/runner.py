@@ -193,6 +193,7 @@ def execute(ep_dict: dict[str, Any], runs_dir: str) -> dict[str, Any]:
             faults=list(ep.faults),
             planner=ep.planner,
             planner_options=ep.planner_options(),
+            manipulation=ep.manipulation,
         )
         t_init = time.perf_counter()
         session = RunSession(cfg, run_id=ep.run_id, root=Path(runs_dir), env=env)

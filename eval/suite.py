@@ -170,6 +170,7 @@ class Episode:
     faults: tuple[str, ...]
     time_budget_s: float
     case: dict[str, Any]  # the case as data (subgoals, success, expect) for metrics in the worker
+    manipulation: str = "scripted"  # who runs pick/place (one backend per results directory)
 
     @property
     def key(self) -> tuple[str, str, str, str, str, int]:
@@ -183,12 +184,15 @@ class Episode:
             parts.append(Path(self.prompt).stem)
         if self.model:
             parts.append(self.model)
+        if self.manipulation != "scripted":
+            parts.append(self.manipulation)
         return "/".join(parts)
 
     @property
     def run_id(self) -> str:
         """A stable run folder name, the same for a rerun of the same cell."""
-        digest = hashlib.sha1(json.dumps(self.key).encode()).hexdigest()[:8]
+        named = self.key if self.manipulation == "scripted" else (*self.key, self.manipulation)
+        digest = hashlib.sha1(json.dumps(named).encode()).hexdigest()[:8]
         return f"{self.suite}.{self.case_id}.s{self.seed}.{self.planner}.{digest}"
 
     def planner_options(self) -> dict[str, Any]:
@@ -294,6 +298,7 @@ def expand(
     models: list[str] | None = None,
     seeds: list[int] | None = None,
     cases: list[str] | None = None,
+    manipulation: str = "scripted",
 ) -> list[Episode]:
     """The matrix planner x prompt x model x seed x case, in a stable order. Flags override suite defaults."""
     out: list[Episode] = []
@@ -328,6 +333,7 @@ def expand(
                                         "success": [list(c) for c in case.success],
                                         "expect": case.expect,
                                     },
+                                    manipulation=manipulation,
                                 )
                             )
     if cases:

@@ -12,6 +12,9 @@ def chat(
     seed: Annotated[int | None, typer.Option("--seed", help="scene randomization seed")] = 0,
     scene: Annotated[str, typer.Option("--scene", help="scene name or YAML path")] = "g1_lab",
     planner: Annotated[str, typer.Option("--planner", help="offline (recipes) or llm")] = "offline",
+    manipulation: Annotated[
+        str, typer.Option("--manipulation", help="who runs pick/place: scripted or policy:CHECKPOINT_DIR")
+    ] = "scripted",
 ) -> None:
     """Talk to the robot: type a task ("prepare elephant toothpaste"), corrections while it works
     ("use the left hand", "stop"), or /help for commands."""
@@ -23,8 +26,8 @@ def chat(
     from envs.scene_schema import SceneError
 
     console = Console(highlight=False)
-    with user_errors(SceneError, AssetError, ValueError):
-        session = Chat(scene=scene, seed=seed, planner=planner, console=console)
+    with user_errors(SceneError, AssetError, ValueError, FileNotFoundError):
+        session = Chat(scene=scene, seed=seed, planner=planner, console=console, manipulation=manipulation)
     console.print("[bold]tandem chat[/] — a task, a correction, or /help. Ctrl-D or /quit to leave.")
     if not sys.stdin.isatty():
         for line in sys.stdin:

@@ -86,14 +86,19 @@ def run(
         typer.Option("--rerun-errors", help="on resume, run again the episodes that crashed or timed out"),
     ] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="show the progress bar")] = True,
+    manipulation: Annotated[
+        str, typer.Option("--manipulation", help="who runs pick/place: scripted or policy:CHECKPOINT_DIR")
+    ] = "scripted",
 ) -> None:
     """Run every episode of the matrix planner x prompt x model x seed x case not yet in the results."""
     from eval.runner import run_eval
     from eval.suite import SuiteError, expand, load_suite
+    from skills.policies.manipulation import resolve as resolve_manipulation
 
-    with user_errors(SuiteError, ValueError):
+    with user_errors(SuiteError, ValueError, FileNotFoundError):
         loaded = [load_suite(s) for s in suites]
-        episodes = expand(loaded, planner, prompt, model, parse_seeds(seeds), case)
+        resolve_manipulation(manipulation)  # a bad backend or checkpoint fails here, not in every worker
+        episodes = expand(loaded, planner, prompt, model, parse_seeds(seeds), case, manipulation)
     if prompt and "llm" not in (planner or [s.defaults.planner for s in loaded]):
         console.print("[yellow]note:[/] --prompt only changes the LLM planner (--planner llm)")
     out = out or Path("eval_results") / "+".join(s.name for s in loaded)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli import chat, collect, dataset, groot, run, runs, scene, skill
+from agent.cli import chat, collect, dataset, groot, run, runs, scene, skill, train
 from agent.cli import eval as eval_cli
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.add_typer(eval_cli.app, name="eval")
 app.command("collect")(collect.collect)
 app.add_typer(dataset.app, name="dataset")
 app.add_typer(groot.app, name="groot")
+app.command("train")(train.train)
 app.command("skills")(skill.list_skills)
 app.command("skill", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     skill.run_skill

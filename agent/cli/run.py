@@ -54,6 +54,9 @@ def run(
     fallback: Annotated[
         str | None, typer.Option("--fallback", help="offline (default) or none, when the LLM fails")
     ] = None,
+    manipulation: Annotated[
+        str, typer.Option("--manipulation", help="who runs pick/place: scripted or policy:CHECKPOINT_DIR")
+    ] = "scripted",
 ) -> None:
     """Plan a task with the planner (offline recipes by default) and run it on the simulated G1.
 
@@ -93,6 +96,7 @@ def run(
                     faults=inject or [],
                     planner="llm" if llm or planner == "llm" else planner,
                     planner_options=options,
+                    manipulation=manipulation,
                 )
             )
     writer = None

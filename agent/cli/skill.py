@@ -84,6 +84,9 @@ def run_skill(
         list[str] | None, typer.Option("--inject", help="fault, e.g. drop:hand=right,after=1 (repeatable)")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the outcome as JSON")] = False,
+    manipulation: Annotated[
+        str, typer.Option("--manipulation", help="who runs pick/place: scripted or policy:CHECKPOINT_DIR")
+    ] = "scripted",
 ) -> None:
     """Run one skill in a fresh scene: `tandem skill pick --object red_block --hand right --seed 3`.
 
@@ -93,15 +96,18 @@ def run_skill(
     from agent.faults import FaultError, parse_fault
     from agent.records import RunRecord
     from agent.runtime import Runtime
+    from skills.policies.manipulation import resolve as resolve_manipulation
     from skills.registry import get_skill
 
     with user_errors(ValueError, KeyError, FaultError):
         get_skill(name)
         args = _parse_skill_args(list(ctx.args))
         faults = [parse_fault(f) for f in inject or []]
+    with user_errors(ValueError, FileNotFoundError):
+        backend = resolve_manipulation(manipulation)
     env = _env(scene, seed)
     record = RunRecord()
-    rt = Runtime(env, faults=faults)
+    rt = Runtime(env, faults=faults, manipulation=backend)
     with user_errors(ValueError, KeyError):
         call = rt.call("c1", name, args)
     record.event(
@@ -112,6 +118,7 @@ def run_skill(
         seed=seed,
         scene=scene,
         faults=inject or [],
+        manipulation=manipulation,
     )
     writer = None
     if video is not None:
@@ -138,6 +145,7 @@ def run_skill(
         "sim_time_s": round(rt.world.time_s, 3),
         "wall_time_s": round(wall, 3),
         "seed": seed,
+        "manipulation": manipulation,
         "run_id": record.run_id,
         "video": str(video) if video else None,
     }

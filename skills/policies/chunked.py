@@ -5,9 +5,7 @@ several control ticks to answer. The executor plays the current chunk one action
 the next one in a background thread before the current one runs out, and, when an answer is late,
 keeps holding its last targets: the control loop (and every other executor) never waits for it.
 
-A policy that must read the simulator (render a camera) does so on the control thread: when it has a
-``request(obs, world)`` method, that is called there and returns the work to run off it. An inference
-that raises ends the call: ``error`` says why and the monitors fail it (``policy_error``).
+An inference that raises ends the call: ``error`` says why and the monitors fail it (``policy_error``).
 
 A policy's targets are not trusted to be smooth (a chunk may start far from where the arm is, and
 consecutive chunks need not join up): groups given a ``SpeedLimit`` have their targets moved towards
@@ -29,7 +27,11 @@ from envs.base import Observation, WorldState
 
 
 class ChunkPolicy(Protocol):
-    """Maps an observation to a chunk of actions, ``{group: (H, group_size)}``."""
+    """Maps an observation to a chunk of actions, ``{group: (H, group_size)}``.
+
+    A policy that needs camera frames also defines ``capture(obs, world) -> Observation``: the executor
+    calls it on the control thread (renderers belong to it) and passes its result to ``infer``.
+    """
 
     groups: tuple[str, ...]
 
@@ -91,12 +93,13 @@ class ChunkedPolicyExecutor:
         self._chunk, self._queued, self._i, self._ticks, self.late_ticks = None, None, 0, 0, 0
         self._target = {g: obs.state[lim.state_index].copy() for g, lim in self.limits.items()}
         self._t = obs.time_s
-        self._submit(obs, world)
+        self._request(obs, world)
 
-    def _submit(self, obs: Observation, world: WorldState) -> None:
-        request = getattr(self.policy, "request", None)
-        job = request(obs, world) if request is not None else partial(self.policy.infer, obs, world)
-        self._pending = self._pool.submit(_timed, job)
+    def _request(self, obs: Observation, world: WorldState) -> None:
+        capture = getattr(self.policy, "capture", None)
+        if capture is not None:
+            obs = capture(obs, world)
+        self._pending = self._pool.submit(_timed, partial(self.policy.infer, obs, world))
         self._submitted_at = self._ticks
 
     def _chunk_len(self) -> int:
@@ -126,7 +129,7 @@ class ChunkedPolicyExecutor:
             self._chunk, self._queued, self._i = self._queued, None, 0
         left = self._chunk_len() - self._i
         if self._pending is None and self._queued is None and left <= self.prefetch_at:
-            self._submit(obs, world)
+            self._request(obs, world)
         dt, self._t = obs.time_s - self._t, obs.time_s
         if left <= 0:
             self.late_ticks += 1

@@ -10,7 +10,8 @@ made absolute where the mapping says the values are relative, and resampled from
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -20,6 +21,12 @@ from skills.policies.groot.client import GrootClient
 from skills.policies.groot.embodiment import GrootEmbodiment
 
 DEFAULT_K = 8  # actions executed per chunk of 16, as GR00T's examples do
+
+
+@dataclass(frozen=True)
+class GrootObservation(Observation):
+    frames: dict[str, np.ndarray] = field(default_factory=dict)  # wire camera -> (H, W, 3) uint8
+    states: dict[str, np.ndarray] = field(default_factory=dict)  # wire state group -> (D,)
 
 
 class GrootPolicy:
@@ -67,17 +74,18 @@ class GrootPolicy:
         self._state_keys = spec.state_keys or list(embodiment.state)
         self.ticks_per_action = 1.0 / (embodiment.fps * env.control_dt)
 
-    def request(self, obs: Observation, world: WorldState) -> Callable[[], dict[str, np.ndarray]]:
-        """Gather the inputs now (control thread); the returned job asks the server (worker thread)."""
+    def capture(self, obs: Observation, world: WorldState) -> GrootObservation:
+        """The request's inputs, gathered on the control thread (renderers belong to it)."""
         w, h = self.emb.image_size
         frames = {key: self.env.render(cam, w, h) for key, cam in self._cameras.items()}
-        states = {
-            k: np.asarray(obs.state[self.emb.state_slice(k)], dtype=np.float64) for k in self._state_keys
-        }
-        return lambda: self._infer(frames, states)
+        states = {k: np.asarray(obs.state[self.emb.state_slice(k)], dtype=np.float64) for k in self._state_keys}
+        return GrootObservation(obs.time_s, obs.state, obs.velocity, obs.base_pose, frames=frames, states=states)
 
     def infer(self, obs: Observation, world: WorldState) -> dict[str, np.ndarray]:
-        return self.request(obs, world)()
+        """Ask the server (off the control thread, after ``capture``)."""
+        if not isinstance(obs, GrootObservation):
+            obs = self.capture(obs, world)
+        return self._infer(obs.frames, obs.states)
 
     def _infer(
         self, frames: Mapping[str, np.ndarray], states: Mapping[str, np.ndarray]

@@ -1,0 +1,170 @@
+"""Who does the arms' work in manipulation skills: the scripted controllers or a learned policy.
+
+A backend is chosen by a string, ``--manipulation SPEC`` on the CLI: ``scripted`` (the default),
+``policy:CKPT`` (a Tandem VLA checkpoint run in-process) or a scheme another module registers with
+``register_scheme(prefix, factory)`` (e.g. ``groot://HOST:PORT``). A backend answers for the skills it
+knows (pick, place) and leaves the rest to the skills' own executors. The judges never change: a pick
+run by a policy succeeds when the physics says the object is held and lifted.
+
+The policy is told what to do in words, rendered from the call and the plan around it: a pick whose
+object is placed next is "move the red block to the yellow zone" (the task the demonstrations were
+recorded under), a place is the same sentence, a lone pick is "pick up the red block".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any, Protocol
+
+from envs.base import Observation, WorldState
+from skills.executor import Executor
+
+Upcoming = Sequence[tuple[str, Any]]  # (skill, args) of the plan's calls still to come
+
+
+class Manipulation(Protocol):
+    name: str
+
+    def executor(self, env, skill: str, args: Any, upcoming: Upcoming = ()) -> Executor | None:
+        """An executor for this call, or None to run the skill's own (scripted) executor."""
+
+
+class Scripted:
+    name = "scripted"
+
+    def executor(self, env, skill: str, args: Any, upcoming: Upcoming = ()) -> Executor | None:
+        return None
+
+
+_SCHEMES: dict[str, Callable[[str], Manipulation]] = {}
+
+
+def register_scheme(prefix: str, factory: Callable[[str], Manipulation]) -> None:
+    """``factory(spec)`` builds a backend from a spec starting with ``prefix`` (the whole spec is passed)."""
+    _SCHEMES[prefix] = factory
+
+
+def schemes() -> list[str]:
+    return sorted(_SCHEMES)
+
+
+def resolve(spec: str | None) -> Manipulation:
+    """The backend a ``--manipulation`` string names; a clear error for one nobody registered."""
+    spec = (spec or "scripted").strip()
+    for prefix in sorted(_SCHEMES, key=len, reverse=True):
+        if spec == prefix or (prefix[-1] in ":/" and spec.startswith(prefix)):
+            return _SCHEMES[prefix](spec)
+    raise ValueError(f"unknown manipulation backend '{spec}'; use one of: {', '.join(schemes())}")
+
+
+def words(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def instruction_for(skill: str, args: Any, upcoming: Upcoming = ()) -> str:
+    """The sentence a language-conditioned policy gets for a pick or place call."""
+    if skill == "place":
+        return f"move the {words(args.object)} to the {words(args.location)}"
+    nxt = next(
+        (
+            a
+            for s, a in upcoming
+            if s == "place" and a.get("object") == args.object and a.get("hand", "right") == args.hand
+        ),
+        None,
+    )
+    if nxt is not None:
+        return f"move the {words(args.object)} to the {words(nxt['location'])}"
+    return f"pick up the {words(args.object)}"
+
+
+# ----------------------------------------------------------------- when a policy-run call has done its part
+LIFTED_M = 0.05  # the pick judge's lift
+SETTLE_TICKS = 25  # a condition must hold this long (0.5 s at 50 Hz) before the call is over
+
+
+def picked(args: Any) -> Callable[[WorldState, WorldState], bool]:
+    def done(start: WorldState, world: WorldState) -> bool:
+        lift = world.objects[args.object].pos[2] - start.objects[args.object].pos[2]
+        return world.robot.holding.get(args.hand) == args.object and lift >= LIFTED_M
+
+    return done
+
+
+def released(args: Any) -> Callable[[WorldState, WorldState], bool]:
+    def done(start: WorldState, world: WorldState) -> bool:
+        return world.objects[args.object].held_by is None
+
+    return done
+
+
+class UntilExecutor:
+    """Runs a chunked policy until the call's part of the task shows in the world (held for
+    ``SETTLE_TICKS``) or its tick budget is spent; the skill's judge then decides from the physics."""
+
+    def __init__(self, inner, until: Callable[[WorldState, WorldState], bool]) -> None:
+        self.inner, self.until = inner, until
+        self.groups = inner.groups
+        self._start: WorldState | None = None
+        self._held = 0
+
+    @property
+    def policy(self):
+        return self.inner.policy
+
+    def reset(self, obs: Observation, world: WorldState) -> None:
+        self._start, self._held = world, 0
+        self.inner.reset(obs, world)
+
+    def act(self, obs: Observation, world: WorldState):
+        assert self._start is not None
+        self._held = self._held + 1 if self.until(self._start, world) else 0
+        return self.inner.act(obs, world)
+
+    @property
+    def finished(self) -> bool:
+        return self._held >= SETTLE_TICKS or self.inner.finished
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@cache
+def _load(path: str):
+    from skills.policies.vla.policy import VLAPolicy
+
+    return VLAPolicy.load(path, device="cpu", merge=True)
+
+
+class PolicyManipulation:
+    """``policy:CKPT``: pick and place run by a Tandem VLA checkpoint, in this process, on the CPU."""
+
+    def __init__(self, spec: str, execute: int = 8) -> None:
+        self.name = spec
+        self.checkpoint = spec.split(":", 1)[1]
+        if not self.checkpoint:
+            raise ValueError("--manipulation policy:CKPT needs a checkpoint folder after 'policy:'")
+        self.execute = execute
+        self.policy = _load(self.checkpoint)
+
+    def executor(self, env, skill: str, args: Any, upcoming: Upcoming = ()) -> Executor | None:
+        if skill not in ("pick", "place"):
+            return None
+        from skills.controllers.trajectory import MAX_JOINT_SPEED
+        from skills.library.common import arm_and_hand
+        from skills.policies.chunked import ChunkedPolicyExecutor, SpeedLimit
+        from skills.policies.vla.chunk_policy import VLAChunkPolicy
+        from skills.registry import get_skill
+
+        groups = arm_and_hand(args)
+        chunk = VLAChunkPolicy(self.policy, env, instruction_for(skill, args, upcoming), groups, self.execute)
+        limits = {g: SpeedLimit(env.embodiment.groups[g].state_index, MAX_JOINT_SPEED) for g in groups}
+        inner = ChunkedPolicyExecutor(
+            chunk, steps=round(get_skill(skill).timeout_s / env.control_dt), prefetch_at=2, limits=limits
+        )
+        return UntilExecutor(inner, picked(args) if skill == "pick" else released(args))
+
+
+register_scheme("scripted", lambda spec: Scripted())
+register_scheme("policy:", PolicyManipulation)

@@ -1,0 +1,145 @@
+"""VLAPolicy: a Tandem VLA with its normalization and instruction vectors, saved as one checkpoint folder.
+
+A checkpoint is ``config.json`` + ``model.safetensors`` + ``stats.json`` + ``instructions.json``, and for
+a LoRA run an ``adapter/`` folder written by peft (``model.safetensors`` then holds the frozen base
+weights, so the folder is complete on its own). ``predict`` maps raw frames, joint vectors and
+instruction texts to raw joint-target chunks; everything in between is the processor's job.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from skills.policies.vla.configuration_vla import G1, VLAConfig
+from skills.policies.vla.language import InstructionBank
+from skills.policies.vla.modeling_vla import VLAModel
+from skills.policies.vla.processor_vla import Normalizer, check_images, prepare_images
+
+MODEL_FILE = "model.safetensors"
+ADAPTER_DIR = "adapter"
+INSTRUCTIONS_FILE = "instructions.json"
+SAMPLE_SEED = 0  # inference noise is seeded: the same observation always gives the same chunk
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def base_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The base model's weights, also from inside a peft wrapper (adapter weights left out)."""
+    from peft import PeftModel
+
+    if not isinstance(model, PeftModel):
+        return {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    out = {}
+    for k, v in model.get_base_model().state_dict().items():
+        if "lora_" in k:
+            continue
+        out[k.replace(".base_layer.", ".")] = v.detach().contiguous()
+    return out
+
+
+class VLAPolicy:
+    def __init__(
+        self,
+        config: VLAConfig,
+        model: torch.nn.Module,
+        normalizer: Normalizer,
+        bank: InstructionBank | None = None,
+    ) -> None:
+        self.config = config
+        self.model = model
+        self.normalizer = normalizer
+        self.bank = bank or InstructionBank()
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def network(self) -> VLAModel:
+        """The VLAModel itself, also when wrapped by peft."""
+        from peft import PeftModel
+
+        m = self.model
+        return m.get_base_model() if isinstance(m, PeftModel) else m  # type: ignore[return-value]
+
+    @classmethod
+    def create(cls, config: VLAConfig, normalizer: Normalizer, bank: InstructionBank | None = None):
+        return cls(config, VLAModel(config), normalizer, bank)
+
+    # ----------------------------------------------------------------- inference
+    def inputs(
+        self, images: np.ndarray, states: np.ndarray, instructions: list[str], embodiment: str
+    ) -> dict[str, Any]:
+        """Raw batch -> the network's tensors; raises naming what does not fit this checkpoint."""
+        self.config.embodiment(embodiment)
+        check_images(self.config, images)
+        dev = self.device
+        return {
+            "images": prepare_images(self.config, torch.from_numpy(np.ascontiguousarray(images)).to(dev)),
+            "language": torch.from_numpy(self.bank.get(instructions)).to(dev),
+            "state": torch.from_numpy(self.normalizer.normalize(embodiment, "state", states)).to(dev),
+        }
+
+    def predict(
+        self,
+        images: np.ndarray,
+        states: np.ndarray,
+        instructions: list[str],
+        embodiment: str = G1,
+    ) -> np.ndarray:
+        """Action chunks (B, chunk, action_dim) in joint units, from uint8 frames (B, H, W, 3), states
+        (B, state_dim) and one instruction per row."""
+        batch = self.inputs(images, states, instructions, embodiment)
+        gen = torch.Generator().manual_seed(SAMPLE_SEED)
+        self.model.eval()
+        with torch.inference_mode():
+            x = self.network.sample(embodiment, generator=gen, **batch)
+        return self.normalizer.unnormalize(embodiment, "action", x.float().cpu().numpy())
+
+    # ----------------------------------------------------------------- files
+    def save(self, folder: Path) -> None:
+        from peft import PeftModel
+        from safetensors.torch import save_file
+
+        folder.mkdir(parents=True, exist_ok=True)
+        self.config.save(folder)
+        self.normalizer.save(folder)
+        self.bank.save(folder / INSTRUCTIONS_FILE)
+        save_file(base_state_dict(self.model), str(folder / MODEL_FILE))
+        if isinstance(self.model, PeftModel):
+            self.model.save_pretrained(str(folder / ADAPTER_DIR))
+
+    @classmethod
+    def load(cls, folder: str | Path, device: str = "cpu", merge: bool = False) -> VLAPolicy:
+        """Load a checkpoint folder; a LoRA adapter is applied (and folded into the weights if ``merge``)."""
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"checkpoint folder not found: {folder}")
+        config = VLAConfig.load(folder)
+        normalizer = Normalizer.load(folder)
+        weights = folder / MODEL_FILE
+        if not weights.is_file():
+            raise FileNotFoundError(f"{folder}: checkpoint has no {MODEL_FILE}")
+        model: torch.nn.Module = VLAModel(config)
+        try:
+            model.load_state_dict(load_file(str(weights)))
+        except RuntimeError as e:
+            raise ValueError(f"{weights}: weights do not fit {folder / 'config.json'}: {e}") from None
+        if (folder / ADAPTER_DIR).is_dir():
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, str(folder / ADAPTER_DIR))
+            if merge:
+                model = model.merge_and_unload()
+        model.to(resolve_device(device)).eval()
+        return cls(config, model, normalizer, InstructionBank.load(folder / INSTRUCTIONS_FILE))
