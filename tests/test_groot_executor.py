@@ -33,7 +33,7 @@ def _tick(env, executors, obs, world):
 def test_loop_keeps_ticking_while_the_server_is_slow(lab, version):
     with FakeGrootServer(version=version, fault="hold") as server:
         backend = GrootBackend(f"{server.url}?timeout=60")
-        groot = backend.executor(lab, RIGHT, "pick up the red block", steps=10_000)
+        groot = backend.chunk_executor(lab, RIGHT, "pick up the red block", steps=10_000)
         walk = WALK.executor(lab, WalkToArgs(station="shelf"))
         obs, world = lab.observation(), lab.world_state()
         x0 = world.robot.base_pose[0]
@@ -67,7 +67,7 @@ def test_loop_keeps_ticking_while_the_server_is_slow(lab, version):
 def test_a_bad_reply_ends_the_call_with_the_key_and_shapes(lab):
     with FakeGrootServer(fault="wrong_shape") as server:
         backend = GrootBackend(server.url)
-        groot = backend.executor(lab, RIGHT, "pick", steps=100)
+        groot = backend.chunk_executor(lab, RIGHT, "pick", steps=100)
         obs, world = lab.observation(), lab.world_state()
         groot.reset(obs, world)
         for _ in range(2000):
@@ -83,7 +83,7 @@ def test_unserved_group_is_refused_at_construction(lab):
     with FakeGrootServer(state={"left_arm": 7}, action={"left_arm": 7}) as server:
         backend = GrootBackend(server.url)
         with pytest.raises(ValueError, match=r"does not drive right_arm, right_hand \(it returns: left_arm"):
-            backend.executor(lab, RIGHT, "pick", steps=10)
+            backend.chunk_executor(lab, RIGHT, "pick", steps=10)
 
 
 @pytest.fixture(scope="module")

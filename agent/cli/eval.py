@@ -87,7 +87,11 @@ def run(
     ] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="show the progress bar")] = True,
     manipulation: Annotated[
-        str, typer.Option("--manipulation", help="who runs pick/place: scripted or policy:CHECKPOINT_DIR")
+        str,
+        typer.Option(
+            "--manipulation",
+            help="who runs pick/place: scripted, policy:CHECKPOINT_DIR or groot://HOST:PORT[?version=n1.5&token=T]",
+        ),
     ] = "scripted",
 ) -> None:
     """Run every episode of the matrix planner x prompt x model x seed x case not yet in the results."""

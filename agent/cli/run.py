@@ -55,7 +55,11 @@ def run(
         str | None, typer.Option("--fallback", help="offline (default) or none, when the LLM fails")
     ] = None,
     manipulation: Annotated[
-        str, typer.Option("--manipulation", help="who runs pick/place: scripted or policy:CHECKPOINT_DIR")
+        str,
+        typer.Option(
+            "--manipulation",
+            help="who runs pick/place: scripted, policy:CHECKPOINT_DIR or groot://HOST:PORT[?version=n1.5&token=T]",
+        ),
     ] = "scripted",
 ) -> None:
     """Plan a task with the planner (offline recipes by default) and run it on the simulated G1.

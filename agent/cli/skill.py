@@ -85,7 +85,11 @@ def run_skill(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the outcome as JSON")] = False,
     manipulation: Annotated[
-        str, typer.Option("--manipulation", help="who runs pick/place: scripted or policy:CHECKPOINT_DIR")
+        str,
+        typer.Option(
+            "--manipulation",
+            help="who runs pick/place: scripted, policy:CHECKPOINT_DIR or groot://HOST:PORT[?version=n1.5&token=T]",
+        ),
     ] = "scripted",
 ) -> None:
     """Run one skill in a fresh scene: `tandem skill pick --object red_block --hand right --seed 3`.

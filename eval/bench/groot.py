@@ -148,7 +148,8 @@ def _protocol(dataset: Path, version: str, requests: int) -> dict[str, float]:
 
 def _loop(dataset: Path, version: str, seconds: float, latency_ms: float) -> dict[str, float]:
     from envs.registry import make_scene
-    from skills.library.walk_to import SPEC as WALK, WalkToArgs
+    from skills.library.walk_to import SPEC as WALK
+    from skills.library.walk_to import WalkToArgs
     from skills.policies.groot.backend import GrootBackend
 
     env = make_scene("g1_lab", seed=0)
@@ -156,7 +157,7 @@ def _loop(dataset: Path, version: str, seconds: float, latency_ms: float) -> dic
     try:
         backend = GrootBackend(url)
         obs, world = env.observation(), env.world_state()
-        groot = backend.executor(env, ("right_arm", "right_hand"), "wave the right arm", steps=10**9)
+        groot = backend.chunk_executor(env, ("right_arm", "right_hand"), "wave the right arm", steps=10**9)
         walk = WALK.executor(env, WalkToArgs(station="shelf"))
         for ex in (groot, walk):
             ex.reset(obs, world)

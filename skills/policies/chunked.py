@@ -95,6 +95,12 @@ class ChunkedPolicyExecutor:
         self._t = obs.time_s
         self._request(obs, world)
 
+    def resume(self, obs: Observation) -> None:
+        """Go on with the chunks in hand after a pause (another call held the groups meanwhile): the
+        speed limits start again from the measured joints."""
+        self._target = {g: obs.state[lim.state_index].copy() for g, lim in self.limits.items()}
+        self._t = obs.time_s
+
     def _request(self, obs: Observation, world: WorldState) -> None:
         capture = getattr(self.policy, "capture", None)
         if capture is not None:

@@ -38,7 +38,10 @@ class GrootServerError(GrootError):
 
 @dataclass(frozen=True)
 class GrootURL:
-    """``groot://HOST:PORT[?version=n1.5|n1.6&token=T&timeout=S&embodiment=g1&k=8]``."""
+    """``groot://HOST:PORT[?version=n1.5|n1.6&token=T&timeout=S&embodiment=g1&k=8&fps=20]``.
+
+    ``fps`` is the rate of the server's actions (its training data's fps; the mapping's by default).
+    """
 
     host: str
     port: int = DEFAULT_PORT
@@ -47,6 +50,7 @@ class GrootURL:
     timeout_s: float = DEFAULT_TIMEOUT_S
     embodiment: str | None = None
     k: int | None = None
+    fps: float | None = None
 
     @classmethod
     def parse(cls, url: str) -> GrootURL:
@@ -62,11 +66,11 @@ class GrootURL:
         if not u.hostname:
             raise ValueError(f"'{url}': no host (groot://HOST:PORT)")
         q = {k: v[-1] for k, v in parse_qs(u.query).items()}
-        unknown = set(q) - {"version", "token", "timeout", "embodiment", "k"}
+        unknown = set(q) - {"version", "token", "timeout", "embodiment", "k", "fps"}
         if unknown:
             raise ValueError(
                 f"'{url}': unknown option(s) {', '.join(sorted(unknown))}; "
-                "options: version, token, timeout, embodiment, k"
+                "options: version, token, timeout, embodiment, k, fps"
             )
         version = q.get("version")
         if version is not None and version not in VERSIONS:
@@ -74,11 +78,12 @@ class GrootURL:
         try:
             timeout = float(q.get("timeout", DEFAULT_TIMEOUT_S))
             k = int(q["k"]) if "k" in q else None
+            fps = float(q["fps"]) if "fps" in q else None
         except ValueError as e:
             raise ValueError(f"'{url}': {e}") from None
-        if timeout <= 0 or (k is not None and k < 1):
-            raise ValueError(f"'{url}': timeout must be > 0 and k >= 1")
-        return cls(u.hostname, port, version, q.get("token"), timeout, q.get("embodiment"), k)  # type: ignore[arg-type]
+        if timeout <= 0 or (k is not None and k < 1) or (fps is not None and fps <= 0):
+            raise ValueError(f"'{url}': timeout and fps must be > 0, k >= 1")
+        return cls(u.hostname, port, version, q.get("token"), timeout, q.get("embodiment"), k, fps)  # type: ignore[arg-type]
 
     @property
     def address(self) -> str:

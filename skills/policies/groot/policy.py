@@ -78,8 +78,10 @@ class GrootPolicy:
         """The request's inputs, gathered on the control thread (renderers belong to it)."""
         w, h = self.emb.image_size
         frames = {key: self.env.render(cam, w, h) for key, cam in self._cameras.items()}
-        states = {k: np.asarray(obs.state[self.emb.state_slice(k)], dtype=np.float64) for k in self._state_keys}
-        return GrootObservation(obs.time_s, obs.state, obs.velocity, obs.base_pose, frames=frames, states=states)
+        states = {k: np.asarray(obs.state[self.emb.state_slice(k)], np.float64) for k in self._state_keys}
+        return GrootObservation(
+            obs.time_s, obs.state, obs.velocity, obs.base_pose, frames=frames, states=states
+        )
 
     def infer(self, obs: Observation, world: WorldState) -> dict[str, np.ndarray]:
         """Ask the server (off the control thread, after ``capture``)."""
