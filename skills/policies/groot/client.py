@@ -8,6 +8,7 @@ never the connection.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ class GrootURL:
     """``groot://HOST:PORT[?version=n1.5|n1.6&token=T&timeout=S&embodiment=g1&k=8&fps=20]``.
 
     ``fps`` is the rate of the server's actions (its training data's fps; the mapping's by default).
+    Without ``token=`` the token is read from ``TANDEM_GROOT_TOKEN`` (so it stays out of run records).
     """
 
     host: str
@@ -83,7 +85,8 @@ class GrootURL:
             raise ValueError(f"'{url}': {e}") from None
         if timeout <= 0 or (k is not None and k < 1) or (fps is not None and fps <= 0):
             raise ValueError(f"'{url}': timeout and fps must be > 0, k >= 1")
-        return cls(u.hostname, port, version, q.get("token"), timeout, q.get("embodiment"), k, fps)  # type: ignore[arg-type]
+        token = q.get("token") or os.environ.get("TANDEM_GROOT_TOKEN") or None
+        return cls(u.hostname, port, version, token, timeout, q.get("embodiment"), k, fps)  # type: ignore[arg-type]
 
     @property
     def address(self) -> str:
