@@ -105,3 +105,19 @@ def spill_below(world: WorldState, ml: float) -> tuple[bool, str]:
 @predicate("robot_at")
 def robot_at(world: WorldState, station: str) -> tuple[bool, str]:
     return world.robot.station == station, f"robot at {world.robot.station}"
+
+
+@predicate("object_on")
+def object_on(world: WorldState, object: str, target: str, tol_m: float = 0.04) -> tuple[bool, str]:
+    """The object rests on ``target`` (a tray, say): its centre within ``tol_m`` of the target's, above it,
+    and not held."""
+    o, t = _obj(world, object), _obj(world, target)
+    dist = ((o.pos[0] - t.pos[0]) ** 2 + (o.pos[1] - t.pos[1]) ** 2) ** 0.5
+    ok = dist <= tol_m and o.pos[2] > t.pos[2] and o.held_by is None
+    return ok, f"{object} {dist * 100:.1f} cm from the centre of {target}, held by {o.held_by}"
+
+
+@predicate("object_upright")
+def object_upright(world: WorldState, object: str, max_tilt_deg: float = 20.0) -> tuple[bool, str]:
+    o = _obj(world, object)
+    return o.tilt_deg <= max_tilt_deg, f"{object} tilted {o.tilt_deg:.1f} deg"

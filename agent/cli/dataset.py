@@ -66,3 +66,126 @@ def check(
         console.print(f"[red]{len(problems)} problem(s)[/] in {dataset}")
         raise typer.Exit(1)
     console.print(f"[green]ok[/] {dataset}: LeRobot v2.1 layout, features, videos and modality.json agree")
+
+
+def _parse_indices(value: str | None) -> list[int] | None:
+    """``0,3,5`` or ``0-13`` (inclusive) or a mix."""
+    if value is None:
+        return None
+    out: list[int] = []
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        lo, dash, hi = part.partition("-")
+        try:
+            out.extend(range(int(lo), int(hi) + 1) if dash and lo else [int(part)])
+        except ValueError:
+            raise ValueError(f"'{part}' is not an episode index, a list (0,1,2) or a range (0-13)") from None
+    return out
+
+
+@app.command("view")
+def view(
+    dataset: DatasetArg,
+    episode: Annotated[int, typer.Option("--episode", "-e", help="episode index")] = 0,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="MP4 to write")] = None,
+) -> None:
+    """One episode to MP4: its cameras, the instruction, and state/action plots with a time cursor."""
+    from eval.datasets.reader import Dataset
+    from eval.datasets.view import render_episode
+    from eval.datasets.writer import DatasetError
+
+    with user_errors(DatasetError):
+        ds = Dataset.open(dataset)
+        ds.episode(episode)
+        path = render_episode(ds, episode, out or Path(f"episode_{episode:06d}.mp4"))
+    console.print(f"wrote {path}")
+
+
+@app.command("split")
+def split(
+    dataset: DatasetArg,
+    train: Annotated[Path, typer.Option("--train", help="new dataset: every episode not held out")],
+    held_out: Annotated[Path, typer.Option("--held-out", help="new dataset: the selected episodes")],
+    tasks: Annotated[
+        str | None,
+        typer.Option("--tasks", help="hold out these tasks (comma-separated names or instructions)"),
+    ] = None,
+    episodes: Annotated[
+        str | None, typer.Option("--episodes", help="hold out these episodes: 0-13 or 0,4,7")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", help="hold out only the first N selected (the rest go to train)")
+    ] = None,
+) -> None:
+    """Train / held-out sets by task or by episode, e.g. the 14-episode fine-tuning set:
+    `tandem dataset split all --tasks block_to_zone --limit 14 --train pretrain --held-out finetune`."""
+    from eval.datasets.edit import split as run_split
+    from eval.datasets.writer import DatasetError
+
+    with user_errors(DatasetError, ValueError):
+        if tasks is None and episodes is None:
+            raise ValueError("choose what to hold out: --tasks and/or --episodes")
+        names = [t.strip() for t in tasks.split(",")] if tasks else None
+        n_train, n_test = run_split(dataset, train, held_out, names, _parse_indices(episodes), limit)
+    console.print(f"{train}: {n_train} episodes, {held_out}: {n_test} episodes")
+
+
+@app.command("merge")
+def merge(
+    datasets: Annotated[list[Path], typer.Argument(help="datasets with the same features and fps")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="new dataset folder")],
+) -> None:
+    """Join datasets with the same features into a new one (episodes re-indexed, in order)."""
+    from eval.datasets.edit import merge as run_merge
+    from eval.datasets.writer import DatasetError
+
+    with user_errors(DatasetError):
+        n = run_merge(datasets, out)
+    console.print(f"{out}: {n} episodes")
+
+
+@app.command("replay")
+def replay(
+    dataset: DatasetArg,
+    episode: Annotated[
+        str | None, typer.Option("--episode", "-e", help="episodes to replay: 3, 0-9 or 0,4 (default: all)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON line per episode")] = False,
+) -> None:
+    """Play recorded actions open loop (held per frame, at the recorded rate) in a fresh env with the recorded
+    seed and perturbations; the task's predicates judge it. Exit 1 if a recorded success does not repeat."""
+    from dataclasses import asdict
+
+    from eval.datasets.reader import Dataset
+    from eval.datasets.replay import replay as run_replay
+    from eval.datasets.writer import DatasetError
+    from skills.tasks import TaskError
+
+    with user_errors(DatasetError, ValueError, TaskError):
+        ds = Dataset.open(dataset)
+        indices = _parse_indices(episode) or list(range(len(ds.episodes)))
+        for i in indices:
+            ds.episode(i)
+        results = []
+        t = Table(
+            "episode", "task", "seed", "recorded", "replayed", "max state error", "detail", title="replay"
+        )
+        for i in indices:
+            r = run_replay(ds, i)
+            results.append(r)
+            if as_json:
+                print(json.dumps(asdict(r)), flush=True)
+            else:
+                t.add_row(
+                    str(i), r.task, str(r.seed), _ok(r.recorded_success), _ok(r.success),
+                    f"{r.max_state_error:.3f} rad", r.detail,
+                )  # fmt: skip
+    if not as_json:
+        console.print(t)
+        again = sum(r.success for r in results if r.recorded_success)
+        console.print(f"{again}/{sum(r.recorded_success for r in results)} recorded successes re-succeeded")
+    if any(r.recorded_success and not r.success for r in results):
+        raise typer.Exit(1)
+
+
+def _ok(v: bool) -> str:
+    return "[green]success[/]" if v else "[red]failure[/]"
