@@ -31,7 +31,9 @@ def episode_arrays(index: int, length: int, size: int) -> tuple[np.ndarray, np.n
     """(states, actions, frames, task_index) of one synthetic episode."""
     rng = np.random.default_rng(index)
     task = index % len(TASKS)
-    px, py = rng.uniform(0.2, 0.8, 2)
+    # Episodes of the same task alternate between the image's left and right so their motions differ.
+    px = (0.15 if (index // 2) % 2 == 0 else 0.8) + rng.uniform(0, 0.05)
+    py = rng.uniform(0.2, 0.8)
     rest = np.zeros(STATE_DIM, np.float32)
     rest[0:12] = np.tile([-0.3, 0.0, 0.0, 0.6, -0.3, 0.0], 2)  # stance legs, never moving
     goal = rest.copy()
@@ -71,6 +73,7 @@ def write_dataset(
     size: int = 32,
     robot_type: str = "unitree_g1",
     drop_feature: str | None = None,
+    offset: float = 0.0,
 ) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -127,6 +130,7 @@ def write_dataset(
     rows = []
     for e in range(episodes):
         states, actions, frames, task = episode_arrays(e, length, size)
+        states, actions = states + np.float32(offset), actions + np.float32(offset)
         n = len(states)
         table = pa.table(
             {

@@ -195,7 +195,7 @@ class VLAModel(nn.Module):
 
     def __init__(self, cfg: VLAConfig) -> None:
         super().__init__()
-        self.config = cfg
+        self.vla_config = cfg  # not `config`: peft reads a model's `config` as a transformers one
         d = cfg.hidden
         self.vision = VisionEncoder(cfg)
         self.language = nn.Linear(cfg.language_dim, cfg.language_tokens * d)
@@ -208,7 +208,8 @@ class VLAModel(nn.Module):
         """The vision-language tokens the action head attends to: (B, vision + language tokens, hidden)."""
         vis = self.vision(images) + self.token_type[0]
         lang = (
-            self.language(language).view(len(language), self.config.language_tokens, -1) + self.token_type[1]
+            self.language(language).view(len(language), self.vla_config.language_tokens, -1)
+            + self.token_type[1]
         )
         x = torch.cat([vis, lang], dim=1)
         for block in self.vl:
@@ -216,7 +217,7 @@ class VLAModel(nn.Module):
         return self.vl_norm(x)
 
     def sample_time(self, n: int, device: torch.device) -> torch.Tensor:
-        beta = torch.distributions.Beta(self.config.beta_alpha, self.config.beta_beta)
+        beta = torch.distributions.Beta(self.vla_config.beta_alpha, self.vla_config.beta_beta)
         return (0.999 - beta.sample((n,)).to(device)) / 0.999
 
     def forward(
@@ -246,7 +247,7 @@ class VLAModel(nn.Module):
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """A normalized action chunk (B, chunk, A), integrated from noise in ``denoise_steps`` Euler steps."""
-        cfg = self.config
+        cfg = self.vla_config
         ctx = self.encode(images, language)
         kvs = self.action_head.context(ctx)
         dim = cfg.embodiment(embodiment).action_dim
