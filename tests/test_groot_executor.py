@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from fakes.groot_server import FakeGrootServer
 
+from eval.bench.groot import GROUPS
 from skills.library.walk_to import SPEC as WALK
 from skills.library.walk_to import WalkToArgs
 from skills.policies.groot.backend import GrootBackend
@@ -154,6 +155,33 @@ def test_replay_server_answers_like_grootss_replay_policy(dataset, version):
         bad = dict(state, right_arm=np.zeros(6))
         with pytest.raises(RuntimeError, match=r"state key '(state\.)?right_arm': expected .*7\), got"):
             client.get_action(video, bad, "wave")
+        client.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_served_vla_checkpoint_answers_what_it_predicts_in_process(tmp_path):
+    # One wire version: both layouts are covered against the fake server; this is about the model.
+    from eval.bench.groot import start_server, untrained_checkpoint
+    from skills.policies.vla.policy import VLAPolicy
+
+    tiny = {"image_size": (32, 32), "vision_resolution": 32, "vision_channels": (8, 16), "hidden": 32}
+    tiny |= {"heads": 2, "vl_layers": 1, "dit_layers": 1}
+    ckpt = untrained_checkpoint(tmp_path / "ckpt", "pick up the red block", **tiny)
+    rng = np.random.default_rng(1)
+    frame = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    state = rng.normal(size=43).astype(np.float32)
+    local = VLAPolicy.load(ckpt, device="cpu").predict(frame[None], state[None], ["pick up the red block"])[0]
+    proc, url = start_server(None, "n1.6", policy=ckpt)
+    try:
+        client = GrootClient.from_url(f"{url}?timeout=60")
+        states = {k: state[a:b] for k, (a, b) in GROUPS.items()}
+        chunk = client.get_action({"ego_view": frame}, states, "pick up the red block")
+        for k, (a, b) in GROUPS.items():
+            np.testing.assert_allclose(chunk[k], local[:, a:b], rtol=1e-5, atol=1e-5)
+        with pytest.raises(RuntimeError, match="takes 32x32 frames, got 64x64"):
+            client.get_action({"ego_view": np.zeros((64, 64, 3), np.uint8)}, states, "pick up the red block")
         client.close()
     finally:
         proc.terminate()

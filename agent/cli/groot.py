@@ -68,6 +68,10 @@ def serve(
         Path | None,
         typer.Option("--replay", help="answer with the recorded actions of this LeRobot v2.1 dataset"),
     ] = None,
+    policy: Annotated[
+        Path | None, typer.Option("--policy", help="serve this Tandem VLA checkpoint folder")
+    ] = None,
+    device: Annotated[str, typer.Option("--device", help="--policy: torch device: auto, cpu, cuda")] = "auto",
     port: Annotated[int, typer.Option("--port", help="TCP port (0: any free one)")] = 5555,
     host: Annotated[str, typer.Option("--host", help="interface to bind (* = all)")] = "*",
     version: Annotated[str, typer.Option("--version", help="wire format: n1.5 or n1.6")] = "n1.6",
@@ -83,6 +87,7 @@ def serve(
 ) -> None:
     """Serve a policy over GR00T's protocol until Ctrl-C (or a client's `kill`).
 
+    `--policy CKPT` serves a Tandem VLA checkpoint (GR00T's own clients can drive a robot from it).
     `--replay DATASET` answers like GR00T's ReplayPolicy: each request gets the next 16 recorded actions
     and moves on by k; `reset` starts over (options episode_index, step_index).
     """
@@ -93,11 +98,17 @@ def serve(
     with user_errors(ValueError, DatasetError, OSError):
         if version not in VERSIONS:
             raise ValueError(f"--version must be one of {', '.join(VERSIONS)}, got '{version}'")
-        if replay is None:
-            raise ValueError("say what to serve: --replay DATASET")
-        policy = ReplayPolicy(replay, version, execution_horizon=k, episode=episode)  # type: ignore[arg-type]
-        server = GrootServer(policy, port=port, host=host, token=token, delay_s=latency_ms / 1000)
-    what = f"replay of {replay} ({len(policy.episodes)} episodes, episode {episode}, k={k})"
+        if (replay is None) == (policy is None):
+            raise ValueError("say what to serve: --policy CKPT or --replay DATASET (one of them)")
+        if replay is not None:
+            served = ReplayPolicy(replay, version, execution_horizon=k, episode=episode)  # type: ignore[arg-type]
+            what = f"replay of {replay} ({len(served.episodes)} episodes, episode {episode}, k={k})"
+        else:
+            from skills.policies.groot.vla_served import VLAServed
+
+            served = VLAServed(policy, version, device=device)  # type: ignore[arg-type,assignment]
+            what = f"Tandem VLA {policy} on {served.policy.device}"
+        server = GrootServer(served, port=port, host=host, token=token, delay_s=latency_ms / 1000)
     # Tests and scripts wait for this line: the socket is bound when it is printed.
     print(f"GR00T {version} server on tcp://{host}:{server.port}: {what}", flush=True)
     try:

@@ -91,9 +91,33 @@ def write_dataset(root: Path, start: np.ndarray, frames: int = 400, fps: int = 2
     return root
 
 
-def start_server(dataset: Path, version: str, latency_ms: float = 0.0) -> tuple[subprocess.Popen, str]:
-    """``tandem groot serve --replay`` in its own process; returns it and its groot:// URL."""
-    cmd = [sys.executable, "-m", "agent.cli.main", "groot", "serve", "--replay", str(dataset)]
+def untrained_checkpoint(folder: Path, instruction: str, **config) -> Path:
+    """A Tandem VLA checkpoint with random weights (``config`` overrides VLAConfig's sizes): the compute
+    of a trained one, for timing, and seeded outputs to compare in-process and served predictions."""
+    import torch
+
+    from skills.policies.vla.configuration_vla import G1, VLAConfig
+    from skills.policies.vla.language import DIM, InstructionBank
+    from skills.policies.vla.policy import VLAPolicy
+    from skills.policies.vla.processor_vla import EmbodimentStats, FeatureStats, Normalizer
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 43))
+    stats = EmbodimentStats(state=FeatureStats.of(x), action=FeatureStats.of(x), source="random")
+    vec = rng.normal(size=DIM).astype(np.float32)
+    bank = InstructionBank({instruction: vec / np.linalg.norm(vec)})
+    VLAPolicy.create(VLAConfig(**config), Normalizer({G1: stats}), bank).save(folder)
+    return folder
+
+
+def start_server(
+    dataset: Path | None, version: str, latency_ms: float = 0.0, policy: Path | None = None
+) -> tuple[subprocess.Popen, str]:
+    """``tandem groot serve --replay DATASET`` (or ``--policy CKPT``) in its own process; returns it and
+    its groot:// URL."""
+    what = ["--replay", str(dataset)] if policy is None else ["--policy", str(policy), "--device", "cpu"]
+    cmd = [sys.executable, "-m", "agent.cli.main", "groot", "serve", *what]
     cmd += ["--port", "0", "--host", "127.0.0.1", "--version", version, "--latency-ms", str(latency_ms)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline() if proc.stdout else ""
