@@ -52,4 +52,12 @@ def _g1_lab(**kwargs: Any) -> Env:
     return G1LabEnv(**kwargs)
 
 
+def _so100(**kwargs: Any) -> Env:
+    from envs.so100.env import SO100Env
+
+    kwargs.setdefault("scene", "so100_block")
+    return SO100Env(**kwargs)
+
+
 register_env("g1_lab", _g1_lab)
+register_env("so100", _so100, scenes=("so100_block",))

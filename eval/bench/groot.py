@@ -2,10 +2,11 @@
 
     python -m eval.bench groot [--dataset DS] [--requests 200] [--seconds 8] [--latency-ms 200]
 
-1. Per chunk at batch 1 with a 224x224 ego frame and the 43-D G1 state: the same ReplayPolicy called
+1. Per chunk at batch 1 with a 224x224 ego frame and the 43-D G1 state: the same policy called
    in-process, and through ``tandem groot serve`` (a separate process on localhost) with GrootClient,
-   for both wire versions. The difference is the protocol's overhead (msgpack + np.save + ZeroMQ + the
-   server's checks).
+   for both wire versions: the replay, and a Tandem VLA checkpoint (``--policy``; default: one with
+   random weights at the default sizes, the same compute as a trained one) on one CPU thread each side.
+   The difference is the protocol's overhead (msgpack + np.save + ZeroMQ + the server's checks).
 2. The G1 lab's 50 Hz loop paced in real time, walk_to on the base beside a GR00T executor on the right
    arm and hand, with the server answering ``--latency-ms`` late: late ticks of the GR00T executor, ticks
    whose work overran the 20 ms period (stalls), and ticks the base went without a command.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -28,6 +30,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+INSTRUCTION = "wave the right arm"
 GROUPS = {
     "left_leg": (0, 6),
     "right_leg": (6, 12),
@@ -118,8 +121,9 @@ def start_server(
     its groot:// URL."""
     what = ["--replay", str(dataset)] if policy is None else ["--policy", str(policy), "--device", "cpu"]
     cmd = [sys.executable, "-m", "agent.cli.main", "groot", "serve", *what]
+    env = os.environ | {"OMP_NUM_THREADS": "1"}  # the same single torch thread as the in-process side
     cmd += ["--port", "0", "--host", "127.0.0.1", "--version", version, "--latency-ms", str(latency_ms)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
     line = proc.stdout.readline() if proc.stdout else ""
     if "server on tcp://" not in line:
         proc.kill()
@@ -128,36 +132,47 @@ def start_server(
     return proc, f"groot://127.0.0.1:{port}"
 
 
-def _protocol(dataset: Path, version: str, requests: int) -> dict[str, float]:
+def _protocol(dataset: Path, ckpt: Path | None, version: str, requests: int) -> dict[str, float]:
+    """Median get_action in-process and through the protocol, for the replay or (``ckpt``) the VLA."""
     from skills.policies.groot.client import GrootClient
     from skills.policies.groot.protocol import Request
-    from skills.policies.groot.replay import ReplayPolicy
 
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)
-    state = rng.normal(size=43)
+    state = rng.normal(size=43).astype(np.float32)
     states = {k: state[a:b] for k, (a, b) in GROUPS.items()}
-    local = ReplayPolicy(dataset, version)  # type: ignore[arg-type]
-    req = Request(
-        video={"ego_view": frame[None, None]},
-        state={k: v[None, None].astype(np.float32) for k, v in states.items()},
-        instructions=["wave"],
-        batch=1,
-    )
+    if ckpt is None:
+        from skills.policies.groot.replay import ReplayPolicy
+
+        local = ReplayPolicy(dataset, version)  # type: ignore[arg-type]
+        req = Request(
+            video={"ego_view": frame[None, None]},
+            state={k: v[None, None] for k, v in states.items()},
+            instructions=[INSTRUCTION],
+            batch=1,
+        )
+        infer = lambda: local.get_action(req)  # noqa: E731
+    else:
+        import torch
+
+        from skills.policies.vla.policy import VLAPolicy
+
+        torch.set_num_threads(1)
+        vla = VLAPolicy.load(ckpt, device="cpu")
+        infer = lambda: vla.predict(frame[None], state[None], [INSTRUCTION])  # noqa: E731
     inproc = []
     for _ in range(requests):
         t0 = time.perf_counter()
-        local.get_action(req)
+        infer()
         inproc.append(time.perf_counter() - t0)
-    proc, url = start_server(dataset, version)
+    proc, url = start_server(dataset, version, policy=ckpt)
     try:
-        client = GrootClient.from_url(url)
-        dims = {k: b - a for k, (a, b) in GROUPS.items()}
+        client = GrootClient.from_url(f"{url}?timeout=120")
         client.spec()
         wire = []
         for _ in range(requests):
             t0 = time.perf_counter()
-            client.get_action({"ego_view": frame}, states, "wave", dims)
+            client.get_action({"ego_view": frame}, states, INSTRUCTION)
             wire.append(time.perf_counter() - t0)
         client.close()
     finally:
@@ -228,7 +243,9 @@ def _loop(dataset: Path, version: str, seconds: float, latency_ms: float) -> dic
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m eval.bench groot", description=__doc__.splitlines()[0])
     p.add_argument("--dataset", type=Path, help="LeRobot v2.1 dataset to replay (default: synthetic)")
-    p.add_argument("--requests", type=int, default=200, help="get_action round trips per version")
+    p.add_argument("--policy", type=Path, help="Tandem VLA checkpoint (default: untrained, default sizes)")
+    p.add_argument("--requests", type=int, default=200, help="replay round trips per version")
+    p.add_argument("--vla-requests", type=int, default=50, help="VLA round trips per version")
     p.add_argument("--seconds", type=float, default=8.0, help="paced control-loop seconds per version")
     p.add_argument("--latency-ms", type=float, default=200.0, help="the slow server's delay per answer")
     args = p.parse_args(argv)
@@ -241,18 +258,23 @@ def main(argv: list[str] | None = None) -> None:
             env = make_scene("g1_lab", seed=0)
             dataset = write_dataset(Path(tmp) / "synthetic", env.observation().state)
             env.close()
-        t = Table(title="get_action per chunk, batch 1, 224x224 frame + 43-D state, localhost")
-        for col in ("wire", "in-process ms", "through protocol ms", "p95 ms", "overhead ms"):
+        ckpt = args.policy
+        if ckpt is None:
+            ckpt = untrained_checkpoint(Path(tmp) / "vla", INSTRUCTION)
+        t = Table(title="get_action per chunk, batch 1, 224x224 frame + 43-D state, localhost, CPU")
+        for col in ("policy", "wire", "in-process ms", "through protocol ms", "p95 ms", "overhead ms"):
             t.add_column(col, justify="right")
-        for version in ("n1.5", "n1.6"):
-            r = _protocol(dataset, version, args.requests)
-            t.add_row(
-                version,
-                f"{r['inproc_ms']:.3f}",
-                f"{r['wire_ms']:.3f}",
-                f"{r['wire_p95_ms']:.3f}",
-                f"{r['wire_ms'] - r['inproc_ms']:.3f}",
-            )
+        for name, c, n in (("replay", None, args.requests), ("Tandem VLA", ckpt, args.vla_requests)):
+            for version in ("n1.5", "n1.6"):
+                r = _protocol(dataset, c, version, n)
+                t.add_row(
+                    name,
+                    version,
+                    f"{r['inproc_ms']:.3f}",
+                    f"{r['wire_ms']:.3f}",
+                    f"{r['wire_p95_ms']:.3f}",
+                    f"{r['wire_ms'] - r['inproc_ms']:.3f}",
+                )
         console.print(t)
         t = Table(title=f"50 Hz loop paced in real time, server answering in {args.latency_ms:g} ms")
         for col in ("wire", "ticks", "late ticks", "stalls (work > 20 ms)", "base without command"):
@@ -273,6 +295,8 @@ def main(argv: list[str] | None = None) -> None:
                 str(r["prefetch_ticks"]),
             )
         console.print(t)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    console.print(f"load average {load} on {os.cpu_count()} CPUs")
     console.print(f"python -m eval.bench groot {' '.join(argv or sys.argv[1:])}".rstrip())
 
 
