@@ -160,20 +160,29 @@ def _protocol(dataset: Path, ckpt: Path | None, version: str, requests: int) -> 
         torch.set_num_threads(1)
         vla = VLAPolicy.load(ckpt, device="cpu")
         infer = lambda: vla.predict(frame[None], state[None], [INSTRUCTION])  # noqa: E731
+    import psutil
+
     inproc = []
+    cpu0 = time.process_time()
     for _ in range(requests):
         t0 = time.perf_counter()
         infer()
         inproc.append(time.perf_counter() - t0)
+    inproc_cpu = (time.process_time() - cpu0) / requests
     proc, url = start_server(dataset, version, policy=ckpt)
     try:
         client = GrootClient.from_url(f"{url}?timeout=120")
         client.spec()
+        client.get_action({"ego_view": frame}, states, INSTRUCTION)  # warm both sides
+        server = psutil.Process(proc.pid)
+        s0, c0 = sum(server.cpu_times()[:2]), time.process_time()
         wire = []
         for _ in range(requests):
             t0 = time.perf_counter()
             client.get_action({"ego_view": frame}, states, INSTRUCTION)
             wire.append(time.perf_counter() - t0)
+        client_cpu = (time.process_time() - c0) / requests
+        server_cpu = (sum(server.cpu_times()[:2]) - s0) / requests
         client.close()
     finally:
         proc.terminate()
@@ -182,6 +191,9 @@ def _protocol(dataset: Path, ckpt: Path | None, version: str, requests: int) -> 
         "inproc_ms": statistics.median(inproc) * 1000,
         "wire_ms": statistics.median(wire) * 1000,
         "wire_p95_ms": float(np.percentile(wire, 95)) * 1000,
+        # CPU seconds the protocol adds per chunk (both processes, the policy's own compute taken out):
+        # unlike wall time it does not grow when other jobs hold the cores.
+        "protocol_cpu_ms": (client_cpu + server_cpu - inproc_cpu) * 1000,
     }
 
 
@@ -203,12 +215,17 @@ def _loop(dataset: Path, version: str, seconds: float, latency_ms: float) -> dic
         dt = env.control_dt
         ticks = round(seconds / dt)
         overruns = base_missing = 0
-        work = []
+        work: list[float] = []
+        acts: list[float] = []  # the GR00T executor's own time on the control thread per tick
+        first_wait = 0  # ticks before the first chunk arrived (late by construction)
         next_t = time.perf_counter()
         for _ in range(ticks):
             t0 = time.perf_counter()
             cmd: dict = {}
-            cmd.update(groot.act(obs, world))
+            part = groot.act(obs, world)
+            acts.append(time.perf_counter() - t0)
+            first_wait += not part and first_wait == len(acts) - 1
+            cmd.update(part)
             if not walk.finished:
                 part = walk.act(obs, world)
                 base_missing += "base" not in part
@@ -231,12 +248,14 @@ def _loop(dataset: Path, version: str, seconds: float, latency_ms: float) -> dic
     return {
         "ticks": ticks,
         "late_ticks": stats["late_ticks"],
+        "late_after_first": stats["late_ticks"] - first_wait,
         "overruns": overruns,
         "base_missing": base_missing,
         "chunks": stats["chunks"],
         "chunk_ms": statistics.median(lat) if lat else float("nan"),
         "work_p99_ms": float(np.percentile(work, 99)) * 1000,
-        "prefetch_ticks": groot.prefetch_at,
+        "act_max_ms": max(acts) * 1000,
+        "prefetch_ticks": groot.stream.prefetch_at,
     }
 
 
@@ -248,6 +267,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--vla-requests", type=int, default=50, help="VLA round trips per version")
     p.add_argument("--seconds", type=float, default=8.0, help="paced control-loop seconds per version")
     p.add_argument("--latency-ms", type=float, default=200.0, help="the slow server's delay per answer")
+    p.add_argument("--parts", default="protocol,loop", help="which parts to run: protocol, loop")
     args = p.parse_args(argv)
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
@@ -258,43 +278,52 @@ def main(argv: list[str] | None = None) -> None:
             env = make_scene("g1_lab", seed=0)
             dataset = write_dataset(Path(tmp) / "synthetic", env.observation().state)
             env.close()
+        parts = set(args.parts.split(","))
         ckpt = args.policy
-        if ckpt is None:
+        if ckpt is None and "protocol" in parts:
             ckpt = untrained_checkpoint(Path(tmp) / "vla", INSTRUCTION)
-        t = Table(title="get_action per chunk, batch 1, 224x224 frame + 43-D state, localhost, CPU")
-        for col in ("policy", "wire", "in-process ms", "through protocol ms", "p95 ms", "overhead ms"):
-            t.add_column(col, justify="right")
-        for name, c, n in (("replay", None, args.requests), ("Tandem VLA", ckpt, args.vla_requests)):
+        if "protocol" in parts:
+            t = Table(title="get_action per chunk, batch 1, 224x224 frame + 43-D state, localhost, CPU")
+            cols = ("policy", "wire", "in-process ms", "through protocol ms", "p95 ms", "overhead ms")
+            for col in (*cols, "protocol CPU ms"):
+                t.add_column(col, justify="right")
+            for name, c, n in (("replay", None, args.requests), ("Tandem VLA", ckpt, args.vla_requests)):
+                for version in ("n1.5", "n1.6"):
+                    r = _protocol(dataset, c, version, n)
+                    t.add_row(
+                        name,
+                        version,
+                        f"{r['inproc_ms']:.3f}",
+                        f"{r['wire_ms']:.3f}",
+                        f"{r['wire_p95_ms']:.3f}",
+                        f"{r['wire_ms'] - r['inproc_ms']:.3f}",
+                        f"{r['protocol_cpu_ms']:.3f}",
+                    )
+            console.print(t)
+        if "loop" in parts:
+            t = Table(title=f"50 Hz loop paced in real time, server answering in {args.latency_ms:g} ms")
+            for col in ("wire", "ticks", "late ticks", "late after 1st chunk", "stalls (work > 20 ms)"):
+                t.add_column(col, justify="right")
+            more = ("base without command", "chunks", "chunk round trip ms", "work p99 ms")
+            more += ("GR00T act() max ms", "prefetch (ticks)")
+            for col in more:
+                t.add_column(col, justify="right")
             for version in ("n1.5", "n1.6"):
-                r = _protocol(dataset, c, version, n)
+                r = _loop(dataset, version, args.seconds, args.latency_ms)
                 t.add_row(
-                    name,
                     version,
-                    f"{r['inproc_ms']:.3f}",
-                    f"{r['wire_ms']:.3f}",
-                    f"{r['wire_p95_ms']:.3f}",
-                    f"{r['wire_ms'] - r['inproc_ms']:.3f}",
+                    str(r["ticks"]),
+                    str(r["late_ticks"]),
+                    str(r["late_after_first"]),
+                    str(r["overruns"]),
+                    str(r["base_missing"]),
+                    str(r["chunks"]),
+                    f"{r['chunk_ms']:.1f}",
+                    f"{r['work_p99_ms']:.2f}",
+                    f"{r['act_max_ms']:.2f}",
+                    str(r["prefetch_ticks"]),
                 )
-        console.print(t)
-        t = Table(title=f"50 Hz loop paced in real time, server answering in {args.latency_ms:g} ms")
-        for col in ("wire", "ticks", "late ticks", "stalls (work > 20 ms)", "base without command"):
-            t.add_column(col, justify="right")
-        for col in ("chunks", "chunk round trip ms", "work p99 ms", "prefetch (ticks)"):
-            t.add_column(col, justify="right")
-        for version in ("n1.5", "n1.6"):
-            r = _loop(dataset, version, args.seconds, args.latency_ms)
-            t.add_row(
-                version,
-                str(r["ticks"]),
-                str(r["late_ticks"]),
-                str(r["overruns"]),
-                str(r["base_missing"]),
-                str(r["chunks"]),
-                f"{r['chunk_ms']:.1f}",
-                f"{r['work_p99_ms']:.2f}",
-                str(r["prefetch_ticks"]),
-            )
-        console.print(t)
+            console.print(t)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     console.print(f"load average {load} on {os.cpu_count()} CPUs")
     console.print(f"python -m eval.bench groot {' '.join(argv or sys.argv[1:])}".rstrip())
