@@ -150,3 +150,32 @@ def test_version_flag_must_match_the_server():
 def test_bad_urls(url, match):
     with pytest.raises(ValueError, match=match):
         GrootURL.parse(url)
+
+
+def test_npy_codec_is_np_save_byte_for_byte_and_never_unpickles():
+    import io
+
+    from skills.policies.groot.wire import npy_array, npy_bytes
+
+    rng = np.random.default_rng(0)
+    arrays = [
+        rng.random((16, 7)).astype(np.float32),
+        rng.random(43),
+        rng.integers(0, 255, (1, 1, 8, 8, 3), dtype=np.uint8),
+        np.asfortranarray(rng.random((5, 3))),
+        rng.random((2, 6))[:, ::2],
+        np.arange(4, dtype=">i4"),
+        np.array(2.5),
+    ]
+    for a in arrays:
+        buf = io.BytesIO()
+        np.save(buf, a, allow_pickle=False)
+        assert npy_bytes(a) == buf.getvalue()
+        back = npy_array(buf.getvalue())
+        assert back.dtype == a.dtype and back.shape == a.shape and np.array_equal(back, a)
+    with pytest.raises(ValueError, match="allow_pickle=False"):
+        npy_bytes(np.array([{"a": 1}], dtype=object))
+    buf = io.BytesIO()
+    np.save(buf, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="allow_pickle=False"):
+        npy_array(buf.getvalue())  # a pickled array from a server is refused, not loaded
