@@ -103,7 +103,7 @@ def info(
 @app.command("render")
 def render(
     camera: Annotated[
-        str, typer.Option("--camera", help="ego (the G1's ego_view) or third (third_person)")
+        str, typer.Option("--camera", help="ego (the G1's ego_view), third (third_person) or a camera name")
     ] = "third",
     scene: SceneOpt = "g1_lab",
     seed: SeedOpt = None,
@@ -119,9 +119,9 @@ def render(
 
     names = {"ego": "ego_view", "third": "third_person"}
     with user_errors(ValueError):
-        if camera not in names and camera not in names.values():
-            raise ValueError(f"unknown camera '{camera}'; use ego or third")
         env = _env(scene, seed, full_meshes)
+        if camera not in names and camera not in env.cameras:
+            raise ValueError(f"unknown camera '{camera}'; use ego, third or one of {', '.join(env.cameras)}")
         frame = env.render(names.get(camera, camera), width, height, antialias=True)
     path = save_png(frame, out)
     console.print(f"wrote {path} ({width}x{height}, camera {names.get(camera, camera)})")

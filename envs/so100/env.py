@@ -116,6 +116,7 @@ class SO100Env:
     """
 
     def __init__(self, scene: str = "so100_block", seed: int | None = None, **_: object) -> None:
+        # ``**_`` takes the G1 lab's options (mesh_quality) that callers pass to any scene's env.
         self.scene_name = scene
         self.scene = load_so100_scene(scene)
         spec = _load_arm()
@@ -142,7 +143,7 @@ class SO100Env:
         self._block_body = m.body("red_block").id
         self._jaw_bodies = {m.body(b).id for b in JAW_BODIES}
         self._block_geom = m.geom("red_block").id
-        self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
+        self._renderers: dict[tuple[int, int, bool], mujoco.Renderer] = {}
         self.zone_xy = np.zeros(2)
         self.reset(seed)
 
@@ -297,12 +298,15 @@ class SO100Env:
             unstable=unstable,
         )
 
-    def render(self, camera: str = "front", width: int = 224, height: int = 224) -> np.ndarray:
+    def render(
+        self, camera: str = "front", width: int = 224, height: int = 224, antialias: bool = False
+    ) -> np.ndarray:
         if camera not in self.cameras:
             raise ValueError(f"unknown camera '{camera}'; cameras: {', '.join(self.cameras)}")
-        r = self._renderers.get((width, height))
+        r = self._renderers.get((width, height, antialias))
         if r is None:
-            r = self._renderers[(width, height)] = mujoco.Renderer(self.model, height=height, width=width)
+            self.model.vis.quality.offsamples = 4 if antialias else 0
+            r = self._renderers[(width, height, antialias)] = mujoco.Renderer(self.model, height, width)
         r.update_scene(self.data, camera=camera)
         return r.render()
 
