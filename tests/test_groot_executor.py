@@ -186,3 +186,30 @@ def test_served_vla_checkpoint_answers_what_it_predicts_in_process(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_relative_actions_are_added_to_the_state_sent(lab, tmp_path):
+    import yaml
+
+    from skills.policies.groot.embodiment import HERE
+
+    mapping = yaml.safe_load((HERE / "g1.yaml").read_text())
+    mapping["action"]["right_hand"]["rep"] = "relative"
+    path = tmp_path / "g1_relative.yaml"
+    path.write_text(yaml.safe_dump(mapping))
+    with FakeGrootServer(state={"right_arm": 7}, action={"right_arm": 7, "right_hand": 7}) as server:
+        backend = GrootBackend(f"{server.url}?embodiment={path}")
+        groot = backend.chunk_executor(lab, RIGHT, "pick", steps=10_000)
+        obs, world = lab.observation(), lab.world_state()
+        at_request = obs.state[36:43].copy()
+        groot.reset(obs, world)  # the first request goes out with this observation
+        for _ in range(2000):
+            obs, world, (g,) = _tick(lab, (groot,), obs, world)
+            if g:
+                break
+        request = server.requests[-1]["data"]["observation"]["state"]
+        assert set(request) == {"right_arm"}  # only what the server asks for goes over the wire
+        # The fake answers right_hand = 0.01 (it got no hand state); relative: added to the state then.
+        np.testing.assert_allclose(g["right_hand"], at_request + 0.01, atol=1e-5)
+        np.testing.assert_allclose(g["right_arm"], request["right_arm"][0, -1] + 0.01, atol=1e-5)
+        backend.close()

@@ -1,5 +1,5 @@
-"""The ``groot://HOST:PORT[?version=n1.5|n1.6&token=T&timeout=S&embodiment=NAME&k=8]`` manipulation
-backend: skill calls on arms and hands run by a GR00T policy server, through ChunkedPolicyExecutor."""
+"""The ``groot://HOST:PORT[?version=n1.5|n1.6&token=T&timeout=S&embodiment=NAME&k=8&fps=20]``
+manipulation backend: pick and place run by a GR00T policy server, through ChunkedPolicyExecutor."""
 
 from __future__ import annotations
 
@@ -56,10 +56,6 @@ class GrootBackend:
     def embodiment(self, env) -> GrootEmbodiment:
         emb = self._emb or embodiment_for_robot(env.embodiment.robot)
         return emb.model_copy(update={"fps": self.url.fps}) if self.url.fps else emb
-
-    def new_episode(self) -> None:
-        self._fresh = True
-        self._stream: tuple[str, tuple[str, ...], ChunkedPolicyExecutor] | None = None
 
     def executor(self, env, skill: str, args: Any, upcoming: Upcoming = ()) -> Executor | None:
         """pick and place run by the server (the instruction rendered from the call and the plan around

@@ -42,6 +42,9 @@ class GrootEmbodiment(BaseModel):
         for k, (a, b) in self.state.items():
             if not 0 <= a < b:
                 raise ValueError(f"state '{k}': [start, end) must have 0 <= start < end, got [{a}, {b}]")
+        for k, m in self.action.items():
+            if m.rep == "relative" and k not in self.state:
+                raise ValueError(f"action '{k}' is relative, so state needs a '{k}' entry to add it to")
         return self
 
     def state_slice(self, key: str) -> slice:

@@ -64,14 +64,17 @@ class GrootPolicy:
             )
         self.groups = tuple(groups)
         self._wire = {g: wire_of[g] for g in groups}
-        self._cameras = {k: embodiment.cameras[k] for k in (spec.video_keys or embodiment.cameras)}
         unknown = [k for k in spec.video_keys if k not in embodiment.cameras]
         if unknown:
             raise ValueError(
                 f"the GR00T server wants camera(s) {', '.join(unknown)}; mapping '{embodiment.name}' "
                 f"has {', '.join(embodiment.cameras)}"
             )
-        self._state_keys = spec.state_keys or list(embodiment.state)
+        self._cameras = {k: embodiment.cameras[k] for k in (spec.video_keys or embodiment.cameras)}
+        # Relative actions are offsets from the state at the request: capture it even if the server
+        # does not ask for it.
+        relative = [key for g, key in self._wire.items() if embodiment.action[key].rep == "relative"]
+        self._state_keys = list(dict.fromkeys([*(spec.state_keys or embodiment.state), *relative]))
         self.ticks_per_action = 1.0 / (embodiment.fps * env.control_dt)
 
     def capture(self, obs: Observation, world: WorldState) -> GrootObservation:
