@@ -34,50 +34,50 @@ def _tick(env, executors, obs, world):
 def test_loop_keeps_ticking_while_the_server_is_slow(lab, version):
     with FakeGrootServer(version=version, fault="hold") as server:
         backend = GrootBackend(f"{server.url}?timeout=60")
-        groot = backend.chunk_executor(lab, RIGHT, "pick up the red block", steps=10_000)
-        walk = WALK.executor(lab, WalkToArgs(station="shelf"))
-        obs, world = lab.observation(), lab.world_state()
-        x0 = world.robot.base_pose[0]
-        for ex in (groot, walk):
-            ex.reset(obs, world)
-        for _ in range(40):  # the server holds the first request: every tick is a late one
-            obs, world, (g, w) = _tick(lab, (groot, walk), obs, world)
-            assert g == {} and "base" in w  # the walk is commanded every tick regardless
-        assert groot.late_ticks == 40
-        assert abs(world.robot.base_pose[0] - x0) > 1e-3 or abs(world.robot.base_pose[1]) > 1e-3
-        server.release()
-        for _ in range(2000):  # ticks until the answer is in (each one a physics step, no sleeping)
-            obs, world, (g, _w) = _tick(lab, (groot, walk), obs, world)
-            if g:
-                break
-        assert set(g) == set(RIGHT)
-        # The fake ramps from the state it received: first action = state + 0.01 (under the speed limit).
-        data = server.requests[-1]["data"]
-        for group in RIGHT:
-            sent = (
-                data[f"state.{group}"][-1]
-                if version == "n1.5"
-                else data["observation"]["state"][group][0, -1]
-            )
-            np.testing.assert_allclose(g[group], sent + 0.01, atol=1e-5)
-        assert groot.stats()["chunks"] == 1 and groot.stats()["late_ticks"] > 40
-        groot.close()
-        backend.close()
+        try:
+            groot = backend.chunk_executor(lab, RIGHT, "pick up the red block", steps=10_000)
+            walk = WALK.executor(lab, WalkToArgs(station="shelf"))
+            obs, world = lab.observation(), lab.world_state()
+            x0 = world.robot.base_pose[0]
+            for ex in (groot, walk):
+                ex.reset(obs, world)
+            for _ in range(40):  # the server holds the first request: every tick is a late one
+                obs, world, (g, w) = _tick(lab, (groot, walk), obs, world)
+                assert g == {} and "base" in w  # the walk is commanded every tick regardless
+            assert groot.stats()["late_ticks"] == 40
+            assert abs(world.robot.base_pose[0] - x0) > 1e-3 or abs(world.robot.base_pose[1]) > 1e-3
+            server.release()
+            for _ in range(2000):  # ticks until the answer is in (each one a physics step, no sleeping)
+                obs, world, (g, _w) = _tick(lab, (groot, walk), obs, world)
+                if g:
+                    break
+            assert set(g) == set(RIGHT)
+            # The fake ramps from the state it received: first action = state + 0.01 (under the speed limit).
+            data = server.requests[-1]["data"]
+            for group in RIGHT:
+                obs_sent = data if version == "n1.5" else data["observation"]["state"]
+                sent = obs_sent[f"state.{group}"][-1] if version == "n1.5" else obs_sent[group][0, -1]
+                np.testing.assert_allclose(g[group], sent + 0.01, atol=1e-5)
+            assert groot.stats()["chunks"] == 1 and groot.stats()["late_ticks"] > 40
+        finally:
+            backend.close()
 
 
 def test_a_bad_reply_ends_the_call_with_the_key_and_shapes(lab):
     with FakeGrootServer(fault="wrong_shape") as server:
         backend = GrootBackend(server.url)
-        groot = backend.chunk_executor(lab, RIGHT, "pick", steps=100)
-        obs, world = lab.observation(), lab.world_state()
-        groot.reset(obs, world)
-        for _ in range(2000):
-            obs, world, _ = _tick(lab, (groot,), obs, world)
-            if groot.error:
-                break
-        assert groot.error is not None
-        assert "action key 'right_arm': expected shape (1, 16, 7), got (1, 16, 6)" in groot.error
-        groot.close()
+        try:
+            groot = backend.chunk_executor(lab, RIGHT, "pick", steps=100)
+            obs, world = lab.observation(), lab.world_state()
+            groot.reset(obs, world)
+            for _ in range(2000):
+                obs, world, _ = _tick(lab, (groot,), obs, world)
+                if groot.error:
+                    break
+            assert groot.error is not None
+            assert "action key 'right_arm': expected shape (1, 16, 7), got (1, 16, 6)" in groot.error
+        finally:
+            backend.close()
 
 
 def test_unserved_group_is_refused_at_construction(lab):
@@ -161,18 +161,33 @@ def test_replay_server_answers_like_grootss_replay_policy(dataset, version):
         proc.wait(timeout=10)
 
 
-def test_served_vla_checkpoint_answers_what_it_predicts_in_process(tmp_path):
-    # One wire version: both layouts are covered against the fake server; this is about the model.
-    from eval.bench.groot import start_server, untrained_checkpoint
-    from skills.policies.vla.policy import VLAPolicy
+_PREDICT = """
+import sys, numpy as np
+from eval.bench.groot import untrained_checkpoint
+from skills.policies.vla.policy import VLAPolicy
+tiny = dict(image_size=(32, 32), vision_resolution=32, vision_channels=(8, 16), hidden=32, heads=2,
+            vl_layers=1, dit_layers=1)
+ckpt = untrained_checkpoint(__import__("pathlib").Path(sys.argv[1]), "pick up the red block", **tiny)
+x = np.load(sys.argv[2])
+policy = VLAPolicy.load(ckpt, device="cpu")
+chunk = policy.predict(x["frame"][None], x["state"][None], ["pick up the red block"])
+np.save(sys.argv[3], chunk[0])
+"""
 
-    tiny = {"image_size": (32, 32), "vision_resolution": 32, "vision_channels": (8, 16), "hidden": 32}
-    tiny |= {"heads": 2, "vl_layers": 1, "dit_layers": 1}
-    ckpt = untrained_checkpoint(tmp_path / "ckpt", "pick up the red block", **tiny)
+
+def test_served_vla_checkpoint_answers_what_it_predicts_in_process(tmp_path):
+    # One wire version: both layouts are covered against the fake server; this is about the model. The
+    # checkpoint is made and run in-process in a child process (torch stays out of this one).
+    from eval.bench.groot import start_server
+
     rng = np.random.default_rng(1)
     frame = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
     state = rng.normal(size=43).astype(np.float32)
-    local = VLAPolicy.load(ckpt, device="cpu").predict(frame[None], state[None], ["pick up the red block"])[0]
+    np.savez(tmp_path / "in.npz", frame=frame, state=state)
+    ckpt = tmp_path / "ckpt"
+    args = [str(ckpt), str(tmp_path / "in.npz"), str(tmp_path / "local.npy")]
+    subprocess.run([sys.executable, "-c", _PREDICT, *args], check=True)
+    local = np.load(tmp_path / "local.npy")
     proc, url = start_server(None, "n1.6", policy=ckpt)
     try:
         client = GrootClient.from_url(f"{url}?timeout=60")
