@@ -30,18 +30,31 @@ def get_predicate(name: str) -> PredicateFn:
     return _PREDICATES[name]
 
 
+def _takes_start(fn: PredicateFn) -> bool:
+    return "start" in inspect.signature(fn).parameters
+
+
 def check_params(name: str, params: dict[str, Any]) -> None:
     """Raise ValueError when ``params`` do not fit the predicate's signature."""
-    sig = inspect.signature(get_predicate(name))
+    fn = get_predicate(name)
+    sig = inspect.signature(fn)
     try:
-        sig.bind(None, **params)
+        sig.bind(None, **params, **({"start": None} if _takes_start(fn) else {}))
     except TypeError as e:
         wanted = ", ".join(p for p in list(sig.parameters)[1:])
         raise ValueError(f"predicate '{name}': {e}; it takes: {wanted}") from None
 
 
-def evaluate(world: WorldState, name: str, params: dict[str, Any]) -> tuple[bool, str]:
-    return get_predicate(name)(world, **params)
+def evaluate(
+    world: WorldState, name: str, params: dict[str, Any], start: WorldState | None = None
+) -> tuple[bool, str]:
+    """``start``: the world when the episode began, for predicates about change (they take ``start``)."""
+    fn = get_predicate(name)
+    if _takes_start(fn):
+        if start is None:
+            raise ValueError(f"predicate '{name}' compares with the start of the episode: give start=")
+        return fn(world, **params, start=start)
+    return fn(world, **params)
 
 
 def _obj(world: WorldState, name: str):
@@ -121,3 +134,11 @@ def object_on(world: WorldState, object: str, target: str, tol_m: float = 0.04) 
 def object_upright(world: WorldState, object: str, max_tilt_deg: float = 20.0) -> tuple[bool, str]:
     o = _obj(world, object)
     return o.tilt_deg <= max_tilt_deg, f"{object} tilted {o.tilt_deg:.1f} deg"
+
+
+@predicate("object_moved")
+def object_moved(world: WorldState, object: str, start: WorldState, min_m: float = 0.03) -> tuple[bool, str]:
+    """The object ends at least ``min_m`` (in the plane) from where it stood in ``start``."""
+    o, s = _obj(world, object), _obj(start, object)
+    d = ((o.pos[0] - s.pos[0]) ** 2 + (o.pos[1] - s.pos[1]) ** 2) ** 0.5
+    return d >= min_m, f"{object} moved {d * 100:.1f} cm"

@@ -158,10 +158,14 @@ def test_lora_changes_only_adapters_and_saves_loads_merges_the_same(trained, dat
 
 
 def test_head_method_trains_only_the_action_head(trained, dataset, tmp_path):
-    trainer, summary = _finetune(trained, dataset, tmp_path / "head", method="head", steps=1)
+    trainer, summary = _finetune(trained, dataset, tmp_path / "head", method="head", steps=2, val_episodes=1)
     names = [n for n, p in trainer.policy.model.named_parameters() if p.requires_grad]
     assert names and all(n.startswith("action_head.") for n in names)
     assert summary["trainable_params"] < summary["total_params"]
+    # One episode held out: trained on the other three, its flow loss logged with fixed noise.
+    assert summary["episodes"] == 3 and len(trainer.val.episodes) == 1
+    rows = [json.loads(line) for line in (tmp_path / "head" / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2] and all(r["val_loss"] > 0 for r in rows)
 
 
 def test_fine_tuning_keeps_the_checkpoint_normalization(trained, tmp_path):
@@ -198,3 +202,107 @@ def test_bad_inputs_are_named(trained, tmp_path):
 
     with pytest.raises(ValueError, match="fine-tunes a checkpoint: give --init"):
         TrainConfig(dataset=broken, out=tmp_path / "z", method="lora")
+
+
+def test_manipulation_backends_resolve_and_render_instructions(monkeypatch):
+    from skills.library.pick import PickArgs
+    from skills.library.place import PlaceArgs
+    from skills.policies import manipulation
+    from skills.policies.manipulation import Scripted, instruction_for, register_scheme, resolve
+
+    assert isinstance(resolve("scripted"), Scripted)
+    with pytest.raises(ValueError, match=r"unknown manipulation backend 'teleop:x'; use one of: .*policy:"):
+        resolve("teleop:x")
+    with pytest.raises(FileNotFoundError, match="checkpoint folder not found: nowhere"):
+        resolve("policy:nowhere")
+    monkeypatch.setattr(manipulation, "_SCHEMES", dict(manipulation._SCHEMES))
+    register_scheme("echo://", lambda spec: Scripted())
+    assert isinstance(resolve("echo://host:1"), Scripted)
+
+    pick = PickArgs(object="red_block", hand="right")
+    ahead = [("place", {"object": "red_block", "location": "yellow_zone", "hand": "right"})]
+    assert instruction_for("pick", pick, ahead) == "move the red block to the yellow zone"
+    assert instruction_for("pick", pick) == "pick up the red block"
+    place = PlaceArgs(object="red_block", location="yellow_zone", hand="right")
+    assert instruction_for("place", place) == "move the red block to the yellow zone"
+
+
+def test_policy_backed_pick_runs_in_the_runtime_under_the_arm_speed_limit(trained, lab):
+    """A checkpoint drives the right arm and hand through the normal runtime; the pick's judge decides
+    from the physics, other groups are left alone, and the arm's targets never move faster than the lab's
+    speed limit. (This policy learned synthetic data, so it may drive the hand into the table: joint
+    velocities under contact are the physics', which is why the targets are what is checked here.)"""
+    from agent.runtime import Runtime
+    from envs.robots.g1.g1_constants import ARM_SPEED_LIMIT
+    from skills.policies.manipulation import resolve
+
+    with pytest.raises(ValueError, match=r"execute must be 1\.\.16"):
+        resolve(f"policy:{trained[0]}?execute=40")
+    backend = resolve(f"policy:{trained[0]}?execute=8")
+    rt = Runtime(lab, manipulation=backend)
+    rt.upcoming = [("place", {"object": "red_block", "location": "yellow_zone", "hand": "right"})]
+    call = rt.call("c1", "pick", {"object": "red_block", "hand": "right"})
+    left = lab.embodiment.groups["left_arm"].state_index
+    left0 = rt.obs.state[left].copy()
+    peak, executors, last = 0.0, [], None
+    rt.on_start.append(lambda a: executors.append(a.executor))
+    while not rt.outcomes:
+        rt.tick()
+        target = rt.last_command.get("right_arm", last)
+        if target is not None and last is not None:
+            peak = max(peak, float(np.abs(np.asarray(target) - last).max()) / lab.control_dt)
+        last = None if target is None else np.asarray(target)
+    out = rt.outcomes[0]
+    assert out.call_id == call.id and out.status in ("success", "failure")
+    chunk_policy = executors[0].policy
+    assert chunk_policy.instruction == "move the red block to the yellow zone"
+    assert len(chunk_policy.latencies_s) >= 5  # it was asked for chunk after chunk
+    assert 0.1 < peak <= ARM_SPEED_LIMIT, peak  # it moved, and never faster than the limit
+    assert np.abs(rt.obs.state[left] - left0).max() < 0.05  # the left arm was not the policy's to move
+
+
+def test_train_cli_names_bad_input_without_a_traceback(tmp_path, dataset):
+    from typer.testing import CliRunner
+
+    from agent.cli.main import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["train", "--dataset", str(tmp_path / "none"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "not a LeRobot dataset (no meta/info.json)" in res.output
+    assert "Traceback" not in res.output
+    res = runner.invoke(
+        app, ["train", "--dataset", str(dataset), "--out", str(tmp_path / "o"), "--method", "lora"]
+    )
+    assert res.exit_code == 2 and "give --init CKPT" in res.output
+    res = runner.invoke(app, ["skill", "pick", "--object", "red_block", "--manipulation", "policy:nowhere"])
+    assert res.exit_code == 2 and "checkpoint folder not found: nowhere" in res.output
+
+
+def test_interrupted_training_resumes_from_its_last_checkpoint(dataset, tmp_path):
+    from skills.policies.vla.train import TrainConfig, Trainer
+
+    def train(steps: int, resume: bool) -> tuple[dict, list[str]]:
+        cfg = TrainConfig(
+            dataset=dataset,
+            out=tmp_path / "run",
+            method="scratch",
+            model=TINY,
+            steps=steps,
+            batch=4,
+            ema=0.9,
+            save_every=1,
+            log_every=1,
+            resume=resume,
+        )
+        said: list[str] = []
+        trainer = Trainer(cfg, log=said.append)
+        trainer.load_data()
+        return trainer.run(), said
+
+    train(2, resume=False)  # "killed" after step 2: checkpoints/step_000002 is its last
+    summary, said = train(3, resume=True)
+    assert any("resumed from" in s and "step_000002 at step 2" in s for s in said), said
+    assert summary["steps"] == 3
+    rows = [json.loads(line) for line in (tmp_path / "run" / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert (tmp_path / "run" / "checkpoints" / "step_000003" / "trainer_state.pt").is_file()

@@ -131,7 +131,7 @@ def collect(
         elif kind == "retry":
             print(f"retry {data['task']} seed {data['seed']}: {data['why']}", flush=True)
 
-    with user_errors(DatasetError, TaskError):
+    with user_errors(DatasetError, TaskError, RuntimeError):
         summary = run_collect(
             names, episodes, out, opts, seed=seed, workers=workers, ray_address=ray,
             progress=interactive, on_event=on_event,

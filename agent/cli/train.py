@@ -29,6 +29,9 @@ def train(
     episodes: Annotated[
         int | None, typer.Option("--episodes", min=1, help="use the first N episodes")
     ] = None,
+    val_episodes: Annotated[
+        int, typer.Option("--val-episodes", min=0, help="hold out the last N episodes; log validation loss")
+    ] = 0,
     steps: Annotated[int, typer.Option("--steps", min=1, help="optimizer steps")] = 2000,
     batch: Annotated[int, typer.Option("--batch", min=1, help="batch size per device")] = 64,
     lr: Annotated[
@@ -42,7 +45,7 @@ def train(
         bool, typer.Option("--augment/--no-augment", help="random shifts + colour jitter")
     ] = True,
     lora_rank: Annotated[int, typer.Option("--lora-rank", min=1)] = 16,
-    lora_alpha: Annotated[float, typer.Option("--lora-alpha")] = 32.0,
+    lora_alpha: Annotated[int, typer.Option("--lora-alpha", min=1)] = 32,
     lora_targets: Annotated[
         str, typer.Option("--lora-targets", help="attn (DiT attention) or attn+mlp")
     ] = "attn",
@@ -51,6 +54,12 @@ def train(
     ] = False,
     model_config: Annotated[
         Path | None, typer.Option("--model-config", help="JSON of model sizes for --method scratch")
+    ] = None,
+    instruction_vectors: Annotated[
+        Path | None,
+        typer.Option(
+            "--instruction-vectors", help="precomputed instruction vectors (no text encoder needed)"
+        ),
     ] = None,
     save_every: Annotated[int, typer.Option("--save-every", min=1, help="checkpoint every K steps")] = 1000,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1")] = "auto",
@@ -89,6 +98,7 @@ def train(
                 init=init,
                 tasks=task or [],
                 max_episodes=episodes,
+                val_episodes=val_episodes,
                 steps=steps,
                 batch=batch,
                 lr=lr,
@@ -104,6 +114,7 @@ def train(
                 resume=resume,
                 seed=seed,
                 model=model,
+                instruction_vectors=instruction_vectors,
             )
         except ValidationError as e:
             raise ValueError(f"bad training options\n{format_validation_error(e)}") from None

@@ -37,7 +37,9 @@ class SceneJitter:
 
     @property
     def lights(self) -> list[str]:
-        return [self.env.model.light(i).name for i in range(self.env.model.nlight)]
+        """Every light by name (``light<i>`` for the robot model's unnamed ones)."""
+        m = self.env.model
+        return [m.light(i).name or f"light{i}" for i in range(m.nlight)]
 
     def apply(
         self,
@@ -60,8 +62,9 @@ class SceneJitter:
             q = np.zeros(4)
             mujoco.mju_mulQuat(q, self._cam_quat[i], _rpy_quat(jitter.get("rot_deg", (0, 0, 0))))
             m.cam_quat[i] = q
+        lights = self.lights
         for name, factor in (lighting or {}).items():
-            i = m.light(name).id
+            i = lights.index(name)
             m.light_diffuse[i] = np.clip(self._light[i] * factor, 0.0, 1.0)
         for name, rgba in (colours or {}).items():
             m.geom_rgba[m.geom(name).id] = np.clip(np.asarray(rgba, float), 0.0, 1.0)

@@ -214,11 +214,14 @@ class RayPool:
         self.address, self.n, self.opts, self.video_dir = address, max(1, workers), opts, video_dir
 
     def run(self, next_job: Callable[[], Job | None], on_result: Callable[[Job, dict], None]) -> None:
-        import ray
-
         from eval.ray_backend import connect
 
-        connect(self.address, self.n)
+        try:
+            connect(self.address, self.n)
+        except Exception as e:  # Ray missing, no cluster at that address, or a local one that would not start
+            raise RuntimeError(f"--ray {self.address}: could not start or join Ray: {e}") from None
+        import ray
+
         task = ray.remote(num_cpus=1, max_retries=RETRIES)(run_job)
         running: dict[Any, Job] = {}
         while True:
@@ -294,7 +297,8 @@ class Collection:
         r = payload.get("result")
         if r is None:
             s.errors += 1
-            line["reason"] = "error: " + payload.get("error", "").strip().splitlines()[-1:][0]
+            lines = (payload.get("error") or "unknown error").strip().splitlines()
+            line["reason"] = "error: " + (lines[-1] if lines else "unknown error")
         else:
             line.update(
                 success=r.success, reason=r.reason, sim_s=round(r.sim_s, 3), wall_s=round(r.wall_s, 3)

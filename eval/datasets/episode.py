@@ -60,11 +60,11 @@ def reset(e: EpisodeEnv, seed: int, p: dict[str, Any]) -> None:
     e.jitter.apply(cameras=p["cameras"], lighting=p["lighting"], colours=p["colours"], aside=p["aside"])
 
 
-def judge(task: TaskSpec, world) -> tuple[bool, list[str]]:
-    """The task's success predicates on a world state: all must hold."""
+def judge(task: TaskSpec, world, start) -> tuple[bool, list[str]]:
+    """The task's success predicates on the final world (``start``: the world the episode began in)."""
     ok, details = True, []
     for check in task.success:
-        good, detail = evaluate(world, check.predicate, check.params)
+        good, detail = evaluate(world, check.predicate, check.params, start=start)
         ok &= good
         details.append(f"{check.predicate}: {detail}")
     return ok, details
@@ -130,7 +130,7 @@ def record_episode(
         {"call": o.call_id, "skill": o.skill, "status": o.status, "reason": o.reason} for o in rt.outcomes
     ]
     calls_ok = len(outcomes) == len(task.calls) and all(o["status"] == "success" for o in outcomes)
-    ok, details = judge(task, rt.world)
+    ok, details = judge(task, rt.world, world)
     success = error is None and calls_ok and ok
     failed = next((o for o in outcomes if o["status"] != "success"), None)
     if error is not None:

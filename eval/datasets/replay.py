@@ -48,6 +48,7 @@ def replay(ds: Dataset, index: int) -> ReplayResult:
     e = env_for(task)
     reset(e, ep["seed"], ep["perturbations"])
     env = e.env
+    start = env.world_state()
     cols = ds.columns(index)
     actions, base, states = cols[fmt.ACTION], cols[fmt.BASE_VELOCITY], cols[fmt.STATE]
     n = len(actions)
@@ -66,7 +67,7 @@ def replay(ds: Dataset, index: int) -> ReplayResult:
     for _ in range(round(SETTLE_S / env.control_dt)):
         env.step(command)
     world = env.world_state()
-    ok, details = judge(task, world)
+    ok, details = judge(task, world, start)
     return ReplayResult(
         episode=index,
         task=task.name,

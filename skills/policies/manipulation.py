@@ -145,15 +145,28 @@ def _load(path: str):
 
 
 class PolicyManipulation:
-    """``policy:CKPT``: pick and place run by a Tandem VLA checkpoint, in this process, on the CPU."""
+    """``policy:CKPT[?execute=K]``: pick and place run by a Tandem VLA checkpoint, in this process, on the
+    CPU, playing K (default 8) of each chunk's actions before asking for the next."""
 
-    def __init__(self, spec: str, execute: int = 8) -> None:
+    def __init__(self, spec: str) -> None:
         self.name = spec
-        self.checkpoint = spec.split(":", 1)[1]
-        if not self.checkpoint:
+        path, _, query = spec.split(":", 1)[1].partition("?")
+        if not path:
             raise ValueError("--manipulation policy:CKPT needs a checkpoint folder after 'policy:'")
-        self.execute = execute
-        self.policy = _load(self.checkpoint)
+        options = dict(part.partition("=")[::2] for part in query.split("&") if part)
+        unknown = set(options) - {"execute"}
+        if unknown:
+            raise ValueError(
+                f"--manipulation {spec}: unknown option(s) {', '.join(sorted(unknown))}; known: execute"
+            )
+        try:
+            self.execute = int(options.get("execute", 8))
+        except ValueError:
+            raise ValueError(f"--manipulation {spec}: execute must be a whole number of actions") from None
+        self.checkpoint = path
+        self.policy = _load(path)
+        if not 1 <= self.execute <= self.policy.config.chunk:
+            raise ValueError(f"--manipulation {spec}: execute must be 1..{self.policy.config.chunk}")
 
     def executor(self, env, skill: str, args: Any, upcoming: Upcoming = ()) -> Executor | None:
         if skill not in ("pick", "place"):
@@ -165,7 +178,9 @@ class PolicyManipulation:
         from skills.registry import get_skill
 
         groups = arm_and_hand(args)
-        chunk = VLAChunkPolicy(self.policy, env, instruction_for(skill, args, upcoming), groups, self.execute)
+        instruction = instruction_for(skill, args, upcoming)
+        self.policy.bank.get([instruction])  # a new sentence is encoded now, not inside the first inference
+        chunk = VLAChunkPolicy(self.policy, env, instruction, groups, self.execute)
         limits = {g: SpeedLimit(env.embodiment.groups[g].state_index, MAX_JOINT_SPEED) for g in groups}
         inner = ChunkedPolicyExecutor(
             chunk, steps=round(get_skill(skill).timeout_s / env.control_dt), prefetch_at=2, limits=limits

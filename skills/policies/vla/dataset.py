@@ -129,6 +129,7 @@ class DemoDataset:
         tasks: list[str] | None = None,
         max_episodes: int | None = None,
         progress=None,
+        select: slice | None = None,
     ) -> None:
         import pyarrow.parquet as pq
 
@@ -161,7 +162,9 @@ class DemoDataset:
             raise DatasetError(
                 f"{root}: camera {config.camera} records {cam_shape}; the model takes {want} (image_size)"
             )
-        self.episodes = read_episodes(root, tasks)[:max_episodes]
+        self.episodes = read_episodes(root, tasks)[:max_episodes][select or slice(None)]
+        if not self.episodes:
+            raise DatasetError(f"{root}: no episodes left in this selection")
         self.instructions = sorted({e.instruction for e in self.episodes})
         states, actions, frames, instr, chunk_idx, starts = [], [], [], [], [], []
         offset = 0

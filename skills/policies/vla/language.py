@@ -49,7 +49,7 @@ class InstructionBank:
         missing = sorted({t for t in texts if t not in self.vectors})
         if missing:
             self.vectors.update(zip(missing, encode(missing), strict=True))
-        return np.stack([self.vectors[t] for t in texts])
+        return np.stack([self.vectors[t] for t in texts]).astype(np.float32)
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps({t: [float(x) for x in v] for t, v in self.vectors.items()}))
@@ -60,3 +60,29 @@ class InstructionBank:
             return cls()
         raw = json.loads(path.read_text())
         return cls({t: np.asarray(v, np.float32) for t, v in raw.items()})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write instruction vectors for a machine without the encoder (the GPU machine):
+    ``python -m skills.policies.vla.language --out vectors.json [--tasks-json tasks.json] [TEXT ...]``,
+    where tasks.json is ``tandem collect --list --json`` (instructions and their paraphrases)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m skills.policies.vla.language", description=main.__doc__)
+    ap.add_argument("texts", nargs="*")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--tasks-json", type=Path, default=None)
+    args = ap.parse_args(argv)
+    texts = list(args.texts)
+    if args.tasks_json is not None:
+        for task in json.loads(args.tasks_json.read_text()):
+            texts += [task["instruction"], *task.get("paraphrases", [])]
+    bank = InstructionBank.load(args.out)
+    bank.get(texts)
+    bank.save(args.out)
+    print(f"{len(bank.vectors)} instruction vectors in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -31,11 +31,14 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def is_peft(model: torch.nn.Module) -> bool:
+    # Duck-typed: importing peft (and transformers behind it) costs seconds, paid only by LoRA runs.
+    return hasattr(model, "get_base_model") and hasattr(model, "peft_config")
+
+
 def base_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The base model's weights, also from inside a peft wrapper (adapter weights left out)."""
-    from peft import PeftModel
-
-    if not isinstance(model, PeftModel):
+    if not is_peft(model):
         return {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     out = {}
     for k, v in model.get_base_model().state_dict().items():
@@ -65,10 +68,8 @@ class VLAPolicy:
     @property
     def network(self) -> VLAModel:
         """The VLAModel itself, also when wrapped by peft."""
-        from peft import PeftModel
-
         m = self.model
-        return m.get_base_model() if isinstance(m, PeftModel) else m  # type: ignore[return-value]
+        return m.get_base_model() if is_peft(m) else m  # type: ignore[operator, return-value]
 
     @classmethod
     def create(cls, config: VLAConfig, normalizer: Normalizer, bank: InstructionBank | None = None):
@@ -106,7 +107,6 @@ class VLAPolicy:
 
     # ----------------------------------------------------------------- files
     def save(self, folder: Path) -> None:
-        from peft import PeftModel
         from safetensors.torch import save_file
 
         folder.mkdir(parents=True, exist_ok=True)
@@ -114,8 +114,8 @@ class VLAPolicy:
         self.normalizer.save(folder)
         self.bank.save(folder / INSTRUCTIONS_FILE)
         save_file(base_state_dict(self.model), str(folder / MODEL_FILE))
-        if isinstance(self.model, PeftModel):
-            self.model.save_pretrained(str(folder / ADAPTER_DIR))
+        if is_peft(self.model):
+            self.model.save_pretrained(str(folder / ADAPTER_DIR))  # type: ignore[operator]
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu", merge: bool = False) -> VLAPolicy:

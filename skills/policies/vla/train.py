@@ -48,6 +48,7 @@ class TrainConfig(BaseModel):
     init: Path | None = None
     tasks: list[str] = Field(default_factory=list)
     max_episodes: int | None = Field(None, ge=1)
+    val_episodes: int = Field(0, ge=0)  # the selection's last N episodes: held out, validation loss logged
     steps: int = Field(2000, ge=1)
     batch: int = Field(64, ge=1)
     lr: float | None = Field(None, gt=0)  # default by method: 3e-4 (scratch, full, head), 1e-3 (lora)
@@ -57,7 +58,7 @@ class TrainConfig(BaseModel):
     ema: float | None = Field(None, gt=0, lt=1)  # e.g. 0.999; the saved weights are the average
     augment: bool = True
     lora_rank: int = Field(16, ge=1)
-    lora_alpha: float = Field(32, gt=0)
+    lora_alpha: int = Field(32, gt=0)
     lora_targets: Literal["attn", "attn+mlp"] = "attn"
     lora_vision: bool = False  # also adapt the vision-language mixer's attention
     save_every: int = Field(1000, ge=1)
@@ -66,6 +67,7 @@ class TrainConfig(BaseModel):
     resume: bool = False
     seed: int = 0
     model: dict[str, Any] = Field(default_factory=dict)  # VLAConfig fields for scratch runs
+    instruction_vectors: Path | None = None  # precomputed sentence vectors (language.py's main writes them)
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
@@ -230,7 +232,13 @@ class Trainer:
 
     def load_data(self, progress=None) -> DemoDataset:
         cfg = self.cfg
-        data = DemoDataset(cfg.dataset, self.vcfg, cfg.tasks or None, cfg.max_episodes, progress=progress)
+        tasks = cfg.tasks or None
+        split = slice(None, -cfg.val_episodes) if cfg.val_episodes else None
+        data = DemoDataset(cfg.dataset, self.vcfg, tasks, cfg.max_episodes, progress=progress, select=split)
+        self.val = None
+        if cfg.val_episodes:
+            last = slice(-cfg.val_episodes, None)
+            self.val = DemoDataset(cfg.dataset, self.vcfg, tasks, cfg.max_episodes, select=last)
         if cfg.method == "scratch":
             self.policy.normalizer = Normalizer({data.embodiment: data.stats()})
         else:
@@ -239,10 +247,14 @@ class Trainer:
                 raise ValueError(f"{cfg.init}: no normalization statistics for '{data.embodiment}'")
         cache = cfg.dataset / "meta" / CACHE_FILE
         known = InstructionBank.load(cache)
+        if cfg.instruction_vectors is not None:
+            if not cfg.instruction_vectors.is_file():
+                raise FileNotFoundError(f"--instruction-vectors: no file {cfg.instruction_vectors}")
+            known.vectors.update(InstructionBank.load(cfg.instruction_vectors).vectors)
         for text in data.instructions:
             if text in known.vectors and text not in self.policy.bank.vectors:
                 self.policy.bank.vectors[text] = known.vectors[text]
-        self.policy.bank.get(data.instructions)
+        self.policy.bank.get(data.instructions + (self.val.instructions if self.val else []))
         if self.rank == 0 and not cache.is_file():
             # A read-only dataset is fine: the vectors travel in the checkpoint anyway.
             with contextlib.suppress(OSError):
@@ -274,6 +286,8 @@ class Trainer:
                 model, device_ids=[dev.index] if dev.type == "cuda" else None
             )
         batches = Batches(self.data, policy, dev, cfg.seed * 1000 + self.rank + step)
+        val = Batches(self.val, policy, dev, 0) if self.val is not None else None
+        val_batch = val.sample(min(256, val.n), None) if val is not None else None
         augment = (
             Augment(torch.Generator().manual_seed(cfg.seed + 7 + self.rank + step)) if cfg.augment else None
         )
@@ -314,7 +328,7 @@ class Trainer:
             opt.step()
             if ema is not None:
                 with torch.no_grad():
-                    torch._foreach_lerp_(ema, [p.detach() for p in trainable], 1 - cfg.ema)  # type: ignore[arg-type]
+                    torch._foreach_lerp_(ema, [p.detach() for p in trainable], 1 - (cfg.ema or 0.0))
             step += 1
             seen += cfg.batch * self.world
             losses.append(float(loss.detach()))
@@ -323,6 +337,7 @@ class Trainer:
             if step % cfg.log_every == 0 or step == cfg.steps:
                 rate = seen / (time.perf_counter() - t0)
                 row = {
+                    **({"val_loss": self.validate(net, emb, val_batch)} if val_batch else {}),
                     "step": step,
                     "loss": float(np.mean(losses)),
                     "lr": lr,
@@ -333,11 +348,15 @@ class Trainer:
                 if writer is not None:
                     for k in ("loss", "lr", "grad_norm", "samples_s"):
                         writer.add_scalar(f"train/{k}", row[k], step)
+                    if "val_loss" in row:
+                        writer.add_scalar("val/loss", row["val_loss"], step)
                     with (cfg.out / LOG_FILE).open("a") as f:
                         f.write(json.dumps(row) + "\n")
                 if progress is not None:
                     progress(step, row)
                 summary.update(final_loss=row["loss"], samples_s=rate)
+                if "val_loss" in row:
+                    summary["val_loss"] = row["val_loss"]
             if self.rank == 0 and (step % cfg.save_every == 0 or step == cfg.steps):
                 self._save(step, model, opt, ema, trainable, final=step == cfg.steps)
         summary.update(first_loss=first_loss, steps=step, wall_s=time.perf_counter() - t0)
@@ -346,6 +365,19 @@ class Trainer:
         if writer is not None:
             writer.close()
         return summary
+
+    def validate(self, net, embodiment: str, batch: dict[str, torch.Tensor]) -> float:
+        """Flow loss on held-out frames with fixed flow times and noise, so values compare across steps."""
+        net.eval()
+        with (
+            torch.no_grad(),
+            torch.random.fork_rng(devices=[self.device.index or 0] if self.device.type == "cuda" else []),
+        ):
+            torch.manual_seed(0)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+                loss = float(net(embodiment, **batch))
+        net.train()
+        return loss
 
     def _save(self, step: int, model, opt, ema, trainable, final: bool) -> None:
         cfg = self.cfg

@@ -1,0 +1,133 @@
+"""Tandem VLA: parameters, chunk latency at batch 1 (median, p95), training samples/s, memory.
+
+python -m eval.bench policy [--checkpoint CKPT] [--device cpu|cuda] [--repeats 30] [--train-steps 10]
+
+Without --checkpoint it measures a freshly initialized model of the default size (latency does not
+depend on the weights). Training throughput is measured on a synthetic batch of the same shapes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import time
+
+import numpy as np
+
+
+def _quantile(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m eval.bench policy", description=__doc__.split("\n")[0])
+    ap.add_argument("--checkpoint", default=None, help="a VLA checkpoint folder (default: a fresh model)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    ap.add_argument("--repeats", type=int, default=30)
+    ap.add_argument("--train-steps", type=int, default=10)
+    ap.add_argument("--batch", type=int, default=16, help="training batch for samples/s")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from skills.policies.vla.configuration_vla import G1, VLAConfig
+    from skills.policies.vla.language import DIM, InstructionBank
+    from skills.policies.vla.modeling_vla import count_parameters
+    from skills.policies.vla.policy import VLAPolicy
+    from skills.policies.vla.processor_vla import EmbodimentStats, FeatureStats, Normalizer
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    if args.checkpoint:
+        policy = VLAPolicy.load(args.checkpoint, device=args.device, merge=True)
+    else:
+        cfg = VLAConfig()
+        dim = cfg.embodiment(G1).state_dim
+        flat = FeatureStats(mean=[0.0] * dim, std=[1.0] * dim, min=[-1.0] * dim, max=[1.0] * dim)
+        norm = Normalizer({G1: EmbodimentStats(state=flat, action=flat)})
+        bank = InstructionBank({"bench": np.ones(DIM, np.float32) / np.sqrt(DIM)})
+        policy = VLAPolicy.create(cfg, norm, bank)
+        policy.model.to(args.device)
+    cfg = policy.config
+    _, total = count_parameters(policy.model)
+    h, w = cfg.image_size
+    rng = np.random.default_rng(0)
+    instr = next(iter(policy.bank.vectors))
+    state = rng.normal(size=(1, cfg.embodiment(G1).state_dim)).astype(np.float32)
+
+    def chunk() -> None:
+        image = rng.integers(0, 255, (1, h, w, 3), dtype=np.uint8)
+        policy.predict(image, state, [instr])
+        if args.device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    for _ in range(3):
+        chunk()
+    lat, cpu = [], []
+    for _ in range(args.repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        chunk()
+        lat.append((time.perf_counter() - t0) * 1e3)
+        cpu.append((time.process_time() - c0) * 1e3)
+
+    # Training throughput: forward + backward + AdamW on random tensors of the training shapes.
+    model = policy.network
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    r, b, dev = cfg.vision_resolution, args.batch, torch.device(args.device)
+    spec = cfg.embodiment(G1)
+    batch = {
+        "images": torch.rand(b, 3, r, r, device=dev),
+        "language": torch.randn(b, cfg.language_dim, device=dev),
+        "state": torch.randn(b, spec.state_dim, device=dev),
+        "actions": torch.randn(b, cfg.chunk, spec.action_dim, device=dev),
+    }
+    amp = dev.type == "cuda"
+    times = []
+    for step in range(args.train_steps + 2):
+        t0 = time.perf_counter()
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+            loss = model(G1, **batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if amp:
+            torch.cuda.synchronize()
+        if step >= 2:
+            times.append(time.perf_counter() - t0)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    rows = [
+        ("parameters", f"{total / 1e6:.2f} M ({total * 4 / 2**20:.0f} MiB as float32)"),
+        (
+            "input",
+            f"{h}x{w} frame -> {r}x{r}, chunk {cfg.chunk} x {spec.action_dim}, "
+            f"{cfg.denoise_steps} Euler steps",
+        ),
+        ("device", f"{args.device} ({args.threads} thread{'s' if args.threads > 1 else ''})"),
+        (
+            "chunk latency, batch 1",
+            f"median {statistics.median(lat):.1f} ms, p95 {_quantile(lat, 0.95):.1f} ms",
+        ),
+        # On a shared machine wall time includes waiting for a core; process CPU time does not.
+        (
+            "chunk CPU time, batch 1",
+            f"median {statistics.median(cpu):.1f} ms, p95 {_quantile(cpu, 0.95):.1f} ms",
+        ),
+        ("load average (1 min)", f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"),
+        (
+            "training",
+            f"{b / statistics.median(times):.0f} samples/s (batch {b}, median of {len(times)} steps)",
+        ),
+        ("peak memory (RSS)", f"{rss_mb:.0f} MiB"),
+        ("closed-loop success", "no shipped policy yet (docs/vla.md: what ran and what did not)"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    print(f"{'figure':<{width}}  value")
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+    return 0
