@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 # Failure reasons the monitors themselves emit, from the one vocabulary (skills/reasons.py).
-from skills.reasons import BLOCKED, DROPPED, FELL, SPILL, TIMEOUT, UNREACHABLE, UNSTABLE
+from skills.reasons import BLOCKED, DROPPED, FELL, POLICY_ERROR, SPILL, TIMEOUT, UNREACHABLE, UNSTABLE
 from skills.reasons import TABLE_COLLISION as TABLE_FORCE
 
 Status = Literal["success", "failure"]
@@ -15,6 +15,7 @@ __all__ = [
     "BLOCKED",
     "DROPPED",
     "FELL",
+    "POLICY_ERROR",
     "SPILL",
     "TABLE_FORCE",
     "TIMEOUT",

@@ -72,7 +72,7 @@ class Chat:
         manipulation: str = "scripted",
         locomotion: str | None = None,
     ) -> None:
-        from envs.lab.env import G1LabEnv
+        from envs.registry import make_scene
         from skills.policies.manipulation import resolve
 
         resolve(manipulation)  # a bad backend fails when the chat starts, not at the first task
@@ -86,7 +86,7 @@ class Chat:
 
             seed = self.seed = draw_seed()
         self.locomotion = locomotion
-        self.env = G1LabEnv(scene=scene, seed=seed, locomotion=locomotion)
+        self.env = make_scene(scene, seed=seed, locomotion=locomotion)
         self.approval = False
         self.task: str | None = None  # the last request as typed, before corrections
         self.corrections: list[str] = []

@@ -125,7 +125,7 @@ class Runtime:
             sim_time_s=round(self.world.time_s, 4),
             started_s=round(a.started_s, 4),
             args=a.call.raw_args,
-            evidence=verdict.evidence,
+            evidence=verdict.evidence | _executor_stats(a.executor),
         )
         self.outcomes.append(out)
         for hook in self.on_outcome:
@@ -226,6 +226,12 @@ class Runtime:
         for cid, skill, args, after in calls:
             self.call(cid, skill, args, after)
         return self.run_until_event()
+
+
+def _executor_stats(executor: Any) -> dict[str, Any]:
+    """A learned/remote executor's inference figures (latency per chunk, late ticks) for the record."""
+    stats = getattr(executor, "stats", None)
+    return {"policy": stats()} if callable(stats) else {}
 
 
 __all__ = ["GroupsBusy", "Runtime"]

@@ -115,9 +115,9 @@ class RunSession:
         faults = [parse_fault(f) for f in cfg.faults]
         if env is None:
             progress("loading the robot model and the scene")
-            from envs.lab.env import G1LabEnv
+            from envs.registry import make_scene
 
-            env = G1LabEnv(scene=cfg.scene, seed=cfg.seed, locomotion=cfg.locomotion)
+            env = make_scene(cfg.scene, seed=cfg.seed, locomotion=cfg.locomotion)
         elif reset_env:
             env.reset(seed=cfg.seed)
         self.env = env

@@ -123,9 +123,9 @@ _ENVS: dict[tuple[str, str], Any] = {}
 def _env(scene: str, seed: int, locomotion: str = ""):
     env = _ENVS.get((scene, locomotion))
     if env is None:
-        from envs.lab.env import G1LabEnv
+        from envs.registry import make_scene
 
-        env = _ENVS[scene, locomotion] = G1LabEnv(scene=scene, seed=seed, locomotion=locomotion or None)
+        env = _ENVS[scene, locomotion] = make_scene(scene, seed=seed, locomotion=locomotion or None)
     return env
 
 

@@ -48,6 +48,8 @@ _ALL = (
     Reason("too_much", "the target received more than asked", "finish"),
     Reason("spill", "more than 10 ml was spilled during the call", "finish"),
     Reason("table_collision", "the robot pushed hard on a table", "finish"),
+    # A server that times out or answers the wrong shapes needs a person, not the same request again.
+    Reason("policy_error", "a learned or remote policy could not answer (timeout, bad reply)", "finish"),
     Reason("fell", "the robot fell", "fatal"),
     Reason("unstable", "the simulation went unstable (NaN, blow-up)", "fatal"),
 )
@@ -69,6 +71,7 @@ SPILL = "spill"
 TABLE_COLLISION = "table_collision"
 FELL = "fell"
 UNSTABLE = "unstable"
+POLICY_ERROR = "policy_error"
 
 
 def then(reason: str) -> Then:

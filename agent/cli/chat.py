@@ -15,7 +15,11 @@ def chat(
     scene: Annotated[str, typer.Option("--scene", help="scene name or YAML path")] = "g1_lab",
     planner: Annotated[str, typer.Option("--planner", help="offline (recipes) or llm")] = "offline",
     manipulation: Annotated[
-        str, typer.Option("--manipulation", help="who runs pick/place: scripted or policy:CHECKPOINT_DIR")
+        str,
+        typer.Option(
+            "--manipulation",
+            help="who runs pick/place: scripted, policy:CHECKPOINT_DIR or groot://HOST:PORT[?version=n1.5&token=T]",
+        ),
     ] = "scripted",
     locomotion: LocomotionOpt = None,
 ) -> None:

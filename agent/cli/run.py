@@ -70,7 +70,11 @@ def run(
         str | None, typer.Option("--fallback", help="offline (default) or none, when the LLM fails")
     ] = None,
     manipulation: Annotated[
-        str, typer.Option("--manipulation", help="who runs pick/place: scripted or policy:CHECKPOINT_DIR")
+        str,
+        typer.Option(
+            "--manipulation",
+            help="who runs pick/place: scripted, policy:CHECKPOINT_DIR or groot://HOST:PORT[?version=n1.5&token=T]",
+        ),
     ] = "scripted",
     locomotion: LocomotionOpt = None,
 ) -> None:

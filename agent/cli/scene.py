@@ -32,17 +32,14 @@ LocomotionOpt = Annotated[
 
 
 def _env(scene: str, seed: int | None, full_meshes: bool = False, locomotion: str | None = None):
-    from envs.lab.env import G1LabEnv
     from envs.locomotion import PolicyError
+    from envs.registry import make_scene
     from envs.robots.g1.g1_model import AssetError
     from envs.scene_schema import SceneError
 
     with user_errors(SceneError, AssetError, PolicyError, ValueError):
-        return G1LabEnv(
-            scene=scene,
-            seed=seed,
-            mesh_quality="full" if full_meshes else "decimated",
-            locomotion=locomotion,
+        return make_scene(
+            scene, seed=seed, mesh_quality="full" if full_meshes else "decimated", locomotion=locomotion
         )
 
 
@@ -120,8 +117,8 @@ def render(
         str,
         typer.Option(
             "--camera",
-            help="ego (the G1's ego_view), third (third_person), follow (rides behind the G1), "
-            "left_wrist or right_wrist",
+            help="ego (the G1's ego_view), third (third_person), follow (rides behind the G1), or any "
+            "camera of the scene's model (left_wrist, right_wrist; front, wrist on so100_block)",
         ),
     ] = "third",
     scene: SceneOpt = "g1_lab",

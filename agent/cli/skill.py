@@ -135,7 +135,11 @@ def run_skill(
         bool, typer.Option("--help", "-h", help="show this message and the skill's arguments, then exit")
     ] = False,
     manipulation: Annotated[
-        str, typer.Option("--manipulation", help="who runs pick/place: scripted or policy:CHECKPOINT_DIR")
+        str,
+        typer.Option(
+            "--manipulation",
+            help="who runs pick/place: scripted, policy:CHECKPOINT_DIR or groot://HOST:PORT[?version=n1.5&token=T]",
+        ),
     ] = "scripted",
     locomotion: LocomotionOpt = None,
 ) -> None:

@@ -100,6 +100,9 @@ class Monitors:
         verdict = spec.judge(CallContext(a.call.args, a.start_world, world, a.executor.finished, elapsed))
         if verdict is not None:
             return verdict
+        error = getattr(a.executor, "error", None)
+        if error is not None:
+            return Verdict("failure", why.POLICY_ERROR, {"error": error})
         # An executor may need longer than the skill's default on this embodiment (walking vs gliding).
         timeout = getattr(a.executor, "timeout_s", None) or spec.timeout_s
         if elapsed >= timeout:

@@ -126,6 +126,13 @@ class UntilExecutor:
     def finished(self) -> bool:
         return self._held >= SETTLE_TICKS or self.inner.finished
 
+    @property
+    def error(self) -> str | None:
+        return getattr(self.inner, "error", None)
+
+    def stats(self) -> dict[str, Any]:
+        return self.inner.stats() if hasattr(self.inner, "stats") else {}
+
     def close(self) -> None:
         self.inner.close()
 
@@ -186,5 +193,12 @@ class PolicyManipulation:
         return UntilExecutor(inner, picked(args) if skill == "pick" else released(args))
 
 
+def _groot(spec: str) -> Manipulation:
+    from skills.policies.groot.backend import GrootBackend
+
+    return GrootBackend(spec)
+
+
 register_scheme("scripted", lambda spec: Scripted())
 register_scheme("policy:", PolicyManipulation)
+register_scheme("groot://", _groot)
