@@ -31,14 +31,18 @@ SPOT_XS = (0.30, 0.26, 0.34, 0.22, 0.38)  # free-spot candidates, robot frame
 SPOT_YS = (0.18, 0.14, 0.22, 0.10, 0.26, 0.06, 0.30, 0.34)  # outward from the midline on the hand's side
 PLACE_YAWS = (0.0, 0.3, -0.3, 0.6, 0.9)  # hand turns (outward > 0) tried at the spot, rad
 SMALL_YAWS = 3  # the first turns, tried at every spot before the others
-# s to open the fingers on a placed object: opened faster, they knock light bottles over. (A pinched block
-# is let go at the usual speed: more slowly, the fingertips drag it further along as they open.)
+# s to open the fingers on a placed object: opened faster, they knock light bottles over.
 RELEASE_S = 1.0
+# s per finger to let go of a pinched block, one finger after the other (see PlaceExecutor._release).
+PINCH_FINGER_S = 0.3
 OPEN_DWELL = 0.3  # s between opening the fingers and the retreat
 TOUCH_GAP = 0.002  # m: the object's bottom this close to the surface counts as set down
 TOUCH_SLIP = 0.003  # m the object may rise in the hand while lowering before it counts as set down
 UPRIGHT_MIN = math.radians(8.0)  # a held object leaning more than this is stood up before it is set down
+STAND_UP_MIN = math.radians(2.0)  # a bottle set down leaning more than this is stood up before it is let go
+STAND_UP_S = 0.5  # s to stand it up
 SPOT_GAP = 0.035  # m between the placed object's rim and any neighbour's (room for the fingers)
+TORSO_CLEARANCE = 0.01  # m the forearm keeps from the torso while setting down and letting go
 
 
 class PlaceExecutor(ScriptedArm):
@@ -57,6 +61,7 @@ class PlaceExecutor(ScriptedArm):
         self._held_dz = 0.0  # object centre above the hand site while carried
         self._surface_z = 0.0
         self._rot_goal = np.eye(3)
+        self.release_at: float | None = None  # sim time the fingers start to open (for the benchmark)
 
     def start_hand(self, obs: Observation) -> np.ndarray:
         return self.grip_hand(self.object)
@@ -134,10 +139,14 @@ class PlaceExecutor(ScriptedArm):
         carry += self.line(site, up, above, rot, carry[-1], rot1=rot_goal)[1:]
         lower = self.line(site, above, goal, rot_goal, carry[-1])
         retreat = self._retreat(goal, rot_goal, lower[-1])
+        gap = min(self.ik.torso_gap(q) for q in lower[1:] + retreat[1:])
+        if gap < TORSO_CLEARANCE:
+            raise Unreachable(f"the {self.side} forearm would pass {gap:.3f} m from the torso")
         self._rot_goal = rot_goal
         carry_s = JointPath.through(carry, min_duration=0.8)
         lower_s = JointPath.through(lower, min_duration=1.0)
         self._lower = (carry_s.duration, carry_s.duration + lower_s.duration)
+        self.release_at = self.obs.time_s + self._lower[1]
         return [
             Step(0.0, carry_s),
             Step(0.0, lower_s),
@@ -146,55 +155,94 @@ class PlaceExecutor(ScriptedArm):
 
     def _retreat(self, at: np.ndarray, rot: np.ndarray, q: np.ndarray) -> list[np.ndarray]:
         """IK points from the release pose back off the object: straight up (pinch), else back then up."""
-        back = np.array([0.0, 0.0, RETREAT]) if self.pinch else -palm_normal(self.side, rot) * RETREAT
-        pts = self.line(self.site, at, at + back, rot, q)
         if not self.pinch:
+            back = -palm_normal(self.side, rot) * RETREAT
+            pts = self.line(self.site, at, at + back, rot, q)
             pts += self.line(self.site, at + back, at + back + [0, 0, 0.05], rot, pts[-1])[1:]
             return pts
+        up = at + np.array([0.0, 0.0, RETREAT])
+        pts = self.line(self.site, at, up, rot, q)
         # Palm down near the midline the arm cannot swing back beside the body (home's route): move out
         # over the hand's own side first, where it can.
-        here = self.local(at + back)
+        here = self.local(up)
         out = -mirror(self.side) * VIA_LOCAL[1]
         if abs(here[1]) < abs(out):
             side = self.robot_point(here[0], out, here[2])
             with contextlib.suppress(Unreachable):  # then home finds its own way
-                pts += self.line(self.site, at + back, side, rot, pts[-1])[1:]
+                pts += self.line(self.site, up, side, rot, pts[-1])[1:]
         return pts
 
     def _release(self, fingers: np.ndarray, retreat: list[np.ndarray]) -> list[Step]:
+        if self.pinch:
+            # The block sits jammed between the index and middle fingertips (on its two top edges) with the
+            # thumb behind it. Opened together, the two fingertips squeezed it out forward like a pip (5-11
+            # cm, out of the zone); the thumb, then the index, then the middle let go one at a time, so no
+            # pair ever squeezes it as a finger slides off (1-5 mm). The hand rises only once all are open:
+            # the jammed fingertips lift the block with them.
+            opened = np.array(pinch_release_fingers(self.side))
+            thumb_off = self.grip_hand(self.object)
+            thumb_off[:3] = opened[:3]
+            index_off = thumb_off.copy()
+            index_off[5:] = opened[5:]
+            return [
+                Step(PINCH_FINGER_S, hand=thumb_off),
+                Step(PINCH_FINGER_S, hand=index_off),
+                Step(HAND_S, hand=opened),
+                Step(0.0, JointPath.through(retreat, min_duration=0.8)),
+            ]
         # A finger that the object pushed open past its open target (the thumb, on a wide flask) keeps its
         # place: driving it "open" would swing it back into the object and kick it off the spot.
         opening = np.sign(self.open_hand - self.grip_hand(self.object))
         beyond = np.maximum((fingers - self.open_hand) * opening, 0.0)
-        opened = np.array(pinch_release_fingers(self.side)) if self.pinch else self.open_hand
-        release = opened + beyond * opening
+        release = self.open_hand + beyond * opening
         return [
-            Step(HAND_S if self.pinch else RELEASE_S, hand=release),
+            Step(RELEASE_S, hand=release),
             Step(OPEN_DWELL),  # the fingers lag their targets: let them clear the object before moving
             Step(0.0, JointPath.through(retreat, min_duration=0.8)),
         ]
 
     def act(self, obs: Observation, world: WorldState) -> GroupCommand:
         t = obs.time_s - self._t0
-        # Only a pinched block is let go at first touch: a bottle leaning in a side grasp is pressed down
-        # onto its base (it stands up straight in the palm) before the fingers open.
-        lowering = self.pinch and self._lower is not None and self._lower[0] <= t < self._lower[1]
-        if lowering and self._touched(obs, world):
-            # Down already: let go here rather than press on (the object would slide up in the grip). The arm
-            # holds its current target, a little below where it lags: commanded back up to the measured
-            # joints it would unload the block, and the opening fingers would flick it off the spot.
-            q = self.script.at(t)[0]
-            pos, _ = self.ik.site_pose(self.site, q)
-            try:
-                retreat = self._retreat(pos, self._rot_goal, q)
-            except Unreachable:
-                retreat = [q]
+        if self._lower is not None and self.pinch and self._lower[0] <= t < self._lower[1]:
+            if self._touched(obs, world):
+                # Down already: let go here rather than press on (the object would slide up in the grip). The
+                # arm holds its current target, a little below where it lags: commanded back up to the
+                # measured joints it would unload the block, and the opening fingers would flick it.
+                q = self.script.at(t)[0]
+                self._let_go(obs, q, self.ik.site_pose(self.site, q)[0], self._rot_goal, [])
+        elif self._lower is not None and not self.pinch and t >= self._lower[1]:
             self._lower = None
-            self.script = Script(
-                self._release(obs.state[self._hand_idx], retreat), q, self.grip_hand(self.object)
-            )
-            self._t0 = obs.time_s
+            self._stand_up(obs, world, self.script.at(t)[0])
         return super().act(obs, world)
+
+    def _stand_up(self, obs: Observation, world: WorldState, q: np.ndarray) -> None:
+        """A bottle set down leaning (it turned in the grip on the way, 4-9 deg measured) is turned upright
+        about its foot before the fingers open: let go leaning, the opening fingers toppled it."""
+        o = world.objects[self.object]
+        axis = _axis(o.quat)
+        turn = _upright(axis, STAND_UP_MIN)
+        if turn is np.eye(3) or np.allclose(turn, np.eye(3)):
+            return
+        pos, rot = self.ik.site_pose(self.site, q)
+        foot = np.array(o.pos) - axis * self.shape.half_height
+        try:
+            pts = self.line(self.site, pos, foot + turn @ (pos - foot), rot, q, rot1=turn @ rot)
+        except Unreachable:
+            return
+        stand = Step(0.0, JointPath.through(pts, min_duration=STAND_UP_S))
+        self._let_go(obs, pts[-1], foot + turn @ (pos - foot), turn @ rot, [stand, Step(OPEN_DWELL)])
+
+    def _let_go(self, obs: Observation, q: np.ndarray, pos: np.ndarray, rot: np.ndarray, first: list[Step]):
+        """From now: ``first``, then open the fingers at ``pos`` / ``rot`` (arm joints ``q``) and retreat."""
+        try:
+            retreat = self._retreat(pos, rot, q)
+        except Unreachable:
+            retreat = [q]
+        self._lower = None
+        steps = [*first, *self._release(obs.state[self._hand_idx], retreat)]
+        self.script = Script(steps, self.script.at(obs.time_s - self._t0)[0], self.grip_hand(self.object))
+        self._t0 = obs.time_s
+        self.release_at = obs.time_s + sum(s.duration for s in self.script.steps[: len(first)])
 
     def _touched(self, obs: Observation, world: WorldState) -> bool:
         """The object stands on the surface, or the hand has moved down past it (it sits on something)."""

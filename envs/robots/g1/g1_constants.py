@@ -37,6 +37,10 @@ HAND_OF = {"left": "left_hand", "right": "right_hand"}
 WRIST_BODY = {"left": "left_wrist_yaw_link", "right": "right_wrist_yaw_link"}
 FINGER_BODY_PREFIX = {"left": "left_hand_", "right": "right_hand_"}
 THUMB_BODIES = {side: (f"{side}_hand_thumb_1_link", f"{side}_hand_thumb_2_link") for side in HANDS}
+# The fingers that oppose the thumb in a grip (the palm and the thumb's base do not).
+FINGER_BODIES = {
+    side: tuple(f"{side}_hand_{f}_{k}_link" for f in ("index", "middle") for k in (0, 1)) for side in HANDS
+}
 
 
 def _mirror(y: float, side: str) -> float:
