@@ -25,7 +25,11 @@ from skills.controllers.trajectory import JointPath, Script, Step
 from skills.executor import GroupCommand
 
 CARRY_CLEARANCE = 0.06  # m the object's bottom clears everything on the way to the spot
-RELEASE_GAP = 0.004  # m between the object's bottom and the surface when the fingers open
+# m between the object's bottom and the surface at the end of the lowering: a pinched block is let go as
+# it touches (PlaceExecutor.act); a side-grasped object is set down onto the surface, so that unloading the
+# grip leaves it standing where it is rather than dropping it.
+RELEASE_GAP = 0.004
+SET_DOWN_GAP = 0.0
 RETREAT = 0.07  # m back along -palm normal (side grasp) or up (pinch)
 SPOT_XS = (0.30, 0.26, 0.34, 0.22, 0.38)  # free-spot candidates, robot frame
 SPOT_YS = (0.18, 0.14, 0.22, 0.10, 0.26, 0.06, 0.30, 0.34)  # outward from the midline on the hand's side
@@ -33,6 +37,10 @@ PLACE_YAWS = (0.0, 0.3, -0.3, 0.6, 0.9)  # hand turns (outward > 0) tried at the
 SMALL_YAWS = 3  # the first turns, tried at every spot before the others
 # s to open the fingers on a placed object: opened faster, they knock light bottles over.
 RELEASE_S = 1.0
+# s to unload the grip before opening: the finger targets go to where the fingers are, so the grip's
+# squeeze (20-45 N on the flask) is gone before any finger moves; released from the squeeze, the uneven
+# forces of the opening fingers pushed the flask 1-3 cm across its tray.
+UNLOAD_S = 0.1
 # s per finger to let go of a pinched block, one finger after the other (see PlaceExecutor._release).
 PINCH_FINGER_S = 0.3
 OPEN_DWELL = 0.3  # s between opening the fingers and the retreat
@@ -62,6 +70,7 @@ class PlaceExecutor(ScriptedArm):
         self._surface_z = 0.0
         self._rot_goal = np.eye(3)
         self.release_at: float | None = None  # sim time the fingers start to open (for the benchmark)
+        self._standing: float | None = None  # script time the stand-up ends
 
     def start_hand(self, obs: Observation) -> np.ndarray:
         return self.grip_hand(self.object)
@@ -111,7 +120,8 @@ class PlaceExecutor(ScriptedArm):
         hand rotations tilts the object in between). With ``clear``, a spot where the side-grasping hand
         would brush a neighbour on the way down or back is refused."""
         held = turn @ offset  # the object turns with the hand about the site
-        goal = np.array([xy[0], xy[1], surface + self.shape.half_height + RELEASE_GAP]) - held
+        gap = RELEASE_GAP if self.pinch else SET_DOWN_GAP
+        goal = np.array([xy[0], xy[1], surface + self.shape.half_height + gap]) - held
         rot_goal = turn @ rot
         if clear and not self.pinch:
             back, along = -palm_normal(self.side, rot_goal) * RETREAT, rot_goal[:, 0]
@@ -146,7 +156,6 @@ class PlaceExecutor(ScriptedArm):
         carry_s = JointPath.through(carry, min_duration=0.8)
         lower_s = JointPath.through(lower, min_duration=1.0)
         self._lower = (carry_s.duration, carry_s.duration + lower_s.duration)
-        self.release_at = self.obs.time_s + self._lower[1]
         return [
             Step(0.0, carry_s),
             Step(0.0, lower_s),
@@ -180,11 +189,12 @@ class PlaceExecutor(ScriptedArm):
             # pair ever squeezes it as a finger slides off (1-5 mm). The hand rises only once all are open:
             # the jammed fingertips lift the block with them.
             opened = np.array(pinch_release_fingers(self.side))
-            thumb_off = self.grip_hand(self.object)
+            thumb_off = fingers.copy()
             thumb_off[:3] = opened[:3]
             index_off = thumb_off.copy()
             index_off[5:] = opened[5:]
             return [
+                Step(UNLOAD_S, hand=fingers),
                 Step(PINCH_FINGER_S, hand=thumb_off),
                 Step(PINCH_FINGER_S, hand=index_off),
                 Step(HAND_S, hand=opened),
@@ -196,6 +206,7 @@ class PlaceExecutor(ScriptedArm):
         beyond = np.maximum((fingers - self.open_hand) * opening, 0.0)
         release = self.open_hand + beyond * opening
         return [
+            Step(UNLOAD_S, hand=fingers),
             Step(RELEASE_S, hand=release),
             Step(OPEN_DWELL),  # the fingers lag their targets: let them clear the object before moving
             Step(0.0, JointPath.through(retreat, min_duration=0.8)),
@@ -203,46 +214,75 @@ class PlaceExecutor(ScriptedArm):
 
     def act(self, obs: Observation, world: WorldState) -> GroupCommand:
         t = obs.time_s - self._t0
-        if self._lower is not None and self.pinch and self._lower[0] <= t < self._lower[1]:
-            if self._touched(obs, world):
-                # Down already: let go here rather than press on (the object would slide up in the grip). The
-                # arm holds its current target, a little below where it lags: commanded back up to the
-                # measured joints it would unload the block, and the opening fingers would flick it.
+        if self._lower is not None and self.pinch and self._lower[0] <= t:
+            if self._touched(obs, world) or t >= self._lower[1]:
+                # Down: let go here rather than press on (the object would slide up in the grip). The arm
+                # holds its current target, a little below where it lags: commanded back up to the measured
+                # joints it would lift the block, and the opening fingers would flick it.
                 q = self.script.at(t)[0]
-                self._let_go(obs, q, self.ik.site_pose(self.site, q)[0], self._rot_goal, [])
-        elif self._lower is not None and not self.pinch and t >= self._lower[1]:
+                self._let_go(obs, q, self.ik.site_pose(self.site, q)[0], self._rot_goal)
+        elif self._lower is not None and t >= self._lower[1]:
             self._lower = None
-            self._stand_up(obs, world, self.script.at(t)[0])
+            if not self._stand_up(obs, world, self.script.at(t)[0]):
+                self._unload(obs)
+        elif self._standing is not None and t >= self._standing:
+            self._unload(obs)
         return super().act(obs, world)
 
-    def _stand_up(self, obs: Observation, world: WorldState, q: np.ndarray) -> None:
+    def _stand_up(self, obs: Observation, world: WorldState, q: np.ndarray) -> bool:
         """A bottle set down leaning (it turned in the grip on the way, 4-9 deg measured) is turned upright
         about its foot before the fingers open: let go leaning, the opening fingers toppled it."""
         o = world.objects[self.object]
         axis = _axis(o.quat)
         turn = _upright(axis, STAND_UP_MIN)
-        if turn is np.eye(3) or np.allclose(turn, np.eye(3)):
-            return
+        if np.allclose(turn, np.eye(3)):
+            return False
         pos, rot = self.ik.site_pose(self.site, q)
         foot = np.array(o.pos) - axis * self.shape.half_height
         try:
             pts = self.line(self.site, pos, foot + turn @ (pos - foot), rot, q, rot1=turn @ rot)
         except Unreachable:
-            return
-        stand = Step(0.0, JointPath.through(pts, min_duration=STAND_UP_S))
-        self._let_go(obs, pts[-1], foot + turn @ (pos - foot), turn @ rot, [stand, Step(OPEN_DWELL)])
+            return False
+        stand = JointPath.through(pts, min_duration=STAND_UP_S)
+        # (The pause belongs to the script: a script that has run out ends the call.)
+        self.script = Script([Step(0.0, stand), Step(OPEN_DWELL)], q, self.grip_hand(self.object))
+        self._t0 = obs.time_s
+        self._standing = stand.duration + OPEN_DWELL
+        self._rot_goal = turn @ rot
+        return True
 
-    def _let_go(self, obs: Observation, q: np.ndarray, pos: np.ndarray, rot: np.ndarray, first: list[Step]):
-        """From now: ``first``, then open the fingers at ``pos`` / ``rot`` (arm joints ``q``) and retreat."""
+    def _unload(self, obs: Observation) -> None:
+        """Set down: arm and finger targets go to where the joints are, so neither the grip's squeeze (20-45 N
+        on the flask) nor the arm's push (up to 57 N of palm on the graduated cylinder) is left when the
+        fingers open; released from a squeeze, the uneven forces of the opening fingers and the palm pushed
+        objects 1-3 cm across the table, or over."""
+        self._standing = None
+        q = obs.state[self._arm_idx].copy()
+        pos, _ = self.ik.site_pose(self.site, q)
+        arm_now = self.script.at(obs.time_s - self._t0)[0]
+        unload = Step(0.0, JointPath.through([arm_now, q], min_duration=UNLOAD_S))
+        self._let_go(obs, q, pos, self._rot_goal, [unload])
+
+    def _let_go(
+        self,
+        obs: Observation,
+        q: np.ndarray,
+        pos: np.ndarray,
+        rot: np.ndarray,
+        first: tuple[Step, ...] | list[Step] = (),
+    ) -> None:
+        """From now: ``first``, then unload the fingers, open them at ``pos`` / ``rot`` (arm joints ``q``)
+        and retreat."""
         try:
             retreat = self._retreat(pos, rot, q)
         except Unreachable:
             retreat = [q]
         self._lower = None
-        steps = [*first, *self._release(obs.state[self._hand_idx], retreat)]
-        self.script = Script(steps, self.script.at(obs.time_s - self._t0)[0], self.grip_hand(self.object))
+        arm_now = self.script.at(obs.time_s - self._t0)[0]
+        steps = [*(first or []), *self._release(obs.state[self._hand_idx], retreat)]
+        self.script = Script(steps, arm_now, self.grip_hand(self.object))
         self._t0 = obs.time_s
-        self.release_at = obs.time_s + sum(s.duration for s in self.script.steps[: len(first)])
+        self.release_at = obs.time_s
 
     def _touched(self, obs: Observation, world: WorldState) -> bool:
         """The object stands on the surface, or the hand has moved down past it (it sits on something)."""
