@@ -9,7 +9,7 @@ import numpy as np
 
 from envs.base import Observation, WorldState
 from envs.scene_schema import ObjectType
-from skills.controllers.arm import HAND_S, VIA_LOCAL, ScriptedArm, Unreachable
+from skills.controllers.arm import VIA_LOCAL, ScriptedArm, Unreachable
 from skills.controllers.grasps import (
     HAND_CLEARANCE,
     PALM_BELOW_GRASP,
@@ -185,9 +185,10 @@ class PlaceExecutor(ScriptedArm):
         if self.pinch:
             # The block sits jammed between the index and middle fingertips (on its two top edges) with the
             # thumb behind it. Opened together, the two fingertips squeezed it out forward like a pip (5-11
-            # cm, out of the zone); the thumb, then the index, then the middle let go one at a time, so no
-            # pair ever squeezes it as a finger slides off (1-5 mm). The hand rises only once all are open:
-            # the jammed fingertips lift the block with them.
+            # cm, out of the zone). So the thumb lets go, then the index, and the hand rises with the middle
+            # still curled (alone it does not hold the block; opened on it, it dragged the block 2-3 mm
+            # more; home opens it in the air). Lifted while both fingertips still held it, the block rose
+            # with them.
             opened = np.array(pinch_release_fingers(self.side))
             thumb_off = fingers.copy()
             thumb_off[:3] = opened[:3]
@@ -197,7 +198,6 @@ class PlaceExecutor(ScriptedArm):
                 Step(UNLOAD_S, hand=fingers),
                 Step(PINCH_FINGER_S, hand=thumb_off),
                 Step(PINCH_FINGER_S, hand=index_off),
-                Step(HAND_S, hand=opened),
                 Step(0.0, JointPath.through(retreat, min_duration=0.8)),
             ]
         # A finger that the object pushed open past its open target (the thumb, on a wide flask) keeps its
