@@ -172,7 +172,10 @@ class G1LabEnv:
         self._geom_obj = np.full(m.ngeom, -1, dtype=np.int32)
         for name, gid in self._object_geom.items():
             self._geom_obj[gid] = self._objects.index(name)
-        self._support_of_geom = {gid: st for gid, st in self._table_geoms.items()}
+        self._stations = list(scene.stations)
+        self._geom_table = np.full(m.ngeom, -1, dtype=np.int32)
+        for gid, st in self._table_geoms.items():
+            self._geom_table[gid] = self._stations.index(st)
         self._free_dof = {name: int(m.jnt_dofadr[m.joint(f"{name}_free").id]) for name in self._free}
         self._rules = load_rules()
         self._tables = self._table_surfaces()
@@ -457,42 +460,37 @@ class G1LabEnv:
         if n == 0:
             return held, support
         geoms = d.contact.geom[:n]
+        # Each contact as (object side, other side): a contact with an object on both sides appears twice.
         objs = self._geom_obj[geoms]
-        touched = np.nonzero((objs >= 0).any(axis=1))[0]
-        if touched.size == 0:
+        idx = np.concatenate([np.nonzero(objs[:, 0] >= 0)[0], np.nonzero(objs[:, 1] >= 0)[0]])
+        if idx.size == 0:
             return held, support
-        bodies = m.geom_bodyid[geoms[touched]]
-        hands = self._hand_of_body[bodies]
+        side = np.concatenate(
+            [np.zeros(int((objs[:, 0] >= 0).sum()), int), np.ones(int((objs[:, 1] >= 0).sum()), int)]
+        )
+        obj = objs[idx, side]
+        other = geoms[idx, 1 - side]
+        table = self._geom_table[other]
+        for o, t in zip(obj[table >= 0], table[table >= 0], strict=True):
+            support[self._objects[o]] = self._stations[t]
+        body = m.geom_bodyid[other]
+        hand = self._hand_of_body[body]
         force: dict[tuple[int, int], list[float]] = {}  # (hand, object) -> [thumb N, finger N]
-        below: dict[int, str] = {}
         wrench = np.zeros(6)
-        for k, i in enumerate(touched):
-            for a in (0, 1):
-                obj, other = int(objs[i, a]), 1 - a
-                if obj < 0:
-                    continue
-                hand = int(hands[k, other])
-                if hand >= 0:
-                    b = bodies[k, other]
-                    part = 0 if self._thumb_body[b] else 1 if self._finger_body[b] else -1
-                    if part >= 0:
-                        mujoco.mj_contactForce(m, d, int(i), wrench)
-                        force.setdefault((hand, obj), [0.0, 0.0])[part] += wrench[0]
-                    continue
-                table = self._support_of_geom.get(int(geoms[i, other]))
-                name = self._objects[obj]
-                if table is not None:
-                    support[name] = table
-                elif objs[i, other] >= 0:
-                    # Of two objects in contact, the higher one stands on the lower (a flask on its tray).
-                    o2 = int(objs[i, other])
-                    if d.xpos[self._body[self._objects[o2]]][2] < d.xpos[self._body[name]][2] - 0.005:
-                        below[obj] = self._objects[o2]
-        for obj, other in below.items():
-            support.setdefault(self._objects[obj], other)
-        for (hand, obj), (thumb, finger) in force.items():
+        for i, o, h, b in zip(idx[hand >= 0], obj[hand >= 0], hand[hand >= 0], body[hand >= 0], strict=True):
+            part = 0 if self._thumb_body[b] else 1 if self._finger_body[b] else -1
+            if part >= 0:
+                mujoco.mj_contactForce(m, d, int(i), wrench)
+                force.setdefault((int(h), int(o)), [0.0, 0.0])[part] += wrench[0]
+        for (h, o), (thumb, finger) in force.items():
             if thumb >= GRIP_FORCE_N and finger >= GRIP_FORCE_N:
-                held[g1.HANDS[hand]] = self._objects[obj]
+                held[g1.HANDS[h]] = self._objects[o]
+        # Of two objects in contact, the higher one stands on the lower (a flask on its tray).
+        below = self._geom_obj[other]
+        for o, o2 in zip(obj[below >= 0], below[below >= 0], strict=True):
+            name, under = self._objects[o], self._objects[o2]
+            if d.xpos[self._body[under]][2] < d.xpos[self._body[name]][2] - 0.005:
+                support.setdefault(name, under)
         return held, support
 
     def _speed(self, name: str) -> float:
