@@ -30,7 +30,10 @@ CARRY_CLEARANCE = 0.06  # m the object's bottom clears everything on the way to 
 # grip leaves it standing where it is rather than dropping it.
 RELEASE_GAP = 0.004
 SET_DOWN_GAP = 0.0
-RETREAT = 0.07  # m back along -palm normal (side grasp) or up (pinch)
+RETREAT = 0.07  # m up off a pinched block
+SIDE_BACKOFF = 0.04  # m back along -palm normal off a side-grasped object, level
+SIDE_RISE = 0.08  # m up from there
+CLEAR_BACK = 0.07  # m of backing off checked clear of neighbours when a spot is chosen (with margin)
 SPOT_XS = (0.30, 0.26, 0.34, 0.22, 0.38)  # free-spot candidates, robot frame
 SPOT_YS = (0.18, 0.14, 0.22, 0.10, 0.26, 0.06, 0.30, 0.34)  # outward from the midline on the hand's side
 PLACE_YAWS = (0.0, 0.3, -0.3, 0.6, 0.9)  # hand turns (outward > 0) tried at the spot, rad
@@ -124,7 +127,7 @@ class PlaceExecutor(ScriptedArm):
         goal = np.array([xy[0], xy[1], surface + self.shape.half_height + gap]) - held
         rot_goal = turn @ rot
         if clear and not self.pinch:
-            back, along = -palm_normal(self.side, rot_goal) * RETREAT, rot_goal[:, 0]
+            back, along = -palm_normal(self.side, rot_goal) * CLEAR_BACK, rot_goal[:, 0]
             # The palm and the wrist, on the way down and back; the fingertips curl round the object and a
             # neighbour lower than the palm passes under the hand.
             hand = [along * d for d in (0.0, -WRIST_BEHIND / 2, -WRIST_BEHIND)]
@@ -165,9 +168,12 @@ class PlaceExecutor(ScriptedArm):
     def _retreat(self, at: np.ndarray, rot: np.ndarray, q: np.ndarray) -> list[np.ndarray]:
         """IK points from the release pose back off the object: straight up (pinch), else back then up."""
         if not self.pinch:
-            back = -palm_normal(self.side, rot) * RETREAT
+            # Level and only as far as the open fingers need to clear the object, then up: backing off the
+            # full way with the fingers open swept the catalyst cup next to the peroxide bottle over.
+            back = -palm_normal(self.side, rot) * [1.0, 1.0, 0.0]
+            back *= SIDE_BACKOFF / max(float(np.linalg.norm(back)), 1e-9)
             pts = self.line(self.site, at, at + back, rot, q)
-            pts += self.line(self.site, at + back, at + back + [0, 0, 0.05], rot, pts[-1])[1:]
+            pts += self.line(self.site, at + back, at + back + [0, 0, SIDE_RISE], rot, pts[-1])[1:]
             return pts
         up = at + np.array([0.0, 0.0, RETREAT])
         pts = self.line(self.site, at, up, rot, q)
