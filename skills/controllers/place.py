@@ -31,7 +31,7 @@ CARRY_CLEARANCE = 0.06  # m the object's bottom clears everything on the way to 
 RELEASE_GAP = 0.004
 SET_DOWN_GAP = 0.0
 RETREAT = 0.07  # m up off a pinched block
-SIDE_BACKOFF = 0.04  # m back along -palm normal off a side-grasped object, level
+SIDE_BACKOFF = 0.025  # m back along -palm normal off a side-grasped object, level
 SIDE_RISE = 0.08  # m up from there
 CLEAR_BACK = 0.07  # m of backing off checked clear of neighbours when a spot is chosen (with margin)
 SPOT_XS = (0.30, 0.26, 0.34, 0.22, 0.38)  # free-spot candidates, robot frame
@@ -169,7 +169,7 @@ class PlaceExecutor(ScriptedArm):
         """IK points from the release pose back off the object: straight up (pinch), else back then up."""
         if not self.pinch:
             # Level and only as far as the open fingers need to clear the object, then up: backing off the
-            # full way with the fingers open swept the catalyst cup next to the peroxide bottle over.
+            # full way (4-7 cm) with the fingers open swept the catalyst cup next to the peroxide bottle over.
             back = -palm_normal(self.side, rot) * [1.0, 1.0, 0.0]
             back *= SIDE_BACKOFF / max(float(np.linalg.norm(back)), 1e-9)
             pts = self.line(self.site, at, at + back, rot, q)
