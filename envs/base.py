@@ -70,8 +70,11 @@ class ObjectState:
     quat: list[float]
     tilt_deg: float  # off upright; for a cube, off lying flat on any face
     station: str | None  # the station whose table it is over, if any
-    held_by: str | None  # "left" / "right" when that hand grips it (from contacts)
+    held_by: str | None  # "left" / "right" when that hand grips it (from contact forces)
     in_zone: str | None = None
+    speed: float = 0.0  # m/s of its centre
+    resting_on: str | None = None  # the station (its table), tray or object it stands on (from contacts)
+    mass_kg: float = 0.0  # as simulated: a container's includes its liquid
 
 
 @dataclass

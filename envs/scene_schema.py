@@ -99,7 +99,10 @@ class ObjectConfig(_Strict):
     type: ObjectType
     shape: Literal["box", "cylinder"] = "box"
     size: tuple[Annotated[float, Field(gt=0)], ...]
-    mass: Annotated[float, Field(gt=0)] = 0.1
+    mass: Annotated[float, Field(gt=0)] = Field(
+        default=0.1,
+        description="kg; a container's as loaded with its contents (then its liquid's weight follows pours)",
+    )
     rgba: tuple[float, float, float, float] = (0.6, 0.6, 0.6, 1.0)
     station: str | None = None
     in_tray: str | None = Field(default=None, description="name of a tray this object stands in")

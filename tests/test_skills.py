@@ -12,6 +12,13 @@ from envs.robots.g1.g1_constants import ARM_SPEED_LIMIT
 from eval.bench.skills import CHAINS, run_chain
 
 SEEDS = range(10)
+FEW = range(2)  # the long chains: a couple of seeds each keeps the suite's CPU budget
+PLACE_TOL_M = 0.02  # placed objects end within this of the target's centre (issue 16)
+RELEASE_MAX_M = 0.005  # and move less than this while the fingers open and the hand backs off
+# A pinched block still moves on release (median 5 mm, up to 2.5 cm over 30 seeds: its index and middle
+# fingertips jam on its top edges); this guards against the 5-11 cm flicks out of the zone.
+PINCH_RELEASE_MAX_M = 0.03
+REST_SPEED = 0.01  # m/s
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +41,13 @@ def assert_all_succeeded(env, chain: str, seed: int) -> dict[str, dict]:
     assert result.max_arm_speed <= ARM_SPEED_LIMIT, (
         f"seed {seed}: arm joint at {result.max_arm_speed:.2f} rad/s ({result.peak_at})"
     )
+    places = [c for c in CHAINS[chain] if c[1] == "place"]
+    assert len(result.placements) == len(places), f"seed {seed}: a place never let go"
+    for p in result.placements:
+        limit = PINCH_RELEASE_MAX_M if p["target"].startswith("red_block") else RELEASE_MAX_M
+        assert p["offset_m"] <= PLACE_TOL_M, f"seed {seed}: {p}"
+        assert p["release_m"] < limit, f"seed {seed}: {p}"
+        assert p["speed"] < REST_SPEED, f"seed {seed}: {p}"
     return got
 
 
@@ -42,6 +56,26 @@ def test_fetch_carry_pour_place_home(env, seed):
     """walk_to, pick (right side grasp), hold ∥ walk_to, pour 60 ml into the flask, place, home."""
     got = assert_all_succeeded(env, "peroxide", seed)
     assert abs(got["pour"]["evidence"]["received_ml"] - 60.0) <= 6.0
+
+
+@pytest.mark.parametrize("seed", FEW)
+def test_soap_fetch_pour_place(env, seed):
+    """The soap bottle with the left hand: walk_to, pick, hold ∥ walk_to, pour 20 ml, place, home."""
+    got = assert_all_succeeded(env, "soap", seed)
+    assert abs(got["pour"]["evidence"]["received_ml"] - 20.0) <= 5.0
+
+
+@pytest.mark.parametrize("seed", FEW)
+def test_catalyst_fetch_pour_place(env, seed):
+    """The catalyst cup: walk_to, pick, hold ∥ walk_to, pour all 40 ml, place, home."""
+    got = assert_all_succeeded(env, "catalyst", seed)
+    assert abs(got["pour"]["evidence"]["received_ml"] - 40.0) <= 5.0
+
+
+@pytest.mark.parametrize("seed", FEW)
+def test_cylinder_to_a_free_spot(env, seed):
+    """The graduated cylinder with the left hand to a free spot on the bench, home."""
+    assert_all_succeeded(env, "cylinder", seed)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -19,6 +19,7 @@ class _Strict(BaseModel):
 class Liquid(_Strict):
     label: str
     rgba: tuple[float, float, float, float]
+    density_g_ml: Annotated[float, Field(gt=0)] = 1.0
 
 
 class Reaction(_Strict):

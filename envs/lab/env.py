@@ -39,6 +39,11 @@ STATION_TOL_M = 0.05  # base within this of a station's working pose counts as "
 STATION_TOL_RAD = math.radians(5)
 BASE_POS_GAIN = 2.0  # base velocity command + this x position error keeps the base on its planned path
 MAX_QVEL = 200.0  # beyond this (rad/s or m/s) the simulation has blown up
+# A hand holds an object only when its thumb and an opposing finger each press on it with at least this
+# normal force (N): a brush of the palm or a fingertip resting against it is not a grip. Measured grips:
+# 2-8 N per side (top pinch of the block, side grasps of the bottles).
+GRIP_FORCE_N = 0.5
+MASS_STEP_KG = 0.001  # a container's simulated mass follows its liquid in steps this fine
 SETTLE_S = 0.3
 _BAD_STATE_WARNINGS = [
     int(mujoco.mjtWarning.mjWARN_BADQPOS),
@@ -189,6 +194,7 @@ class G1LabEnv:
         # Which body belongs to which hand, for grip detection from contacts.
         self._hand_of_body = np.full(m.nbody, -1, dtype=np.int8)
         self._thumb_body = np.zeros(m.nbody, dtype=bool)
+        self._finger_body = np.zeros(m.nbody, dtype=bool)
         for k, side in enumerate(g1.HANDS):
             wrist = m.body(g1.WRIST_BODY[side]).id
             self._hand_of_body[wrist] = k
@@ -197,8 +203,33 @@ class G1LabEnv:
                     self._hand_of_body[b] = k
             for t in g1.THUMB_BODIES[side]:
                 self._thumb_body[m.body(t).id] = True
+            for f in g1.FINGER_BODIES[side]:
+                self._finger_body[m.body(f).id] = True
+        # geom id -> object index (or -1), and what a geom is as a support: a station's table or an object.
+        self._objects = list(scene.objects)
+        self._geom_obj = np.full(m.ngeom, -1, dtype=np.int32)
+        for name, gid in self._object_geom.items():
+            self._geom_obj[gid] = self._objects.index(name)
+        self._stations = list(scene.stations)
+        self._geom_table = np.full(m.ngeom, -1, dtype=np.int32)
+        for gid, st in self._table_geoms.items():
+            self._geom_table[gid] = self._stations.index(st)
+        self._free_dof = {name: int(m.jnt_dofadr[m.joint(f"{name}_free").id]) for name in self._free}
         self._rules = load_rules()
         self._tables = self._table_surfaces()
+        # A container's scene mass is its mass as loaded with its contents: the vessel weighs the rest.
+        self._vessel_kg: dict[str, float] = {}
+        self._inertia_per_kg: dict[str, np.ndarray] = {}
+        for name, obj in scene.containers.items():
+            bid = self._body[name]
+            liquid = self._liquid_kg(obj.container.contents)  # type: ignore[union-attr]
+            if m.body_mass[bid] - liquid < 0.01:
+                raise ValueError(
+                    f"scene '{scene.name}': objects.{name}.mass is {obj.mass} kg with its contents, but "
+                    f"the contents alone weigh {liquid:.3f} kg: give the mass of the filled container"
+                )
+            self._vessel_kg[name] = float(m.body_mass[bid]) - liquid
+            self._inertia_per_kg[name] = m.body_inertia[bid] / m.body_mass[bid]
 
     def _object_half_height(self, name: str) -> float:
         obj = self.scene.objects[name]
@@ -265,8 +296,38 @@ class G1LabEnv:
             surfaces=list(self._tables) + self._tray_surfaces(),
             trays={n: obj.in_tray for n, obj in self.scene.containers.items() if obj.in_tray is not None},
         )
+        self._sync_masses(force=True)
         self.unstable: str | None = None
         return self.observation()
+
+    # ----------------------------------------------------------------- liquid mass
+    def _liquid_kg(self, contents: Mapping[str, float]) -> float:
+        known = self._rules.liquids
+        return sum(ml * (known[k].density_g_ml if k in known else 1.0) for k, ml in contents.items()) / 1e3
+
+    def _sync_masses(self, force: bool = False) -> None:
+        """Make each container's body weigh its vessel plus its liquid.
+
+        Only a free body's own constants depend on its mass, and exactly in proportion (mass, inertia,
+        inverse weights: its 6 dofs are decoupled from every other body's in the mass matrix), so they are
+        scaled here; mj_setConst (4-5 ms on this model) would recompute the same values. The world body's
+        subtree mass follows the change.
+        """
+        m = self.model
+        for name, c in self.chemistry.containers.items():
+            bid = self._body[name]
+            mass = self._vessel_kg[name] + self._liquid_kg(c.contents)
+            old = float(m.body_mass[bid])
+            if not force and abs(mass - old) < MASS_STEP_KG:
+                continue
+            ratio = old / mass
+            m.body_mass[bid] = mass
+            m.body_subtreemass[bid] = mass
+            m.body_subtreemass[0] += mass - old
+            m.body_inertia[bid] = self._inertia_per_kg[name] * mass
+            m.body_invweight0[bid] *= ratio
+            dof = self._free_dof[name]
+            m.dof_invweight0[dof : dof + 6] *= ratio
 
     def _sample_pose(self, name: str, rng: np.random.Generator, placed: dict) -> tuple[float, float, float]:
         obj = self.scene.objects[name]
@@ -373,6 +434,7 @@ class G1LabEnv:
             self.unstable = f"simulation unstable at t={t_before:.3f}s: NaN or exploding velocities"
             return self.observation()
         self.chemistry.step(self.control_dt, d.time, self._container_poses())
+        self._sync_masses()
         return self.observation()
 
     def move_object(self, name: str, pos: tuple[float, float, float], yaw: float = 0.0) -> None:
@@ -471,25 +533,58 @@ class G1LabEnv:
 
     # ----------------------------------------------------------------- world state
     def holding(self) -> dict[str, str | None]:
-        """Which object each hand grips: it touches the thumb and another part of the same hand."""
-        d = self.data
-        n = d.ncon
+        """Which object each hand grips: its thumb and an opposing finger (index or middle) each press on
+        the object with at least GRIP_FORCE_N (normal force summed over their contacts)."""
+        return self._contacts()[0]
+
+    def _contacts(self) -> tuple[dict[str, str | None], dict[str, str]]:
+        """(what each hand grips, what each object stands on) from this step's contacts."""
+        m, d = self.model, self.data
         held: dict[str, str | None] = {side: None for side in g1.HANDS}
+        support: dict[str, str] = {}
+        n = d.ncon
         if n == 0:
-            return held
+            return held, support
         geoms = d.contact.geom[:n]
-        bodies = self.model.geom_bodyid[geoms]
-        touch: dict[tuple[int, str], set[bool]] = {}
-        for (g_a, g_b), (b_a, b_b) in zip(geoms, bodies, strict=True):
-            for obj_g, hand_b in ((g_a, b_b), (g_b, b_a)):
-                obj = self._geom_object.get(int(obj_g))
-                k = self._hand_of_body[hand_b]
-                if obj is not None and k >= 0:
-                    touch.setdefault((int(k), obj), set()).add(bool(self._thumb_body[hand_b]))
-        for (k, obj), kinds in touch.items():
-            if kinds == {True, False}:
-                held[g1.HANDS[k]] = obj
-        return held
+        # Each contact as (object side, other side): a contact with an object on both sides appears twice.
+        objs = self._geom_obj[geoms]
+        idx = np.concatenate([np.nonzero(objs[:, 0] >= 0)[0], np.nonzero(objs[:, 1] >= 0)[0]])
+        if idx.size == 0:
+            return held, support
+        side = np.concatenate(
+            [np.zeros(int((objs[:, 0] >= 0).sum()), int), np.ones(int((objs[:, 1] >= 0).sum()), int)]
+        )
+        obj = objs[idx, side]
+        other = geoms[idx, 1 - side]
+        table = self._geom_table[other]
+        for o, t in zip(obj[table >= 0], table[table >= 0], strict=True):
+            support[self._objects[o]] = self._stations[t]
+        body = m.geom_bodyid[other]
+        hand = self._hand_of_body[body]
+        force: dict[tuple[int, int], list[float]] = {}  # (hand, object) -> [thumb N, finger N]
+        wrench = np.zeros(6)
+        for i, o, h, b in zip(idx[hand >= 0], obj[hand >= 0], hand[hand >= 0], body[hand >= 0], strict=True):
+            part = 0 if self._thumb_body[b] else 1 if self._finger_body[b] else -1
+            if part >= 0:
+                mujoco.mj_contactForce(m, d, int(i), wrench)
+                force.setdefault((int(h), int(o)), [0.0, 0.0])[part] += wrench[0]
+        for (h, o), (thumb, finger) in force.items():
+            if thumb >= GRIP_FORCE_N and finger >= GRIP_FORCE_N:
+                held[g1.HANDS[h]] = self._objects[o]
+        # Of two objects in contact, the higher one stands on the lower (a flask on its tray).
+        below = self._geom_obj[other]
+        for o, o2 in zip(obj[below >= 0], below[below >= 0], strict=True):
+            name, under = self._objects[o], self._objects[o2]
+            if d.xpos[self._body[under]][2] < d.xpos[self._body[name]][2] - 0.005:
+                support.setdefault(name, under)
+        return held, support
+
+    def _speed(self, name: str) -> float:
+        dof = self._free_dof.get(name)
+        if dof is None:
+            return 0.0
+        v = self.data.qvel[dof : dof + 3]
+        return round(math.sqrt(float(v @ v)), 5)
 
     def _tilt_deg(self, name: str, bid: int) -> float:
         """Angle between the object's up axis and the world's (for a cube, its axis nearest vertical)."""
@@ -498,7 +593,7 @@ class G1LabEnv:
 
     def world_state(self) -> WorldState:
         d = self.data
-        holding = self.holding()
+        holding, support = self._contacts()
         held_by = {obj: side for side, obj in holding.items() if obj is not None}
         base = self.base_pose()
         pelvis_z = d.xmat[self._pelvis].reshape(3, 3)[:, 2]
@@ -516,6 +611,9 @@ class G1LabEnv:
                 station=self.station_at_xy(pos[0], pos[1]),
                 held_by=held_by.get(name),
                 in_zone=None if obj.type == ObjectType.ZONE else self._zone_of(pos, zones),
+                speed=self._speed(name),
+                resting_on=support.get(name),
+                mass_kg=round(float(self.model.body_mass[bid]), 5),
             )
         chem = self.chemistry
         return WorldState(
@@ -678,6 +776,7 @@ class G1LabEnv:
             self.gains.restore(snap["gains"])
         if self.walker is not None and snap.get("walker"):
             self.walker.restore(snap["walker"])
+        self._sync_masses(force=True)
         mujoco.mj_forward(self.model, d)
 
     def close(self) -> None:

@@ -34,6 +34,11 @@ MIN_SHOULDER_ROLL = 0.02
 GRAZE_SHOULDER_ROLL = -0.15
 _FALLBACK_ERR = 5e-3  # m; a solve clear of the torso missing by more is retried without that bound
 _FALLBACK_ROT = 0.1  # rad; likewise for the hand's rotation (a tilted bottle spills)
+# Forearm and hand links whose clearance from the torso is checked: the shoulder-roll bound keeps the upper
+# arm off the chest, but a palm-down hand near the midline still brought the forearm onto the torso (the
+# arm stalled 2-3 cm above a placing target and the block was let go in the air).
+_FOREARM = ("elbow_link", "wrist_roll_link", "wrist_pitch_link", "wrist_yaw_link")
+_GAP_MAX = 0.1  # m; distances beyond this are not resolved
 
 
 @functools.cache
@@ -58,6 +63,26 @@ def _chain_model(side: str, min_roll: float = MIN_SHOULDER_ROLL) -> mujoco.MjMod
         spec.delete(g)
     for name, pos in g1.HAND_SITES[side].items():
         spec.body(g1.WRIST_BODY[side]).add_site(name=f"{side}_{name}", pos=list(pos))
+    spec.body(g1.ROOT_BODY).pos = [0.0, 0.0, 0.0]
+    return spec.compile()
+
+
+@functools.cache
+def _clearance_model(side: str) -> mujoco.MjModel:
+    """The IK chain (same joints) with only the collision geoms of the torso and ``side``'s forearm."""
+    spec = load_g1_spec()
+    keep = set(g1.GROUP_JOINTS["waist"] + g1.GROUP_JOINTS[g1.ARM_OF[side]])
+    for j in list(spec.joints):
+        if j.name not in keep:
+            spec.delete(j)
+    for a in list(spec.actuators):
+        spec.delete(a)
+    for key in list(spec.keys):
+        spec.delete(key)
+    bodies = {g1.TORSO_BODY, *(f"{side}_{b}" for b in _FOREARM)}
+    for g in list(spec.geoms):
+        if g.parent.name not in bodies or g.contype == 0:
+            spec.delete(g)
     spec.body(g1.ROOT_BODY).pos = [0.0, 0.0, 0.0]
     return spec.compile()
 
@@ -88,6 +113,11 @@ class ArmIK:
         self._range = loose.jnt_range[[loose.joint(j).id for j in g1.GROUP_JOINTS[g1.ARM_OF[side]]]]
         self._pelvis_pos = np.array([0.0, 0.0, g1.PELVIS_HEIGHT])
         self._pelvis_rot = np.eye(3)
+        self._clear = _clearance_model(side)
+        self._clear_data = mujoco.MjData(self._clear)
+        torso = self._clear.body(g1.TORSO_BODY).id
+        self._torso_geoms = [g for g in range(self._clear.ngeom) if self._clear.geom_bodyid[g] == torso]
+        self._arm_geoms = [g for g in range(self._clear.ngeom) if self._clear.geom_bodyid[g] != torso]
 
     def seed(self, obs: Observation, arm_index: np.ndarray, waist_index: np.ndarray) -> None:
         """Take waist, arm and base pose from an observation (``*_index`` index ``obs.state``)."""
@@ -123,6 +153,18 @@ class ArmIK:
             self.set_arm(arm_q)
         T = self.config.get_transform_frame_to_world(f"{self.side}_{site}", "site")
         return self.to_world(T.translation(), T.rotation().as_matrix())
+
+    def torso_gap(self, arm_q: np.ndarray) -> float:
+        """Smallest distance (m, up to 0.1) between the forearm or hand and the torso at ``arm_q``."""
+        m, d = self._clear, self._clear_data
+        self.set_arm(arm_q)
+        d.qpos[:] = self.config.q
+        mujoco.mj_kinematics(m, d)
+        return min(
+            mujoco.mj_geomDistance(m, d, a, b, _GAP_MAX, None)
+            for a in self._arm_geoms
+            for b in self._torso_geoms
+        )
 
     def solve(
         self, site: str, pos: np.ndarray, rot: np.ndarray, start: np.ndarray | None = None, iters: int = 40

@@ -9,7 +9,7 @@ import numpy as np
 
 from envs.base import Observation, WorldState
 from envs.scene_schema import ObjectType
-from skills.controllers.arm import HAND_S, VIA_LOCAL, ScriptedArm, Unreachable
+from skills.controllers.arm import VIA_LOCAL, ScriptedArm, Unreachable
 from skills.controllers.grasps import (
     HAND_CLEARANCE,
     PALM_BELOW_GRASP,
@@ -25,20 +25,35 @@ from skills.controllers.trajectory import JointPath, Script, Step
 from skills.executor import GroupCommand
 
 CARRY_CLEARANCE = 0.06  # m the object's bottom clears everything on the way to the spot
-RELEASE_GAP = 0.004  # m between the object's bottom and the surface when the fingers open
-RETREAT = 0.07  # m back along -palm normal (side grasp) or up (pinch)
+# m between the object's bottom and the surface at the end of the lowering: a pinched block is let go as
+# it touches (PlaceExecutor.act); a side-grasped object is set down onto the surface, so that unloading the
+# grip leaves it standing where it is rather than dropping it.
+RELEASE_GAP = 0.004
+SET_DOWN_GAP = 0.0
+RETREAT = 0.07  # m up off a pinched block
+SIDE_BACKOFF = 0.025  # m back along -palm normal off a side-grasped object, level
+SIDE_RISE = 0.08  # m up from there
+CLEAR_BACK = 0.07  # m of backing off checked clear of neighbours when a spot is chosen (with margin)
 SPOT_XS = (0.30, 0.26, 0.34, 0.22, 0.38)  # free-spot candidates, robot frame
 SPOT_YS = (0.18, 0.14, 0.22, 0.10, 0.26, 0.06, 0.30, 0.34)  # outward from the midline on the hand's side
 PLACE_YAWS = (0.0, 0.3, -0.3, 0.6, 0.9)  # hand turns (outward > 0) tried at the spot, rad
 SMALL_YAWS = 3  # the first turns, tried at every spot before the others
-# s to open the fingers on a placed object: opened faster, they knock light bottles over. (A pinched block
-# is let go at the usual speed: more slowly, the fingertips drag it further along as they open.)
+# s to open the fingers on a placed object: opened faster, they knock light bottles over.
 RELEASE_S = 1.0
+# s to unload the grip before opening: the finger targets go to where the fingers are, so the grip's
+# squeeze (20-45 N on the flask) is gone before any finger moves; released from the squeeze, the uneven
+# forces of the opening fingers pushed the flask 1-3 cm across its tray.
+UNLOAD_S = 0.1
+# s per finger to let go of a pinched block, one finger after the other (see PlaceExecutor._release).
+PINCH_FINGER_S = 0.3
 OPEN_DWELL = 0.3  # s between opening the fingers and the retreat
 TOUCH_GAP = 0.002  # m: the object's bottom this close to the surface counts as set down
 TOUCH_SLIP = 0.003  # m the object may rise in the hand while lowering before it counts as set down
 UPRIGHT_MIN = math.radians(8.0)  # a held object leaning more than this is stood up before it is set down
+STAND_UP_MIN = math.radians(2.0)  # a bottle set down leaning more than this is stood up before it is let go
+STAND_UP_S = 0.5  # s to stand it up
 SPOT_GAP = 0.035  # m between the placed object's rim and any neighbour's (room for the fingers)
+TORSO_CLEARANCE = 0.01  # m the forearm keeps from the torso while setting down and letting go
 
 
 class PlaceExecutor(ScriptedArm):
@@ -57,6 +72,8 @@ class PlaceExecutor(ScriptedArm):
         self._held_dz = 0.0  # object centre above the hand site while carried
         self._surface_z = 0.0
         self._rot_goal = np.eye(3)
+        self.release_at: float | None = None  # sim time the fingers start to open (for the benchmark)
+        self._standing: float | None = None  # script time the stand-up ends
 
     def start_hand(self, obs: Observation) -> np.ndarray:
         return self.grip_hand(self.object)
@@ -106,10 +123,11 @@ class PlaceExecutor(ScriptedArm):
         hand rotations tilts the object in between). With ``clear``, a spot where the side-grasping hand
         would brush a neighbour on the way down or back is refused."""
         held = turn @ offset  # the object turns with the hand about the site
-        goal = np.array([xy[0], xy[1], surface + self.shape.half_height + RELEASE_GAP]) - held
+        gap = RELEASE_GAP if self.pinch else SET_DOWN_GAP
+        goal = np.array([xy[0], xy[1], surface + self.shape.half_height + gap]) - held
         rot_goal = turn @ rot
         if clear and not self.pinch:
-            back, along = -palm_normal(self.side, rot_goal) * RETREAT, rot_goal[:, 0]
+            back, along = -palm_normal(self.side, rot_goal) * CLEAR_BACK, rot_goal[:, 0]
             # The palm and the wrist, on the way down and back; the fingertips curl round the object and a
             # neighbour lower than the palm passes under the hand.
             hand = [along * d for d in (0.0, -WRIST_BEHIND / 2, -WRIST_BEHIND)]
@@ -134,6 +152,9 @@ class PlaceExecutor(ScriptedArm):
         carry += self.line(site, up, above, rot, carry[-1], rot1=rot_goal)[1:]
         lower = self.line(site, above, goal, rot_goal, carry[-1])
         retreat = self._retreat(goal, rot_goal, lower[-1])
+        gap = min(self.ik.torso_gap(q) for q in lower[1:] + retreat[1:])
+        if gap < TORSO_CLEARANCE:
+            raise Unreachable(f"the {self.side} forearm would pass {gap:.3f} m from the torso")
         self._rot_goal = rot_goal
         carry_s = JointPath.through(carry, min_duration=0.8)
         lower_s = JointPath.through(lower, min_duration=1.0)
@@ -146,55 +167,128 @@ class PlaceExecutor(ScriptedArm):
 
     def _retreat(self, at: np.ndarray, rot: np.ndarray, q: np.ndarray) -> list[np.ndarray]:
         """IK points from the release pose back off the object: straight up (pinch), else back then up."""
-        back = np.array([0.0, 0.0, RETREAT]) if self.pinch else -palm_normal(self.side, rot) * RETREAT
-        pts = self.line(self.site, at, at + back, rot, q)
         if not self.pinch:
-            pts += self.line(self.site, at + back, at + back + [0, 0, 0.05], rot, pts[-1])[1:]
+            # Level and only as far as the open fingers need to clear the object, then up: backing off the
+            # full way (4-7 cm) with the fingers open swept the catalyst cup next to the peroxide bottle over.
+            back = -palm_normal(self.side, rot) * [1.0, 1.0, 0.0]
+            back *= SIDE_BACKOFF / max(float(np.linalg.norm(back)), 1e-9)
+            pts = self.line(self.site, at, at + back, rot, q)
+            pts += self.line(self.site, at + back, at + back + [0, 0, SIDE_RISE], rot, pts[-1])[1:]
             return pts
+        up = at + np.array([0.0, 0.0, RETREAT])
+        pts = self.line(self.site, at, up, rot, q)
         # Palm down near the midline the arm cannot swing back beside the body (home's route): move out
         # over the hand's own side first, where it can.
-        here = self.local(at + back)
+        here = self.local(up)
         out = -mirror(self.side) * VIA_LOCAL[1]
         if abs(here[1]) < abs(out):
             side = self.robot_point(here[0], out, here[2])
             with contextlib.suppress(Unreachable):  # then home finds its own way
-                pts += self.line(self.site, at + back, side, rot, pts[-1])[1:]
+                pts += self.line(self.site, up, side, rot, pts[-1])[1:]
         return pts
 
     def _release(self, fingers: np.ndarray, retreat: list[np.ndarray]) -> list[Step]:
+        if self.pinch:
+            # The block sits jammed between the index and middle fingertips (on its two top edges) with the
+            # thumb behind it. Opened together, the two fingertips squeezed it out forward like a pip (5-11
+            # cm, out of the zone). So the thumb lets go, then the index, and the hand rises with the middle
+            # still curled (alone it does not hold the block; opened on it, it dragged the block 2-3 mm
+            # more; home opens it in the air). Lifted while both fingertips still held it, the block rose
+            # with them.
+            opened = np.array(pinch_release_fingers(self.side))
+            thumb_off = fingers.copy()
+            thumb_off[:3] = opened[:3]
+            index_off = thumb_off.copy()
+            index_off[5:] = opened[5:]
+            return [
+                Step(UNLOAD_S, hand=fingers),
+                Step(PINCH_FINGER_S, hand=thumb_off),
+                Step(PINCH_FINGER_S, hand=index_off),
+                Step(0.0, JointPath.through(retreat, min_duration=0.8)),
+            ]
         # A finger that the object pushed open past its open target (the thumb, on a wide flask) keeps its
         # place: driving it "open" would swing it back into the object and kick it off the spot.
         opening = np.sign(self.open_hand - self.grip_hand(self.object))
         beyond = np.maximum((fingers - self.open_hand) * opening, 0.0)
-        opened = np.array(pinch_release_fingers(self.side)) if self.pinch else self.open_hand
-        release = opened + beyond * opening
+        release = self.open_hand + beyond * opening
         return [
-            Step(HAND_S if self.pinch else RELEASE_S, hand=release),
+            Step(UNLOAD_S, hand=fingers),
+            Step(RELEASE_S, hand=release),
             Step(OPEN_DWELL),  # the fingers lag their targets: let them clear the object before moving
             Step(0.0, JointPath.through(retreat, min_duration=0.8)),
         ]
 
     def act(self, obs: Observation, world: WorldState) -> GroupCommand:
         t = obs.time_s - self._t0
-        # Only a pinched block is let go at first touch: a bottle leaning in a side grasp is pressed down
-        # onto its base (it stands up straight in the palm) before the fingers open.
-        lowering = self.pinch and self._lower is not None and self._lower[0] <= t < self._lower[1]
-        if lowering and self._touched(obs, world):
-            # Down already: let go here rather than press on (the object would slide up in the grip). The arm
-            # holds its current target, a little below where it lags: commanded back up to the measured
-            # joints it would unload the block, and the opening fingers would flick it off the spot.
-            q = self.script.at(t)[0]
-            pos, _ = self.ik.site_pose(self.site, q)
-            try:
-                retreat = self._retreat(pos, self._rot_goal, q)
-            except Unreachable:
-                retreat = [q]
+        if self._lower is not None and self.pinch and self._lower[0] <= t:
+            if self._touched(obs, world) or t >= self._lower[1]:
+                # Down: let go here rather than press on (the object would slide up in the grip). The arm
+                # holds its current target, a little below where it lags: commanded back up to the measured
+                # joints it would lift the block, and the opening fingers would flick it.
+                q = self.script.at(t)[0]
+                self._let_go(obs, q, self.ik.site_pose(self.site, q)[0], self._rot_goal)
+        elif self._lower is not None and t >= self._lower[1]:
             self._lower = None
-            self.script = Script(
-                self._release(obs.state[self._hand_idx], retreat), q, self.grip_hand(self.object)
-            )
-            self._t0 = obs.time_s
+            if not self._stand_up(obs, world, self.script.at(t)[0]):
+                self._unload(obs)
+        elif self._standing is not None and t >= self._standing:
+            self._unload(obs)
         return super().act(obs, world)
+
+    def _stand_up(self, obs: Observation, world: WorldState, q: np.ndarray) -> bool:
+        """A bottle set down leaning (it turned in the grip on the way, 4-9 deg measured) is turned upright
+        about its foot before the fingers open: let go leaning, the opening fingers toppled it."""
+        o = world.objects[self.object]
+        axis = _axis(o.quat)
+        turn = _upright(axis, STAND_UP_MIN)
+        if np.allclose(turn, np.eye(3)):
+            return False
+        pos, rot = self.ik.site_pose(self.site, q)
+        foot = np.array(o.pos) - axis * self.shape.half_height
+        try:
+            pts = self.line(self.site, pos, foot + turn @ (pos - foot), rot, q, rot1=turn @ rot)
+        except Unreachable:
+            return False
+        stand = JointPath.through(pts, min_duration=STAND_UP_S)
+        # (The pause belongs to the script: a script that has run out ends the call.)
+        self.script = Script([Step(0.0, stand), Step(OPEN_DWELL)], q, self.grip_hand(self.object))
+        self._t0 = obs.time_s
+        self._standing = stand.duration + OPEN_DWELL
+        self._rot_goal = turn @ rot
+        return True
+
+    def _unload(self, obs: Observation) -> None:
+        """Set down: arm and finger targets go to where the joints are, so neither the grip's squeeze (20-45 N
+        on the flask) nor the arm's push (up to 57 N of palm on the graduated cylinder) is left when the
+        fingers open; released from a squeeze, the uneven forces of the opening fingers and the palm pushed
+        objects 1-3 cm across the table, or over."""
+        self._standing = None
+        q = obs.state[self._arm_idx].copy()
+        pos, _ = self.ik.site_pose(self.site, q)
+        arm_now = self.script.at(obs.time_s - self._t0)[0]
+        unload = Step(0.0, JointPath.through([arm_now, q], min_duration=UNLOAD_S))
+        self._let_go(obs, q, pos, self._rot_goal, [unload])
+
+    def _let_go(
+        self,
+        obs: Observation,
+        q: np.ndarray,
+        pos: np.ndarray,
+        rot: np.ndarray,
+        first: tuple[Step, ...] | list[Step] = (),
+    ) -> None:
+        """From now: ``first``, then unload the fingers, open them at ``pos`` / ``rot`` (arm joints ``q``)
+        and retreat."""
+        try:
+            retreat = self._retreat(pos, rot, q)
+        except Unreachable:
+            retreat = [q]
+        self._lower = None
+        arm_now = self.script.at(obs.time_s - self._t0)[0]
+        steps = [*(first or []), *self._release(obs.state[self._hand_idx], retreat)]
+        self.script = Script(steps, arm_now, self.grip_hand(self.object))
+        self._t0 = obs.time_s
+        self.release_at = obs.time_s
 
     def _touched(self, obs: Observation, world: WorldState) -> bool:
         """The object stands on the surface, or the hand has moved down past it (it sits on something)."""

@@ -40,6 +40,10 @@ EGO_CAMERA = "ego_view"  # GR00T's name for the G1's head/torso camera
 # Cameras on the back of each Dex3 hand's wrist, looking along the fingers (added in g1_model.py).
 WRIST_CAMERAS = {"left": "left_wrist", "right": "right_wrist"}
 THUMB_BODIES = {side: (f"{side}_hand_thumb_1_link", f"{side}_hand_thumb_2_link") for side in HANDS}
+# The fingers that oppose the thumb in a grip (the palm and the thumb's base do not).
+FINGER_BODIES = {
+    side: tuple(f"{side}_hand_{f}_{k}_link" for f in ("index", "middle") for k in (0, 1)) for side in HANDS
+}
 
 
 def _mirror(y: float, side: str) -> float:
