@@ -7,20 +7,14 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.scene import LocomotionOpt
+from agent.cli.scene import LocomotionOpt, ManipulationOpt
 
 
 def chat(
     seed: Annotated[int | None, typer.Option("--seed", help="scene randomization seed")] = 0,
     scene: Annotated[str, typer.Option("--scene", help="scene name or YAML path")] = "g1_lab",
     planner: Annotated[str, typer.Option("--planner", help="offline (recipes) or llm")] = "offline",
-    manipulation: Annotated[
-        str,
-        typer.Option(
-            "--manipulation",
-            help="who runs pick/place: scripted, policy:CHECKPOINT_DIR or groot://HOST:PORT[?version=n1.5&token=T]",
-        ),
-    ] = "scripted",
+    manipulation: ManipulationOpt = "scripted",
     locomotion: LocomotionOpt = None,
 ) -> None:
     """Talk to the robot: type a task ("prepare elephant toothpaste"), corrections while it works

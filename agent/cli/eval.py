@@ -17,7 +17,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from agent.cli.errors import user_errors
-from agent.cli.scene import LocomotionOpt
+from agent.cli.scene import LocomotionOpt, ManipulationOpt
 
 console = Console()
 
@@ -70,13 +70,7 @@ def run(
         typer.Option("--rerun-errors", help="on resume, run again the episodes that crashed or timed out"),
     ] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="show the progress bar")] = True,
-    manipulation: Annotated[
-        str,
-        typer.Option(
-            "--manipulation",
-            help="who runs pick/place: scripted, policy:CHECKPOINT_DIR or groot://HOST:PORT[?version=n1.5&token=T]",
-        ),
-    ] = "scripted",
+    manipulation: ManipulationOpt = "scripted",
     locomotion: LocomotionOpt = None,
 ) -> None:
     """Run every episode of the matrix planner x prompt x model x seed x case not yet in the results."""

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agent.cli.errors import err_console, user_errors
-from agent.cli.scene import LocomotionOpt
+from agent.cli.scene import LocomotionOpt, ManipulationOpt
 
 console = Console()
 # 3: every step succeeded but the plan named no goal to check on the world (LLM plans): not a success.
@@ -69,13 +69,7 @@ def run(
     fallback: Annotated[
         str | None, typer.Option("--fallback", help="offline (default) or none, when the LLM fails")
     ] = None,
-    manipulation: Annotated[
-        str,
-        typer.Option(
-            "--manipulation",
-            help="who runs pick/place: scripted, policy:CHECKPOINT_DIR or groot://HOST:PORT[?version=n1.5&token=T]",
-        ),
-    ] = "scripted",
+    manipulation: ManipulationOpt = "scripted",
     locomotion: LocomotionOpt = None,
 ) -> None:
     """Plan a task with the planner (offline recipes by default) and run it on the simulated G1.

@@ -21,6 +21,14 @@ SceneOpt = Annotated[
     str, typer.Option("--scene", help="shipped scene name (g1_lab, bench_block) or a scene YAML path")
 ]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="seed for object-pose randomization")]
+ManipulationOpt = Annotated[
+    str,
+    typer.Option(
+        "--manipulation",
+        help="who runs pick/place: scripted, policy:CHECKPOINT_DIR or "
+        "groot://HOST:PORT[?version=n1.5&token=T] (skills/policies/manipulation.py)",
+    ),
+]
 LocomotionOpt = Annotated[
     str | None,
     typer.Option(

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.cli.errors import user_errors
-from agent.cli.scene import LocomotionOpt
+from agent.cli.scene import LocomotionOpt, ManipulationOpt
 
 console = Console()
 
@@ -134,13 +134,7 @@ def run_skill(
     show_help: Annotated[
         bool, typer.Option("--help", "-h", help="show this message and the skill's arguments, then exit")
     ] = False,
-    manipulation: Annotated[
-        str,
-        typer.Option(
-            "--manipulation",
-            help="who runs pick/place: scripted, policy:CHECKPOINT_DIR or groot://HOST:PORT[?version=n1.5&token=T]",
-        ),
-    ] = "scripted",
+    manipulation: ManipulationOpt = "scripted",
     locomotion: LocomotionOpt = None,
 ) -> None:
     """Run one skill in a fresh scene: `tandem skill pick --object red_block --hand right --seed 3`.
