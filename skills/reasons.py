@@ -30,6 +30,7 @@ _ALL = (
     Reason("not_lifted", "the object is held but was not lifted 5 cm", "retry"),
     Reason("not_released", "the object is still in the hand after place", "retry"),
     Reason("misplaced", "the object came to rest outside the target", "retry"),
+    Reason("not_on_surface", "the placed object is not standing on the target's surface", "retry"),
     Reason("toppled", "the placed object is not upright", "retry"),
     Reason("not_facing", "the base does not face the target after turn_to", "retry"),
     Reason("not_open", "the fingers did not open", "retry"),
@@ -60,6 +61,7 @@ NOT_GRASPED = "not_grasped"
 NOT_LIFTED = "not_lifted"
 NOT_RELEASED = "not_released"
 MISPLACED = "misplaced"
+NOT_ON_SURFACE = "not_on_surface"
 TOPPLED = "toppled"
 NOT_FACING = "not_facing"
 TIMEOUT = "timeout"
