@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from fakes.groot_server import FakeGrootServer
 
+from envs.robots.g1.g1_constants import STATE_RANGES
 from eval.bench.groot import GROUPS
 from skills.library.walk_to import SPEC as WALK
 from skills.library.walk_to import WalkToArgs
@@ -128,18 +129,7 @@ def test_replay_server_answers_like_grootss_replay_policy(dataset, version):
             "right_hand",
         ]
         video = {"ego_view": np.zeros((64, 64, 3), np.uint8)}
-        state = {
-            k: np.zeros(b - a)
-            for k, (a, b) in {
-                "left_leg": (0, 6),
-                "right_leg": (6, 12),
-                "waist": (12, 15),
-                "left_arm": (15, 22),
-                "left_hand": (22, 29),
-                "right_arm": (29, 36),
-                "right_hand": (36, 43),
-            }.items()
-        }
+        state = {k: np.zeros(b - a) for k, (a, b) in STATE_RANGES.items()}
         first = client.get_action(video, state, "wave")
         np.testing.assert_array_equal(first["right_arm"], actions[0:16, 29:36])
         second = client.get_action(video, state, "wave")

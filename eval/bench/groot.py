@@ -30,16 +30,10 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from envs.robots.g1.g1_constants import STATE_RANGES
+
 INSTRUCTION = "wave the right arm"
-GROUPS = {
-    "left_leg": (0, 6),
-    "right_leg": (6, 12),
-    "waist": (12, 15),
-    "left_arm": (15, 22),
-    "left_hand": (22, 29),
-    "right_arm": (29, 36),
-    "right_hand": (36, 43),
-}
+GROUPS = STATE_RANGES
 
 
 def write_dataset(root: Path, start: np.ndarray, frames: int = 400, fps: int = 20) -> Path:

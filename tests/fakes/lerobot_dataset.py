@@ -12,19 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from envs.robots.g1.g1_constants import STATE_RANGES
+
 FPS = 20
 STATE_DIM = 43
 RIGHT_ARM = slice(29, 36)
 TASKS = ("move the red block to the yellow zone", "wave the right hand")
-GROUPS = {
-    "left_leg": (0, 6),
-    "right_leg": (6, 12),
-    "waist": (12, 15),
-    "left_arm": (15, 22),
-    "left_hand": (22, 29),
-    "right_arm": (29, 36),
-    "right_hand": (36, 43),
-}
+GROUPS = STATE_RANGES
 
 
 def episode_arrays(index: int, length: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import accumulate
+
 MENAGERIE_NAME = "unitree_g1"
 MENAGERIE_ENTRY = "g1_with_hands"
 ROOT_BODY = "pelvis"
@@ -24,6 +26,11 @@ GROUP_JOINTS: dict[str, tuple[str, ...]] = {
     "right_hand": tuple(f"right_hand_{j}_joint" for j in _HAND),
 }
 STATE_DIM = sum(len(j) for j in GROUP_JOINTS.values())  # 43
+# (start, end) of each group in the 43-D state and action: the ranges GR00T's modality.json lists.
+_ENDS = [0, *accumulate(len(j) for j in GROUP_JOINTS.values())]
+STATE_RANGES: dict[str, tuple[int, int]] = {
+    g: (a, b) for g, a, b in zip(GROUP_JOINTS, _ENDS, _ENDS[1:], strict=False)
+}
 
 # rad/s the arm joints are held under in the lab (glassware, liquids): a safety limit of ours, far below
 # what the G1's arm motors can do. The benchmark and the skill tests measure it in the simulator.
