@@ -254,9 +254,9 @@ def warm_up(planners: Iterable[str], scenes: Iterable[tuple[tuple[str, str], int
 
     single_threaded()
     if "offline" in planners:
-        from planner.offline.matcher import embed
+        from skills.sentences import warm_up as load_sentence_encoder
 
-        embed(["warm up"])
+        load_sentence_encoder()
     for (scene, locomotion), seed in scenes:
         # A scene that fails to build: its episodes will report the error with its traceback.
         with contextlib.suppress(Exception):

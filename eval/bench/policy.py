@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--train-steps", type=int, default=10)
     ap.add_argument("--batch", type=int, default=16, help="training batch for samples/s")
+    ap.add_argument(
+        "--compile", action="store_true", help="also time torch.compile(mode='reduce-overhead') (CUDA graphs)"
+    )
     args = ap.parse_args(argv)
 
     import torch
@@ -65,14 +68,29 @@ def main(argv: list[str] | None = None) -> int:
         if args.device.startswith("cuda"):
             torch.cuda.synchronize()
 
-    for _ in range(3):
-        chunk()
-    lat, cpu = [], []
-    for _ in range(args.repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        chunk()
-        lat.append((time.perf_counter() - t0) * 1e3)
-        cpu.append((time.process_time() - c0) * 1e3)
+    def timed(warm: int = 3) -> tuple[list[float], list[float]]:
+        for _ in range(warm):
+            chunk()
+        lat, cpu = [], []
+        for _ in range(args.repeats):
+            t0, c0 = time.perf_counter(), time.process_time()
+            chunk()
+            lat.append((time.perf_counter() - t0) * 1e3)
+            cpu.append((time.process_time() - c0) * 1e3)
+        return lat, cpu
+
+    lat, cpu = timed()
+    compiled = "not asked (--compile)"
+    if args.compile:
+        net = policy.network
+        eager_sample = net.sample
+        try:
+            net.sample = torch.compile(eager_sample, mode="reduce-overhead")
+            clat, _ = timed(warm=10)
+            compiled = f"median {statistics.median(clat):.2f} ms, p95 {_quantile(clat, 0.95):.2f} ms"
+        except Exception as e:  # a compiler failure is a figure too
+            compiled = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:120]}"
+        net.sample = eager_sample
 
     # Training throughput: forward + backward + AdamW on random tensors of the training shapes.
     model = policy.network
@@ -118,12 +136,18 @@ def main(argv: list[str] | None = None) -> int:
             "chunk CPU time, batch 1",
             f"median {statistics.median(cpu):.1f} ms, p95 {_quantile(cpu, 0.95):.1f} ms",
         ),
+        ("chunk latency, torch.compile (reduce-overhead)", compiled),
         ("load average (1 min)", f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"),
         (
             "training",
             f"{b / statistics.median(times):.0f} samples/s (batch {b}, median of {len(times)} steps)",
         ),
         ("peak memory (RSS)", f"{rss_mb:.0f} MiB"),
+        *(
+            [("peak GPU memory", f"{torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")]
+            if dev.type == "cuda"
+            else []
+        ),
         ("closed-loop success", "no shipped policy yet (docs/vla.md: what ran and what did not)"),
     ]
     width = max(len(k) for k, _ in rows)

@@ -86,6 +86,9 @@ class Eval(_Strict):
     seeds: Seeds  # held-out scene seeds, the same for every cell
     workers: Pos = 1
     time_budget_s: Annotated[float, Field(gt=0)] = 300.0
+    # Where each eval worker runs its policy: "cuda" on a GPU machine (16 workers share the GPU), "cpu",
+    # or "auto" (cuda when there is one).
+    policy_device: Literal["auto", "cpu", "cuda"] = "auto"
 
 
 class PromptProbe(_Strict):

@@ -280,8 +280,6 @@ def episodes(cfg: ExperimentConfig, paths: Paths) -> list:
     """Every eval episode, each judged on one attempt: every cell and the expert on the held-out seeds;
     per cell the prompt probe — the held-out task's scene, seed and plan, the policy told another task's
     instruction, judged by that task's success predicates."""
-    from urllib.parse import quote
-
     from eval.suite import Episode
     from skills.tasks.schema import load_task
 
@@ -313,10 +311,10 @@ def episodes(cfg: ExperimentConfig, paths: Paths) -> list:
 
     out = [make(EXPERT, held, s, "scripted") for s in seeds]
     for c in cfg.cells():
-        backend = backends.manipulation(paths.cell(c))
-        out += [make(c.id, held, s, backend) for s in seeds]
+        device = cfg.eval.policy_device
+        out += [make(c.id, held, s, backends.manipulation(paths.cell(c), device)) for s in seeds]
         out += [
-            make(c.id, t, s, f"{backend}?say={quote(t.instruction)}")
+            make(c.id, t, s, backends.manipulation(paths.cell(c), device, say=t.instruction))
             for t in probes
             for s in seeds[: cfg.prompt.seeds]
         ]

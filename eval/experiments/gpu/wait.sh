@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Follow job.sh for up to $1 seconds (default 540), then pack what exists into $OUT (files of <= 16 MiB).
+limit=${1:-540}
+G=runs/gpu
+while [ $SECONDS -lt "$limit" ] && [ ! -e $G/done ] && [ ! -e $G/failed ]; do sleep 10; done
+nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv,noheader || true
+[ -n "${OUT:-}" ] || exit 0
+tar czf "$OUT/logs.tgz" $G/job.log $G/bench_*.txt 2>/dev/null
+tar czf "$OUT/report.tgz" -C $G/exp report diagnostics.json timings.json config.json 2>/dev/null
+tar czf "$OUT/cells.tgz" -C $G/exp --exclude='*.safetensors' --exclude='tb' cells pretrain 2>/dev/null
+if [ -d $G/ship ]; then tar cf - -C $G ship | split -b 15M - "$OUT/ship.tar.part-"; fi
+ls -la "$OUT"
+tail -c 6000 $G/job.log
