@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -97,6 +98,41 @@ def test_chunk_policy_targets_are_slewed_at_the_arm_speed_limit(lab):
     assert peak <= ARM_SPEED_LIMIT
     assert peak > 0.5 * MAX_JOINT_SPEED  # it did move, near the limit
     assert abs(obs.state[arm][1] - policy.goal[1]) < 0.05
+
+
+class _GatedPolicy(_JumpPolicy):
+    """_JumpPolicy whose answers wait for ``gate`` (set: answer at once)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+
+    def infer(self, obs, world):
+        self.gate.wait()
+        return super().infer(obs, world)
+
+
+def test_lockstep_waits_for_a_late_chunk_instead_of_holding(lab):
+    """In lockstep every tick plays an action, however long the policy thinks; without it, ticks
+    before the first answer hold and are counted late."""
+    from skills.policies.chunked import ChunkedPolicyExecutor
+
+    obs, world = lab.observation(), lab.world_state()
+    held = _GatedPolicy()
+    ex = ChunkedPolicyExecutor(held, steps=10)
+    ex.reset(obs, world)
+    assert ex.act(obs, world) == {} and ex.late_ticks == 1  # no answer yet: the robot holds
+    held.gate.set()
+    ex.close()
+
+    slow = _GatedPolicy()
+    threading.Timer(0.2, slow.gate.set).start()  # answers arrive after the control loop asked
+    ex = ChunkedPolicyExecutor(slow, steps=30, lockstep=True)
+    ex.reset(obs, world)
+    commands = [ex.act(obs, world) for _ in range(30)]
+    ex.close()
+    assert all("left_arm" in c for c in commands)
+    assert ex.late_ticks == 0
 
 
 def test_groups_in_use_are_refused_with_the_holder_named(lab):

@@ -29,7 +29,8 @@ LOSS_DROP = 8.0  # first-step loss over last-window loss after LEARN_STEPS (meas
 
 
 def _with_vectors(root: Path) -> Path:
-    from skills.policies.vla.language import CACHE_FILE, DIM, InstructionBank
+    from skills.policies.vla.language import CACHE_FILE, InstructionBank
+    from skills.sentences import DIM
 
     rng = np.random.default_rng(0)
     vecs = rng.normal(size=(len(TASKS), DIM)).astype(np.float32)

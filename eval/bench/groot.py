@@ -94,7 +94,8 @@ def untrained_checkpoint(folder: Path, instruction: str, **config) -> Path:
     import torch
 
     from skills.policies.vla.configuration_vla import G1, VLAConfig
-    from skills.policies.vla.language import DIM, InstructionBank
+    from skills.policies.vla.language import InstructionBank
+    from skills.sentences import DIM
     from skills.policies.vla.policy import VLAPolicy
     from skills.policies.vla.processor_vla import EmbodimentStats, FeatureStats, Normalizer
 

@@ -58,6 +58,9 @@ class ChunkedPolicyExecutor:
         newest chunk replaces the current one on arrival.
     adaptive_prefetch: when an answer took more ticks than ``prefetch_at``, ask that much earlier from
         then on (up to a whole chunk ahead), so a slow server stops being late after its first answer.
+    lockstep: when the chunk in hand is played out, wait for the next one instead of holding the
+        targets: simulated time stands still while the policy thinks, as a simulator benchmark measures
+        a policy. Off (the default), the robot holds meanwhile, as it would on hardware.
     """
 
     def __init__(
@@ -68,6 +71,7 @@ class ChunkedPolicyExecutor:
         limits: Mapping[str, SpeedLimit] | None = None,
         play_whole_chunk: bool = False,
         adaptive_prefetch: bool = False,
+        lockstep: bool = False,
     ) -> None:
         self.policy = policy
         self.groups = tuple(policy.groups)
@@ -76,6 +80,7 @@ class ChunkedPolicyExecutor:
         self.limits = dict(limits or {})
         self.play_whole_chunk = play_whole_chunk
         self.adaptive_prefetch = adaptive_prefetch
+        self.lockstep = lockstep
         self._submitted_at = 0
         self._target: dict[str, np.ndarray] = {}  # last limited targets
         self._t = 0.0
@@ -115,7 +120,8 @@ class ChunkedPolicyExecutor:
         self._ticks += 1
         if self.error is not None:
             return {}
-        if self._pending is not None and self._pending.done():
+        starved = self._chunk_len() <= self._i and self._queued is None
+        if self._pending is not None and (self._pending.done() or (self.lockstep and starved)):
             try:
                 answer, latency = self._pending.result()
             except Exception as e:

@@ -145,11 +145,13 @@ def _load(path: str, device: str):
 
 
 class PolicyManipulation:
-    """``policy:CKPT[?execute=K][&device=D][&say=SENTENCE]``: pick and place run by a Tandem VLA
-    checkpoint in this process, on device D (``cpu``, the default; ``cuda``; ``auto``), playing K (default
-    8) of each chunk's actions before asking for the next. ``say`` (URL-quoted) tells the policy SENTENCE
-    for every call instead of the sentence rendered from the call (the prompt probe of ``tandem
-    experiment``: same scene, another task's instruction)."""
+    """``policy:CKPT[?execute=K][&device=D][&lockstep=0|1][&say=SENTENCE]``: pick and place run by a
+    Tandem VLA checkpoint in this process, on device D (``cpu``, the default; ``cuda``; ``auto``), playing
+    K (default 8) of each chunk's actions before asking for the next. ``lockstep=1`` (the default)
+    stops simulated time while the network thinks, so a slow CPU measures the policy and not its speed;
+    ``lockstep=0`` holds the targets meanwhile, as hardware would (the record's ``late_ticks`` count
+    them). ``say`` (URL-quoted) tells the policy SENTENCE for every call instead of the sentence rendered
+    from the call (the prompt probe of ``tandem experiment``: same scene, another task's instruction)."""
 
     def __init__(self, spec: str) -> None:
         self.name = spec
@@ -157,12 +159,15 @@ class PolicyManipulation:
         if not path:
             raise ValueError("--manipulation policy:CKPT needs a checkpoint folder after 'policy:'")
         options = dict(part.partition("=")[::2] for part in query.split("&") if part)
-        unknown = set(options) - {"execute", "say", "device"}
+        unknown = set(options) - {"execute", "say", "device", "lockstep"}
         if unknown:
             raise ValueError(
                 f"--manipulation {spec}: unknown option(s) {', '.join(sorted(unknown))}; "
-                "known: execute, device, say"
+                "known: execute, device, lockstep, say"
             )
+        if options.get("lockstep", "1") not in ("0", "1"):
+            raise ValueError(f"--manipulation {spec}: lockstep must be 0 or 1")
+        self.lockstep = options.get("lockstep", "1") == "1"
         device = options.get("device", "cpu")
         if device not in ("cpu", "cuda", "auto"):
             raise ValueError(f"--manipulation {spec}: device must be cpu, cuda or auto, got {device!r}")
@@ -193,7 +198,11 @@ class PolicyManipulation:
         chunk = VLAChunkPolicy(self.policy, env, instruction, groups, self.execute)
         limits = {g: SpeedLimit(env.embodiment.groups[g].state_index, MAX_JOINT_SPEED) for g in groups}
         inner = ChunkedPolicyExecutor(
-            chunk, steps=round(get_skill(skill).timeout_s / env.control_dt), prefetch_at=2, limits=limits
+            chunk,
+            steps=round(get_skill(skill).timeout_s / env.control_dt),
+            prefetch_at=2,
+            limits=limits,
+            lockstep=self.lockstep,
         )
         return UntilExecutor(inner, picked(args) if skill == "pick" else released(args))
 

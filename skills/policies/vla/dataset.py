@@ -9,6 +9,8 @@ is a gather of tensors.
 from __future__ import annotations
 
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,7 +133,6 @@ class DemoDataset:
         progress=None,
         select: slice | None = None,
     ) -> None:
-        import pyarrow.parquet as pq
 
         self.root = root = Path(root)
         info = read_info(root)
@@ -168,45 +169,53 @@ class DemoDataset:
         self.instructions = sorted({e.instruction for e in self.episodes})
         states, actions, frames, instr, chunk_idx, starts = [], [], [], [], [], []
         offset = 0
-        for n, ep in enumerate(self.episodes):
-            chunk_no = ep.index // info.chunks_size
-            path = root / info.data_path.format(episode_chunk=chunk_no, episode_index=ep.index)
-            if not path.is_file():
-                raise DatasetError(f"{path}: episode {ep.index} data missing")
-            table = pq.read_table(path)
-            for key in (STATE, ACTION):
-                if key not in table.column_names:
-                    raise DatasetError(
-                        f"{path}: no column '{key}' (columns: {', '.join(table.column_names)})"
-                    )
-            s = np.asarray(table.column(STATE).to_pylist(), np.float32)
-            a = np.asarray(table.column(ACTION).to_pylist(), np.float32)
-            video = root / info.video_path.format(
-                episode_chunk=chunk_no, video_key=config.camera, episode_index=ep.index
-            )
-            f = decode_video(video)
-            if f.shape[1:] != (*config.image_size, 3):
-                raise DatasetError(
-                    f"{video}: frames are {f.shape[1:]}; the model takes {(*config.image_size, 3)}"
-                )
-            if not (len(s) == len(a) == len(f)):
-                raise DatasetError(f"{path}: {len(s)} states, {len(a)} actions but {len(f)} video frames")
-            frames.append(resize_frames(config, torch.from_numpy(f)))
-            states.append(s)
-            actions.append(a)
-            instr += [ep.instruction] * len(s)
-            t = np.arange(len(s))
-            chunk_idx.append(offset + np.minimum(t[:, None] + np.arange(config.chunk)[None], len(s) - 1))
-            starts.append(offset)
-            offset += len(s)
-            if progress is not None:
-                progress(n + 1, len(self.episodes))
+        # Decoding dominates loading (PyAV and torch release the GIL): episodes load on threads, in order.
+        workers = min(8, os.cpu_count() or 1)
+        with ThreadPoolExecutor(workers) as pool:
+            loaded = pool.map(lambda ep: self._load_episode(ep, config), self.episodes)
+            for n, (ep, (s, a, f)) in enumerate(zip(self.episodes, loaded, strict=True)):
+                frames.append(f)
+                states.append(s)
+                actions.append(a)
+                instr += [ep.instruction] * len(s)
+                t = np.arange(len(s))
+                chunk_idx.append(offset + np.minimum(t[:, None] + np.arange(config.chunk)[None], len(s) - 1))
+                starts.append(offset)
+                offset += len(s)
+                if progress is not None:
+                    progress(n + 1, len(self.episodes))
         self.frames = torch.cat(frames)
         self.states = np.concatenate(states)
         self.actions = np.concatenate(actions)
         self.chunk_index = np.concatenate(chunk_idx)
         self.episode_start = np.asarray(starts)
         self.frame_instruction = np.asarray([self.instructions.index(i) for i in instr])
+
+    def _load_episode(self, ep, config: VLAConfig) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
+        """One episode's states, actions and frames at the encoder's resolution, checked."""
+        import pyarrow.parquet as pq
+
+        root, info = self.root, self.info
+        chunk_no = ep.index // info.chunks_size
+        path = root / info.data_path.format(episode_chunk=chunk_no, episode_index=ep.index)
+        if not path.is_file():
+            raise DatasetError(f"{path}: episode {ep.index} data missing")
+        table = pq.read_table(path)
+        for key in (STATE, ACTION):
+            if key not in table.column_names:
+                raise DatasetError(f"{path}: no column '{key}' (columns: {', '.join(table.column_names)})")
+        s = np.asarray(table.column(STATE).to_pylist(), np.float32)
+        a = np.asarray(table.column(ACTION).to_pylist(), np.float32)
+        video = root / info.video_path.format(
+            episode_chunk=chunk_no, video_key=config.camera, episode_index=ep.index
+        )
+        f = decode_video(video)
+        if f.shape[1:] != (*config.image_size, 3):
+            want = (*config.image_size, 3)
+            raise DatasetError(f"{video}: frames are {f.shape[1:]}; the model takes {want}")
+        if not (len(s) == len(a) == len(f)):
+            raise DatasetError(f"{path}: {len(s)} states, {len(a)} actions but {len(f)} video frames")
+        return s, a, resize_frames(config, torch.from_numpy(f))
 
     def __len__(self) -> int:
         return len(self.states)
