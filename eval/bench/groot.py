@@ -95,9 +95,9 @@ def untrained_checkpoint(folder: Path, instruction: str, **config) -> Path:
 
     from skills.policies.vla.configuration_vla import G1, VLAConfig
     from skills.policies.vla.language import InstructionBank
-    from skills.sentences import DIM
     from skills.policies.vla.policy import VLAPolicy
     from skills.policies.vla.processor_vla import EmbodimentStats, FeatureStats, Normalizer
+    from skills.sentences import DIM
 
     torch.manual_seed(0)
     rng = np.random.default_rng(0)

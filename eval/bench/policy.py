@@ -39,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from skills.policies.vla.configuration_vla import G1, VLAConfig
     from skills.policies.vla.language import InstructionBank
-    from skills.sentences import DIM
     from skills.policies.vla.modeling_vla import count_parameters
     from skills.policies.vla.policy import VLAPolicy
     from skills.policies.vla.processor_vla import EmbodimentStats, FeatureStats, Normalizer
+    from skills.sentences import DIM
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
