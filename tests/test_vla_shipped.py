@@ -8,46 +8,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 SHIPPED = Path(__file__).resolve().parents[1] / "models" / "vla_block"
 SEEDS = range(30000, 30005)  # demonstrations were seeds 0-59, the experiment's eval seeds 10000+
-CALLS = [
-    ("pick", "pick", {"object": "red_block", "hand": "right"}, []),
-    ("place", "place", {"object": "red_block", "location": "yellow_zone", "hand": "right"}, ["pick"]),
-]
 
 
 @pytest.fixture(scope="module")
 def rollouts():
-    from agent.runtime import Runtime
-    from envs.lab.env import G1LabEnv
-    from envs.predicates import object_in_zone
-    from skills.policies.manipulation import resolve
+    from eval.bench.policy import run_block_task
 
-    env = G1LabEnv(seed=0)
-    backend = resolve(f"policy:{SHIPPED}")
-    out = []
-    for seed in SEEDS:
-        env.reset(seed)
-        rt = Runtime(env, manipulation=backend)
-        peak, last = [0.0], {}
-
-        def target_rate(r, peak=peak, last=last) -> None:
-            target = r.last_command.get("right_arm")
-            if target is not None and "arm" in last:
-                peak[0] = max(peak[0], float(np.abs(np.asarray(target) - last["arm"]).max()) / env.control_dt)
-            if target is not None:
-                last["arm"] = np.asarray(target)
-
-        rt.on_tick.append(target_rate)
-        rt.run_calls(CALLS)
-        in_zone, detail = object_in_zone(rt.world, "red_block", "yellow_zone")
-        calls = [(o.skill, o.status, o.reason) for o in rt.outcomes]
-        out.append({"seed": seed, "in_zone": in_zone, "detail": detail, "peak": peak[0], "calls": calls})
-    env.close()  # its renderer, before the interpreter tears EGL down
-    return out
+    return run_block_task(f"policy:{SHIPPED}", SEEDS)
 
 
 def test_shipped_checkpoint_is_small_and_complete():
@@ -57,12 +28,12 @@ def test_shipped_checkpoint_is_small_and_complete():
 
 
 def test_shipped_policy_moves_the_block_on_unseen_seeds(rollouts):
-    wins = [r["seed"] for r in rollouts if r["in_zone"]]
+    wins = [r.seed for r in rollouts if r.success]
     assert len(wins) >= 4, f"block in the yellow zone on seeds {wins} only: {rollouts}"
 
 
 def test_shipped_policy_never_commands_the_arm_past_its_speed_limit(rollouts):
     from envs.robots.g1.g1_constants import ARM_SPEED_LIMIT
 
-    peaks = [r["peak"] for r in rollouts]
+    peaks = [r.peak_target_rad_s for r in rollouts]
     assert all(0.1 < p <= ARM_SPEED_LIMIT for p in peaks), peaks  # it moved, never faster than the limit
