@@ -92,9 +92,16 @@ def picked(args: Any) -> Callable[[WorldState, WorldState], bool]:
     return done
 
 
-def released(args: Any) -> Callable[[WorldState, WorldState], bool]:
+def set_down(args: Any) -> Callable[[WorldState, WorldState], bool]:
+    """A place has done its part when the object is out of the hand and lower than it was carried.
+
+    Out of the hand alone is not enough: a block pinched between two fingertips without the thumb is
+    not "held" by the contact rule while it is still being carried.
+    """
+
     def done(start: WorldState, world: WorldState) -> bool:
-        return world.objects[args.object].held_by is None
+        obj = world.objects[args.object]
+        return obj.held_by is None and obj.pos[2] <= start.objects[args.object].pos[2] - LIFTED_M / 2
 
     return done
 
@@ -204,7 +211,7 @@ class PolicyManipulation:
             limits=limits,
             lockstep=self.lockstep,
         )
-        return UntilExecutor(inner, picked(args) if skill == "pick" else released(args))
+        return UntilExecutor(inner, picked(args) if skill == "pick" else set_down(args))
 
 
 def _groot(spec: str) -> Manipulation:

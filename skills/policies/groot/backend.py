@@ -11,21 +11,7 @@ from skills.policies.chunked import ChunkedPolicyExecutor, SpeedLimit
 from skills.policies.groot.client import GrootClient, GrootError, GrootURL
 from skills.policies.groot.embodiment import GrootEmbodiment, embodiment_for_robot, load_embodiment
 from skills.policies.groot.policy import DEFAULT_K, GrootPolicy, groot_executor
-from skills.policies.manipulation import LIFTED_M, UntilExecutor, Upcoming, instruction_for, picked
-
-
-def set_down(args: Any):
-    """A place has done its part when the object is out of the hand and lower than it was carried.
-
-    Out of the hand alone is not enough: a block pinched between two fingertips without the thumb is
-    not "held" by the contact rule while it is still being carried.
-    """
-
-    def done(start, world) -> bool:
-        obj = world.objects[args.object]
-        return obj.held_by is None and obj.pos[2] <= start.objects[args.object].pos[2] - LIFTED_M / 2
-
-    return done
+from skills.policies.manipulation import UntilExecutor, Upcoming, instruction_for, picked, set_down
 
 
 class GrootBackend:
