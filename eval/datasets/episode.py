@@ -193,38 +193,45 @@ def record_episode(
     )
 
 
-def _record_scripted(task: TaskSpec, e: EpisodeEnv, seed: int, p: dict, obs, start, rec: Recorder):
-    """Run the task's scripted expert on the env, recording every tick, until it is done and settled."""
+def run_scripted(task: TaskSpec, env, obs, world, on_tick=None) -> tuple[Any, bool]:
+    """Run the task's scripted expert until it is done and ``SETTLE_S`` more (or ``max_sim_s``), calling
+    ``on_tick(ticks, obs)`` after every step; returns the final world and whether the expert finished."""
     from skills.controllers.experts import get_expert
 
-    env = e.env
-    world = start
-    t0 = time.perf_counter()
-    error = None
     expert = get_expert(task.expert)(env)
+    expert.reset(obs, world)
     limit = round(task.max_sim_s / env.control_dt)
     settle = round(SETTLE_S / env.control_dt)
     ticks = 0
+    while ticks < limit and settle > 0:
+        if expert.finished:
+            settle -= 1
+        obs = env.step(expert.act(obs, world))  # a finished expert commands nothing: targets hold
+        world = env.world_state()
+        ticks += 1
+        if on_tick is not None:
+            on_tick(ticks, obs)
+    return world, expert.finished
+
+
+def _record_scripted(task: TaskSpec, e: EpisodeEnv, seed: int, p: dict, obs, start, rec: Recorder):
+    """Run the task's scripted expert on the env, recording every tick."""
+    world, finished = start, False
+    t0 = time.perf_counter()
+    error = None
     try:
-        expert.reset(obs, world)
-        rec.begin(ticks, obs)
-        while ticks < limit and settle > 0:
-            if expert.finished:
-                settle -= 1
-            obs = env.step(expert.act(obs, world))  # a finished expert commands nothing: targets hold
-            world = env.world_state()
-            ticks += 1
-            rec.tick(ticks, obs)
+        rec.begin(0, obs)
+        world, finished = run_scripted(task, e.env, obs, start, rec.tick)
         arrays = rec.finish()
     except Exception:
         rec.abort()
         error = traceback.format_exc()
         arrays = None
     ok, details = judge(task, world, start)
-    success = error is None and expert.finished and ok and world.unstable is None
+    success = error is None and finished and ok and world.unstable is None
     if error is not None:
         reason = f"error: {error.strip().splitlines()[-1]}"
-    elif not expert.finished:
+    elif not finished:
         reason = f"expert {task.expert} did not finish within max_sim_s ({task.max_sim_s} s)"
     elif world.unstable is not None:
         reason = f"unstable: {world.unstable}"
