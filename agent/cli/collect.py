@@ -74,8 +74,8 @@ def collect(
         str | None,
         typer.Option(
             "--cameras",
-            help="comma-separated robot cameras to record [default: all the robot's: ego_view,left_wrist,"
-            "right_wrist on the G1, front,wrist on the SO-100]",
+            help="comma-separated robot cameras to record (default: all the robot's: ego_view,left_wrist,"
+            "right_wrist on the G1; front,wrist on the SO-100)",
             show_default=False,
         ),
     ] = None,
