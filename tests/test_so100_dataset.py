@@ -64,6 +64,9 @@ def test_dataset_passes_check_with_the_so100_layout(dataset):
     s = json.loads(info.output)
     assert s["episodes"] == 2 and s["successes"] == 2 and s["videos"] == d.video_keys
     assert s["stats"]["observation.state"]["shape"] == [6] and s["image_size"] == f"{SIZE}x{SIZE}"
+    assert s["robot_type"] == "so100" and s["modality"]["action"] == {"single_arm": [0, 5], "gripper": [5, 6]}
+    text = CliRunner().invoke(app, ["dataset", "info", str(dataset)]).output
+    assert "so100" in text and "state groups (modality.json): single_arm 0:5, gripper 5:6" in text
 
 
 def test_episodes_read_back_independently_and_vary_with_the_seed(dataset):
