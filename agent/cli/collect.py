@@ -17,7 +17,6 @@ from rich.table import Table
 from agent.cli.errors import user_errors
 
 console = Console()
-ALL_CAMERAS = "ego_view,left_wrist,right_wrist"
 
 
 def _list_tasks(as_json: bool) -> None:
@@ -31,6 +30,7 @@ def _list_tasks(as_json: bool) -> None:
                 "instruction": t.instruction,
                 "paraphrases": t.paraphrases,
                 "scene": t.scene,
+                "expert": t.expert,
                 "calls": [c.model_dump() for c in t.calls],
                 "success": [s.model_dump() for s in t.success],
             }
@@ -38,10 +38,11 @@ def _list_tasks(as_json: bool) -> None:
         ]
         print(json.dumps(rows, indent=2))
         return
-    table = Table("task", "instruction", "expert", "success", title="tasks (skills/tasks/*.yaml)")
+    table = Table("task", "scene", "instruction", "expert", "success", title="tasks (skills/tasks/*.yaml)")
     for t in tasks:
         calls = " -> ".join(f"{c.skill}({', '.join(f'{v}' for v in c.args.values())})" for c in t.calls)
-        table.add_row(t.name, t.instruction, calls, ", ".join(s.predicate for s in t.success))
+        expert = calls or f"scripted {t.expert}"
+        table.add_row(t.name, t.scene, t.instruction, expert, ", ".join(s.predicate for s in t.success))
     console.print(table)
 
 
@@ -49,6 +50,10 @@ def collect(
     tasks: Annotated[
         list[str] | None,
         typer.Argument(help="task names (see --list) or task YAML files", show_default=False),
+    ] = None,
+    scene: Annotated[
+        str | None,
+        typer.Option("--scene", help="collect every shipped task of this scene (e.g. so100_block)"),
     ] = None,
     episodes: Annotated[int, typer.Option("--episodes", "-n", help="episodes to keep per task", min=1)] = 10,
     out: Annotated[
@@ -66,8 +71,14 @@ def collect(
     ] = 20,
     seed: Annotated[int, typer.Option("--seed", help="first seed; each task runs seed, seed+1, ...")] = 0,
     cameras: Annotated[
-        str, typer.Option("--cameras", help="comma-separated robot cameras to record")
-    ] = ALL_CAMERAS,
+        str | None,
+        typer.Option(
+            "--cameras",
+            help="comma-separated robot cameras to record (default: all the robot's: ego_view,left_wrist,"
+            "right_wrist on the G1; front,wrist on the SO-100)",
+            show_default=False,
+        ),
+    ] = None,
     keep_failures: Annotated[
         bool, typer.Option("--keep-failures", help="keep failed episodes (marked success: false)")
     ] = False,
@@ -80,35 +91,47 @@ def collect(
     list_: Annotated[bool, typer.Option("--list", help="list the tasks and exit")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="with --list: JSON; else a JSON summary")] = False,
 ) -> None:
-    """Record expert demonstrations: `tandem collect block_to_zone --episodes 14 --out data/block`.
+    """Record expert demonstrations: `tandem collect block_to_zone --episodes 14 --out data/block`,
+    `tandem collect --scene so100_block --episodes 20 --out data/so100`.
 
-    Runs each task's scripted skills through the normal runtime (monitors judge every call), samples the
-    robot at --fps and writes LeRobot v2.1 (parquet + H.264 MP4) with GR00T's meta/modality.json.
+    Runs each task's scripted skills through the normal runtime (monitors judge every call), or its
+    scripted whole-task expert (SO-100), samples the robot at --fps and writes LeRobot v2.1 (parquet +
+    H.264 MP4) with GR00T's meta/modality.json in the robot's layout (G1 43-D, SO-100 single_arm+gripper).
     Rerunning the same command on an existing dataset continues it. Exit 0 when every task got its
     episodes, 1 when some could not (too many failures), 2 on bad input.
     """
-    from eval.datasets.collect import CollectOptions
+    from eval.datasets.collect import CollectOptions, dataset_layout
     from eval.datasets.collect import collect as run_collect
     from eval.datasets.writer import DatasetError
-    from skills.tasks import TaskError, load_task
+    from skills.tasks import TaskError, all_tasks, load_task
 
     if list_:
         with user_errors(TaskError):
             _list_tasks(as_json)
         return
     with user_errors(TaskError, ValueError):
+        tasks = list(tasks or [])
+        if scene is not None:
+            of_scene = [t.name for t in all_tasks() if t.scene == scene]
+            if not of_scene:
+                scenes = ", ".join(sorted({t.scene for t in all_tasks()}))
+                raise ValueError(f"--scene: no shipped task uses scene '{scene}'; scenes: {scenes}")
+            tasks += [t for t in of_scene if t not in tasks]
         if not tasks:
-            raise ValueError("name at least one task (tandem collect --list shows them)")
+            raise ValueError("name at least one task or --scene (tandem collect --list shows them)")
         if out is None:
             raise ValueError("--out DATASET is required")
-        cams = [c.strip() for c in cameras.split(",") if c.strip()]
-        known = ALL_CAMERAS.split(",")
-        bad = [c for c in cams if c not in known]
-        if bad or not cams:
-            raise ValueError(f"--cameras: unknown {bad or cameras!r}; robot cameras: {', '.join(known)}")
         if image_size % 2:
             raise ValueError(f"--image-size must be even (H.264 yuv420p), got {image_size}")
         names = [load_task(t).name if not t.endswith((".yaml", ".yml")) else t for t in tasks]
+        layout = dataset_layout(names)
+        known = list(layout.cameras)
+        cams = known if cameras is None else [c.strip() for c in cameras.split(",") if c.strip()]
+        bad = [c for c in cams if c not in known]
+        if bad or not cams:
+            raise ValueError(
+                f"--cameras: unknown {bad or cameras!r}; {layout.robot_type} cameras: {', '.join(known)}"
+            )
     opts = CollectOptions(
         fps=fps,
         image_size=image_size,

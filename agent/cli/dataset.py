@@ -37,10 +37,14 @@ def info(
         print(json.dumps(s, indent=2))
         return
     console.print(
-        f"[bold]{dataset}[/]  {s['codebase_version']}  {s['episodes']} episodes, {s['frames']} frames at "
-        f"{s['fps']} fps ({s['duration_s']:.0f} s), success {s['successes']}/{s['episodes']}"
+        f"[bold]{dataset}[/]  {s['codebase_version']}  {s['robot_type']}  {s['episodes']} episodes, "
+        f"{s['frames']} frames at {s['fps']} fps ({s['duration_s']:.0f} s), "
+        f"success {s['successes']}/{s['episodes']}"
     )
     console.print(f"  videos: {', '.join(s['videos'])} ({s['image_size']})")
+    for part, groups in s["modality"].items():
+        spans = ", ".join(f"{g} {a}:{b}" for g, (a, b) in groups.items())
+        console.print(f"  {part} groups (modality.json): {spans or 'none'}", highlight=False)
     t = Table("task_index", "task", "episodes", "success", title="tasks")
     for row in s["tasks"]:
         t.add_row(str(row["task_index"]), row["task"], str(row["episodes"]), str(row["successes"]))

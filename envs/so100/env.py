@@ -231,6 +231,10 @@ class SO100Env:
         mujoco.mj_step(self.model, self.data, nstep=self.n_substeps)
         return self.observation()
 
+    def command_targets(self) -> tuple[np.ndarray, np.ndarray]:
+        """The joint targets commanded now, in state order, and the base velocity (none: a fixed base)."""
+        return self.data.ctrl[self._ctrl].copy(), np.zeros(0)
+
     def holding(self) -> str | None:
         """The block is held when it touches both jaws."""
         d, m = self.data, self.model
@@ -305,8 +309,11 @@ class SO100Env:
             raise ValueError(f"unknown camera '{camera}'; cameras: {', '.join(self.cameras)}")
         r = self._renderers.get((width, height, antialias))
         if r is None:
-            self.model.vis.quality.offsamples = 4 if antialias else 0
-            r = self._renderers[(width, height, antialias)] = mujoco.Renderer(self.model, height, width)
+            from envs.rendering.renderer import fast_renderer
+
+            r = self._renderers[(width, height, antialias)] = fast_renderer(
+                self.model, width, height, antialias
+            )
         r.update_scene(self.data, camera=camera)
         return r.render()
 

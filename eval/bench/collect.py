@@ -3,6 +3,7 @@ recording, bytes per episode, and the projected time of the 14-episode and a 1,0
 
     python -m eval.bench collect [--episodes 1] [--image-size 224] [--fps 20] [--cameras ego_view,...]
                                  [--workers 1,2] [--task block_to_zone]
+    python -m eval.bench collect --task so100_block --cameras front,wrist    # the SO-100 arm
 
 Recording costs what rendering costs (one frame per camera per recorded frame) plus H.264 encoding; the
 simulation and the expert are the same run either way. Worker counts above the machine's free cores
@@ -21,7 +22,7 @@ from pathlib import Path
 def _expert_only(task_name: str, seeds: list[int]) -> list[tuple[float, float, float]]:
     """(sim_s, wall_s, cpu_s) of the expert through the Runtime, nothing recorded, same perturbations."""
     from agent.runtime import Runtime
-    from eval.datasets.episode import env_for, perturbations_for, reset
+    from eval.datasets.episode import env_for, perturbations_for, reset, run_scripted
     from skills.controllers.variation import expert_variation
     from skills.tasks import load_task
     from skills.tasks.sampling import expert_of
@@ -31,7 +32,13 @@ def _expert_only(task_name: str, seeds: list[int]) -> list[tuple[float, float, f
     out = []
     for seed in seeds:
         p = perturbations_for(e, task, seed, True, False)
-        reset(e, seed, p)
+        obs = reset(e, seed, p)
+        if task.expert is not None:  # a scripted whole-task expert (SO-100): no Runtime
+            world = e.env.world_state()
+            t0, c0 = time.perf_counter(), time.process_time()
+            world, _ = run_scripted(task, e.env, obs, world)
+            out.append((world.time_s, time.perf_counter() - t0, time.process_time() - c0))
+            continue
         rt = Runtime(e.env)
         t0, c0 = time.perf_counter(), time.process_time()
         with expert_variation(expert_of(p)):

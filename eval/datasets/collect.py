@@ -23,6 +23,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
+from eval.datasets.layout import DatasetLayout, layout_for_scene
 from eval.datasets.writer import DatasetWriter, append_line, read_jsonl
 
 LOG = "meta/tandem_collect.jsonl"
@@ -246,10 +247,18 @@ class RayPool:
 class Collection:
     """The bookkeeping of one ``tandem collect``: which seeds to run next, what to commit."""
 
-    def __init__(self, out: Path, tasks: list[str], episodes: int, seed: int, opts: CollectOptions) -> None:
+    def __init__(
+        self,
+        out: Path,
+        tasks: list[str],
+        episodes: int,
+        seed: int,
+        opts: CollectOptions,
+        layout: DatasetLayout,
+    ) -> None:
         self.out = Path(out)
         self.opts = opts
-        self.writer = DatasetWriter(self.out, opts.fps, list(opts.cameras), opts.image_size)
+        self.writer = DatasetWriter(self.out, layout, opts.fps, list(opts.cameras), opts.image_size)
         self.episodes = episodes
         self.tasks = tasks
         self.tally = {t: Tally(next_seed=seed) for t in tasks}
@@ -332,6 +341,23 @@ class Collection:
         return s
 
 
+def dataset_layout(tasks: list[str]) -> DatasetLayout:
+    """The one layout the tasks' scenes record (a dataset holds one robot)."""
+    from skills.tasks import TaskError, load_task
+
+    scenes = {name: load_task(name).scene for name in tasks}
+    layouts = {name: layout_for_scene(scene) for name, scene in scenes.items()}
+    first = next(iter(layouts.values()))
+    other = next((n for n, lay in layouts.items() if lay != first), None)
+    if other is not None:
+        a = next(iter(layouts))
+        raise TaskError(
+            f"tasks '{a}' ({first.robot_type}) and '{other}' ({layouts[other].robot_type}) record different "
+            "robots; collect them into separate datasets"
+        )
+    return first
+
+
 def collect(
     tasks: list[str],
     episodes: int,
@@ -353,11 +379,8 @@ def collect(
         TimeRemainingColumn,
     )
 
-    from skills.tasks import load_task
-
-    for name in tasks:
-        load_task(name)  # a bad task fails here, before any worker starts
-    col = Collection(out, tasks, episodes, seed, opts)
+    layout = dataset_layout(tasks)  # a bad task fails here, before any worker starts
+    col = Collection(out, tasks, episodes, seed, opts, layout)
     on_event = on_event or (lambda kind, data: None)
     todo = col.remaining()
     t0 = time.perf_counter()
@@ -396,4 +419,4 @@ def collect(
     return col.finish(time.perf_counter() - t0)
 
 
-__all__ = ["CollectOptions", "CollectSummary", "collect"]
+__all__ = ["CollectOptions", "CollectSummary", "collect", "dataset_layout"]

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from eval.datasets import format as fmt
+from eval.datasets.layout import layout_for_robot_type
 from eval.datasets.reader import Dataset
 from eval.datasets.writer import DatasetError, DatasetWriter, EpisodeData
 
@@ -20,14 +21,18 @@ _RECORD_KEYS = ("episode_index", "tasks", "length")
 def _writer_for(ds: Dataset, out: Path) -> DatasetWriter:
     cams = [k.removeprefix(fmt.IMAGE_PREFIX) for k in ds.video_keys]
     size = ds.features[ds.video_keys[0]]["shape"][0] if cams else 0
-    expected = fmt.features(cams, size, ds.fps)
+    try:
+        layout = layout_for_robot_type(ds.info.get("robot_type"), ds.root / fmt.INFO)
+    except ValueError as e:
+        raise DatasetError(str(e)) from None
+    expected = fmt.features(layout, cams, size, ds.fps)
     if ds.features != expected:
         raise DatasetError(
             f"{ds.root / fmt.INFO}: features are not those `tandem collect` writes; cannot edit"
         )
     if (Path(out) / fmt.INFO).exists():
         raise DatasetError(f"{out}: already a dataset; split and merge write new folders")
-    return DatasetWriter(out, ds.fps, cams, size)
+    return DatasetWriter(out, layout, ds.fps, cams, size)
 
 
 def copy_episodes(
@@ -49,7 +54,7 @@ def copy_episodes(
                 instruction=ep["tasks"][0],
                 state=cols[fmt.STATE],
                 action=cols[fmt.ACTION],
-                base_velocity=cols[fmt.BASE_VELOCITY],
+                base_velocity=cols.get(fmt.BASE_VELOCITY),
                 videos=videos,
                 image_stats={k: stats[k] for k in ds.video_keys if k in stats},
                 extras={k: v for k, v in ep.items() if k not in _RECORD_KEYS} | {"source": f"{ds.root}#{i}"},

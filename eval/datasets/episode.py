@@ -1,5 +1,9 @@
 """One demonstration: reset the task's scene with the episode's seed and perturbations, run the expert
-through the normal Runtime (monitors judge every call), judge the task's predicates, record it."""
+through the normal Runtime (monitors judge every call), judge the task's predicates, record it.
+
+A task with a scripted whole-task ``expert`` (the SO-100 arm, which has no skill library) runs that
+executor directly on the env from the registry, then holds still ``SETTLE_S`` before the judging.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from envs.predicates import evaluate
+from eval.datasets.layout import layout_for_scene
 from eval.datasets.recorder import Recorder
 from eval.datasets.writer import EpisodeData
 from skills.tasks import TaskSpec, load_task
-from skills.tasks.sampling import expert_of, sample_perturbations
+from skills.tasks.sampling import STREAM, expert_of, sample_perturbations
+
+SETTLE_S = 0.5  # a scripted expert's episode ends this long after its last motion, still recorded
 
 
 @dataclass
@@ -21,10 +30,14 @@ class EpisodeEnv:
     """A built env for a task's scene, reused across episodes, and its scene-jitter applier."""
 
     env: Any
-    jitter: Any
+    jitter: Any  # None for scripted-expert scenes: they vary by their seeded poses only
 
     @classmethod
     def build(cls, task: TaskSpec) -> EpisodeEnv:
+        if task.expert is not None:
+            from envs.registry import make_scene
+
+            return cls(make_scene(task.scene, seed=0), None)
         from envs.lab.env import G1LabEnv
         from envs.lab.variation import SceneJitter
 
@@ -44,6 +57,11 @@ def env_for(task: TaskSpec) -> EpisodeEnv:
 
 
 def perturbations_for(e: EpisodeEnv, task: TaskSpec, seed: int, vary: bool, paraphrase: bool) -> dict:
+    if e.jitter is None:
+        rng = np.random.default_rng([seed, STREAM])
+        phrasings = task.phrasings
+        instruction = phrasings[int(rng.integers(len(phrasings)))] if paraphrase else task.instruction
+        return {"seed": seed, "instruction": instruction, "aside": []}
     m = e.env.model
     rgba = {n: m.geom_rgba[m.geom(n).id].tolist() for n in task.scene_config().objects}
     return sample_perturbations(
@@ -51,10 +69,12 @@ def perturbations_for(e: EpisodeEnv, task: TaskSpec, seed: int, vary: bool, para
     )
 
 
-def reset(e: EpisodeEnv, seed: int, p: dict[str, Any]) -> None:
+def reset(e: EpisodeEnv, seed: int, p: dict[str, Any]):
     """The episode's starting world: poses from the seed, then the recorded scene perturbations."""
-    e.env.reset(seed)
-    e.jitter.apply(cameras=p["cameras"], lighting=p["lighting"], colours=p["colours"], aside=p["aside"])
+    obs = e.env.reset(seed)
+    if e.jitter is not None:
+        e.jitter.apply(cameras=p["cameras"], lighting=p["lighting"], colours=p["colours"], aside=p["aside"])
+    return obs
 
 
 def judge(task: TaskSpec, world, start) -> tuple[bool, list[str]]:
@@ -99,13 +119,15 @@ def record_episode(
     task = load_task(task_name)
     e = env_for(task)
     p = perturbations_for(e, task, seed, vary, paraphrase)
-    reset(e, seed, p)
+    obs = reset(e, seed, p)
     world = e.env.world_state()
     p["object_poses"] = {
         n: [*o.pos, round(float(_yaw(o.quat)), 5)] for n, o in world.objects.items() if n not in p["aside"]
     }
-    rt = Runtime(e.env)
     rec = Recorder(e.env, fps, cameras, image_size, video_dir, f"{task.name}-{seed}")
+    if task.expert is not None:
+        return _record_scripted(task, e, seed, p, obs, world, rec)
+    rt = Runtime(e.env)
     t0 = time.perf_counter()
     error = None
     try:
@@ -166,6 +188,83 @@ def record_episode(
         outcomes=outcomes,
         sim_s=rt.world.time_s,
         wall_s=wall,
+        render_s=rec.render_s,
+        error=error,
+    )
+
+
+def run_scripted(task: TaskSpec, env, obs, world, on_tick=None) -> tuple[Any, bool]:
+    """Run the task's scripted expert until it is done and ``SETTLE_S`` more (or ``max_sim_s``), calling
+    ``on_tick(ticks, obs)`` after every step; returns the final world and whether the expert finished."""
+    from skills.controllers.experts import get_expert
+
+    expert = get_expert(task.expert)(env)
+    expert.reset(obs, world)
+    limit = round(task.max_sim_s / env.control_dt)
+    settle = round(SETTLE_S / env.control_dt)
+    ticks = 0
+    while ticks < limit and settle > 0:
+        if expert.finished:
+            settle -= 1
+        obs = env.step(expert.act(obs, world))  # a finished expert commands nothing: targets hold
+        world = env.world_state()
+        ticks += 1
+        if on_tick is not None:
+            on_tick(ticks, obs)
+    return world, expert.finished
+
+
+def _record_scripted(task: TaskSpec, e: EpisodeEnv, seed: int, p: dict, obs, start, rec: Recorder):
+    """Run the task's scripted expert on the env, recording every tick."""
+    world, finished = start, False
+    t0 = time.perf_counter()
+    error = None
+    try:
+        rec.begin(0, obs)
+        world, finished = run_scripted(task, e.env, obs, start, rec.tick)
+        arrays = rec.finish()
+    except Exception:
+        rec.abort()
+        error = traceback.format_exc()
+        arrays = None
+    ok, details = judge(task, world, start)
+    success = error is None and finished and ok and world.unstable is None
+    if error is not None:
+        reason = f"error: {error.strip().splitlines()[-1]}"
+    elif not finished:
+        reason = f"expert {task.expert} did not finish within max_sim_s ({task.max_sim_s} s)"
+    elif world.unstable is not None:
+        reason = f"unstable: {world.unstable}"
+    else:
+        reason = "; ".join(details)
+    data = None
+    if arrays is not None:
+        layout = layout_for_scene(task.scene)
+        data = EpisodeData(
+            instruction=p["instruction"],
+            state=arrays["state"],
+            action=arrays["action"],
+            base_velocity=arrays["base_velocity"] if layout.base_velocity else None,
+            videos=arrays["videos"],
+            image_stats=arrays["image_stats"],
+            extras={
+                "task_name": task.name,
+                "seed": seed,
+                "success": success,
+                "reason": reason,
+                "outcomes": [],
+                "sim_time_s": round(world.time_s, 4),
+                "perturbations": p,
+            },
+        )
+    return EpisodeResult(
+        task=task.name,
+        seed=seed,
+        success=success,
+        reason=reason,
+        data=data,
+        sim_s=world.time_s,
+        wall_s=time.perf_counter() - t0,
         render_s=rec.render_s,
         error=error,
     )

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from envs.robots.g1 import g1_constants as g1
+from eval.datasets.layout import DatasetLayout
 
 CODEBASE_VERSION = "v2.1"
-ROBOT_TYPE = "unitree_g1"
 CHUNKS_SIZE = 1000
 DATA_PATH = "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
 VIDEO_PATH = "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4"
@@ -29,8 +28,6 @@ IMAGE_PREFIX = "observation.images."
 VIDEO_CODEC = "h264"
 PIX_FMT = "yuv420p"
 
-JOINT_NAMES = [j for joints in g1.GROUP_JOINTS.values() for j in joints]
-
 
 def image_key(camera: str) -> str:
     return IMAGE_PREFIX + camera
@@ -46,13 +43,17 @@ def video_file(episode_index: int, key: str) -> str:
     )
 
 
-def features(cameras: list[str], image_size: int, fps: int) -> dict[str, dict[str, Any]]:
+def features(
+    layout: DatasetLayout, cameras: list[str], image_size: int, fps: int
+) -> dict[str, dict[str, Any]]:
     """info.json's features: dtype, shape, names (and video info for the cameras)."""
+    names = layout.joint_names
     out: dict[str, dict[str, Any]] = {
-        STATE: {"dtype": "float32", "shape": [g1.STATE_DIM], "names": JOINT_NAMES},
-        ACTION: {"dtype": "float32", "shape": [g1.STATE_DIM], "names": JOINT_NAMES},
-        BASE_VELOCITY: {"dtype": "float32", "shape": [3], "names": ["vx", "vy", "yaw_rate"]},
+        STATE: {"dtype": "float32", "shape": [layout.dim], "names": names},
+        ACTION: {"dtype": "float32", "shape": [layout.dim], "names": names},
     }
+    if layout.base_velocity:
+        out[BASE_VELOCITY] = {"dtype": "float32", "shape": [3], "names": ["vx", "vy", "yaw_rate"]}
     for cam in cameras:
         out[image_key(cam)] = {
             "dtype": "video",
@@ -76,13 +77,9 @@ def features(cameras: list[str], image_size: int, fps: int) -> dict[str, dict[st
     return out
 
 
-def modality(cameras: list[str]) -> dict[str, Any]:
-    """GR00T's meta/modality.json: the 43-D state and action split into the G1's joint groups."""
-    groups: dict[str, dict[str, int]] = {}
-    start = 0
-    for name, joints in g1.GROUP_JOINTS.items():
-        groups[name] = {"start": start, "end": start + len(joints)}
-        start += len(joints)
+def modality(layout: DatasetLayout, cameras: list[str]) -> dict[str, Any]:
+    """GR00T's meta/modality.json: the state and action split into the robot's joint groups."""
+    groups = {name: {"start": a, "end": b} for name, (a, b) in layout.ranges.items()}
     return {
         "state": groups,
         "action": {k: dict(v) for k, v in groups.items()},
@@ -91,11 +88,11 @@ def modality(cameras: list[str]) -> dict[str, Any]:
     }
 
 
-def info(features_: dict[str, Any], fps: int) -> dict[str, Any]:
+def info(features_: dict[str, Any], fps: int, robot_type: str) -> dict[str, Any]:
     """info.json of an empty dataset; the writer fills in the totals."""
     return {
         "codebase_version": CODEBASE_VERSION,
-        "robot_type": ROBOT_TYPE,
+        "robot_type": robot_type,
         "total_episodes": 0,
         "total_frames": 0,
         "total_tasks": 0,

@@ -53,25 +53,30 @@ class Recorder:
         return self._start_tick + math.ceil(Fraction(len(self.states), self.fps) / self.dt)
 
     def attach(self, rt) -> None:
-        self._start_tick = rt.ticks
-        self._capture(rt)
-        rt.on_tick.append(self._on_tick)
+        """Record a Runtime from its current tick on."""
+        self.begin(rt.ticks, rt.obs)
+        rt.on_tick.append(lambda rt: self.tick(rt.ticks, rt.obs))
 
-    def _on_tick(self, rt) -> None:
+    def begin(self, ticks: int, obs) -> None:
+        """Start at control tick ``ticks`` (its observation ``obs``); then call ``tick`` after every step."""
+        self._start_tick = ticks
+        self._capture(obs)
+
+    def tick(self, ticks: int, obs) -> None:
         if len(self.actions) < len(self.states):  # the command sent from the last frame's observation
             self._close_frame()
-        if rt.ticks == self._next_tick():
-            self._capture(rt)
+        if ticks == self._next_tick():
+            self._capture(obs)
 
     def _close_frame(self) -> None:
         targets, base = self.env.command_targets()
         self.actions.append(targets)
         self.base.append(base)
 
-    def _capture(self, rt) -> None:
+    def _capture(self, obs) -> None:
         t0 = time.perf_counter()
         k = len(self.states)
-        self.states.append(rt.obs.state.copy())
+        self.states.append(obs.state.copy())
         for cam, enc in self.encoders.items():
             frame = self.env.render(cam, self.size, self.size)
             enc.append(frame)

@@ -1,10 +1,11 @@
 """``tandem dataset replay``: play an episode's recorded actions open loop in a fresh env and judge it.
 
 The env is reset with the episode's seed and scene perturbations (its metadata), then each frame's action
-(the 43 joint targets and the base velocity) is held for the control ticks of that frame, at the recorded
-rate, exactly as a policy emitting one action per frame would run. The task's success predicates judge
-the world after the last action has been held ``SETTLE_S`` more. Success again means the recorded actions
-and observations line up in time and the episode does not depend on anything the dataset leaves out.
+(the joint targets, and the base velocity on a robot that has one) is held for the control ticks of that
+frame, at the recorded rate, exactly as a policy emitting one action per frame would run. The task's
+success predicates judge the world after the last action has been held ``SETTLE_S`` more. Success again
+means the recorded actions and observations line up in time and the episode does not depend on anything
+the dataset leaves out.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def replay(ds: Dataset, index: int) -> ReplayResult:
     env = e.env
     start = env.world_state()
     cols = ds.columns(index)
-    actions, base, states = cols[fmt.ACTION], cols[fmt.BASE_VELOCITY], cols[fmt.STATE]
+    actions, base, states = cols[fmt.ACTION], cols.get(fmt.BASE_VELOCITY), cols[fmt.STATE]
     n = len(actions)
     ticks = frame_ticks(ds.fps, env.control_dt, n + 1)
     groups = env.embodiment.groups
@@ -60,7 +61,7 @@ def replay(ds: Dataset, index: int) -> ReplayResult:
     for k in range(n):
         err = max(err, float(np.abs(obs.state - states[k]).max()))
         command = {name: actions[k][g.state_index].astype(float) for name, g in groups.items()}
-        if holonomic:
+        if holonomic and base is not None:
             command["base"] = base[k].astype(float)
         for _ in range(ticks[k + 1] - ticks[k]):
             obs = env.step(command)

@@ -47,6 +47,13 @@ def summarize(ds: Dataset) -> dict[str, Any]:
     video = ds.video_keys
     return {
         "codebase_version": ds.info.get("codebase_version"),
+        "robot_type": ds.info.get("robot_type"),
+        "modality": {
+            part: {
+                g: [v.get("start"), v.get("end")] for g, v in ((ds.modality or {}).get(part) or {}).items()
+            }
+            for part in ("state", "action")
+        },
         "episodes": len(eps),
         "frames": frames,
         "fps": ds.fps,

@@ -16,24 +16,28 @@ STRIP_H = 200
 TITLE_H = 32
 
 
-def _moving_groups(state: np.ndarray, action: np.ndarray, k: int = 2) -> list[tuple[str, slice]]:
-    from envs.robots.g1 import g1_constants as g1
+def _spans(ds: Dataset) -> list[tuple[str, slice]]:
+    """The state groups of modality.json (the whole vector as one group without it)."""
+    groups = (ds.modality or {}).get("state") or {
+        "state": {"start": 0, "end": ds.features[fmt.STATE]["shape"][0]}
+    }
+    return [(name, slice(g["start"], g["end"])) for name, g in groups.items()]
 
-    spans, start = [], 0
-    for name, joints in g1.GROUP_JOINTS.items():
-        spans.append((name, slice(start, start + len(joints))))
-        start += len(joints)
+
+def _moving_groups(
+    state: np.ndarray, action: np.ndarray, spans: list[tuple[str, slice]], k: int = 2
+) -> list[tuple[str, slice]]:
     motion = [(float(np.ptp(np.r_[state[:, s], action[:, s]], axis=0).max()), name, s) for name, s in spans]
     return [(name, s) for _, name, s in sorted(motion, reverse=True)[:k]]
 
 
-def _strip(state: np.ndarray, action: np.ndarray, fps: int, width: int) -> np.ndarray:
+def _strip(state: np.ndarray, action: np.ndarray, spans, fps: int, width: int) -> np.ndarray:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = _moving_groups(state, action)
+    groups = _moving_groups(state, action, spans)
     t = np.arange(len(state)) / fps
     fig, axes = plt.subplots(1, len(groups), figsize=(width / 100, STRIP_H / 100), dpi=100)
     for ax, (name, s) in zip(np.atleast_1d(axes), groups, strict=True):
@@ -61,7 +65,7 @@ def render_episode(ds: Dataset, index: int, out: Path) -> Path:
     n = ep["length"]
     panels_w = sum(int(c.shape[2] * PANEL_H / c.shape[1]) for c in cams) if cams else 512
     width = max(panels_w, 512) // 8 * 8
-    strip, boxes, t_end = _strip(cols[fmt.STATE], cols[fmt.ACTION], ds.fps, width)
+    strip, boxes, t_end = _strip(cols[fmt.STATE], cols[fmt.ACTION], _spans(ds), ds.fps, width)
     strip = np.asarray(Image.fromarray(strip).resize((width, STRIP_H)))
     success = ep.get("success")
     title = f"{ep['tasks'][0]}   [{ep.get('task_name', '')} seed {ep.get('seed', '?')}, success {success}]"

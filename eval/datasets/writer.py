@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from eval.datasets import format as fmt
+from eval.datasets.layout import DatasetLayout
 
 TMP = ".tmp"  # scratch space inside the dataset (same filesystem, so renames are atomic)
 
@@ -33,9 +34,9 @@ class EpisodeData:
     """One recorded episode, ready to commit; videos are finished MP4 files under the dataset's .tmp/."""
 
     instruction: str
-    state: np.ndarray  # (T, 43)
-    action: np.ndarray  # (T, 43)
-    base_velocity: np.ndarray  # (T, 3)
+    state: np.ndarray  # (T, D): D joints of the layout (43 on the G1)
+    action: np.ndarray  # (T, D)
+    base_velocity: np.ndarray | None  # (T, 3); None when the layout records no base
     videos: dict[str, Path]  # feature key -> mp4
     image_stats: dict[str, dict[str, Any]]
     extras: dict[str, Any] = field(default_factory=dict)  # task_name, seed, success, perturbations, ...
@@ -116,10 +117,13 @@ def append_line(path: Path, obj: dict[str, Any]) -> None:
 class DatasetWriter:
     """Creates ``root`` (or reopens it, recovering from an interruption) and commits episodes to it."""
 
-    def __init__(self, root: str | Path, fps: int, cameras: list[str], image_size: int) -> None:
+    def __init__(
+        self, root: str | Path, layout: DatasetLayout, fps: int, cameras: list[str], image_size: int
+    ) -> None:
         self.root = Path(root)
         self.fps = fps
-        self.features = fmt.features(cameras, image_size, fps)
+        self.layout = layout
+        self.features = fmt.features(layout, cameras, image_size, fps)
         self.cameras = cameras
         self.tmp = self.root / TMP
         info_path = self.root / fmt.INFO
@@ -129,12 +133,18 @@ class DatasetWriter:
         self.tmp.mkdir(exist_ok=True)
         self._recover()
         if not (self.root / fmt.MODALITY).exists():
-            _write_atomic(self.root / fmt.MODALITY, json.dumps(fmt.modality(cameras), indent=2) + "\n")
+            modality = json.dumps(fmt.modality(layout, cameras), indent=2) + "\n"
+            _write_atomic(self.root / fmt.MODALITY, modality)
         self._write_info()
 
     # ----------------------------------------------------------------- open / recover
     def _check_compatible(self, info: dict[str, Any]) -> None:
         where = self.root / fmt.INFO
+        if info.get("robot_type") != self.layout.robot_type:
+            raise DatasetError(
+                f"{where}: robot_type is {info.get('robot_type')!r}, this collection records "
+                f"{self.layout.robot_type!r}; write a new dataset for another robot"
+            )
         if info.get("fps") != self.fps:
             raise DatasetError(f"{where}: fps is {info.get('fps')}, this collection records at {self.fps}")
         if info.get("features") != self.features:
@@ -199,10 +209,18 @@ class DatasetWriter:
         if task_index is None:
             task_index = len(self.tasks)
         frame_index = np.arange(n, dtype=np.int64)
-        columns = {
-            fmt.STATE: ep.state.astype(np.float32),
-            fmt.ACTION: ep.action.astype(np.float32),
-            fmt.BASE_VELOCITY: ep.base_velocity.astype(np.float32),
+        dim = self.layout.dim
+        if ep.state.shape != (n, dim) or ep.action.shape != (n, dim):
+            raise DatasetError(
+                f"episode state {list(ep.state.shape)} and action {list(ep.action.shape)} must both be "
+                f"[{n}, {dim}] ({self.layout.robot_type} layout)"
+            )
+        columns = {fmt.STATE: ep.state.astype(np.float32), fmt.ACTION: ep.action.astype(np.float32)}
+        if self.layout.base_velocity:
+            if ep.base_velocity is None:
+                raise DatasetError(f"the {self.layout.robot_type} layout records a base velocity; got none")
+            columns[fmt.BASE_VELOCITY] = ep.base_velocity.astype(np.float32)
+        columns |= {
             "timestamp": (frame_index / self.fps).astype(np.float32),
             "frame_index": frame_index,
             "episode_index": np.full(n, index, np.int64),
@@ -246,7 +264,7 @@ class DatasetWriter:
 
     def _write_info(self) -> None:
         n = len(self.episodes)
-        info = fmt.info(self.features, self.fps)
+        info = fmt.info(self.features, self.fps, self.layout.robot_type)
         info.update(
             total_episodes=n,
             total_frames=self.total_frames,

@@ -72,6 +72,8 @@ class SO100BlockExpert:
     """Executor for the SO-100 block task: pick the red block, set it down in the yellow zone, go home."""
 
     groups = ("single_arm", "gripper")
+    scenes = ("so100_block",)
+    objects = ("red_block", "yellow_zone")  # what the task file's success checks may name
 
     def __init__(self, env) -> None:
         self.env = env

@@ -105,10 +105,37 @@ class TaskSpec(_Strict):
     paraphrases: list[str] = Field(default_factory=list)
     description: str = ""
     scene: str = "g1_lab"
-    calls: list[ExpertCall] = Field(min_length=1)
+    expert: str | None = Field(
+        None, description="a scripted whole-task expert (skills/controllers/experts.py) instead of calls"
+    )
+    calls: list[ExpertCall] = Field(default_factory=list, validate_default=True)
     success: list[SuccessCheck] = Field(min_length=1)
     variation: Variation = Field(default_factory=Variation)
     max_sim_s: Annotated[float, Field(gt=0)] = 60.0
+
+    @field_validator("expert")
+    @classmethod
+    def _known_expert(cls, v: str | None) -> str | None:
+        if v is not None:
+            from skills.controllers.experts import get_expert
+
+            try:
+                get_expert(v)
+            except KeyError as e:
+                raise ValueError(e.args[0]) from None
+        return v
+
+    @field_validator("calls")
+    @classmethod
+    def _calls_or_expert(cls, v: list[ExpertCall], info) -> list[ExpertCall]:
+        if "expert" not in info.data:  # the expert is invalid: that is the error to report
+            return v
+        expert = info.data["expert"]
+        if expert is None and not v:
+            raise ValueError("the expert needs at least one skill call (or name a scripted `expert`)")
+        if expert is not None and v:
+            raise ValueError(f"give skill calls or expert '{expert}', not both")
+        return v
 
     @property
     def phrasings(self) -> list[str]:
@@ -134,6 +161,9 @@ def _check_names(spec: TaskSpec, path: Path) -> None:
     from skills.registry import get_skill
     from skills.spec import SceneNames
 
+    if spec.expert is not None:
+        _check_expert(spec, path)
+        return
     try:
         scene = spec.scene_config()
     except (SceneError, ValidationError) as e:
@@ -156,6 +186,26 @@ def _check_names(spec: TaskSpec, path: Path) -> None:
                 raise TaskError(
                     f"{path}: invalid task\n  success.{i}.params.{key}: '{v}' is not an object of scene "
                     f"'{spec.scene}'"
+                )
+
+
+def _check_expert(spec: TaskSpec, path: Path) -> None:
+    """A scripted expert runs on its own scenes and knows their objects."""
+    from skills.controllers.experts import get_expert
+
+    expert = get_expert(spec.expert)
+    if spec.scene not in expert.scenes:
+        raise TaskError(
+            f"{path}: invalid task\n  scene: expert '{spec.expert}' runs on {', '.join(expert.scenes)}, "
+            f"not '{spec.scene}'"
+        )
+    for i, check in enumerate(spec.success):
+        for key in ("object", "zone", "container"):
+            v = check.params.get(key)
+            if v is not None and v not in expert.objects:
+                raise TaskError(
+                    f"{path}: invalid task\n  success.{i}.params.{key}: '{v}' is not an object of scene "
+                    f"'{spec.scene}' ({', '.join(expert.objects)})"
                 )
 
 
