@@ -6,39 +6,13 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from eval.experiments import backends
 from eval.experiments import diagnostics as dg
 from eval.experiments.config import ExperimentConfig
 from eval.metrics import fisher_exact
 from eval.runner import RUNS, Results
-from eval.trajectory import load_trajectory
-
-HANDS = ("left", "right")
-
-
-def rollout(row: dict[str, Any], runs: Path, obj: str, hand: str, joints: slice) -> dg.Rollout | None:
-    """An eval row with its recorded trajectory as a Rollout (None when the episode left none)."""
-    tr = load_trajectory(runs / (row["run_id"] or "")) if row["run_id"] else None
-    if tr is None or len(tr["t"]) == 0:
-        return None
-    names = [str(n) for n in tr["names"]]
-    if obj not in names:
-        return None
-    k, h = names.index(obj), HANDS.index(hand)
-    grasp = dg.grasp_point(tr["t"], tr["hands"][:, h], tr["held"][:, h] == k)
-    return dg.Rollout(
-        seed=int(row["seed"]),
-        instruction=row["goal"] or "",
-        success=bool(row["success"]),
-        traj=dg.Trajectory(tr["t"], tr["q"][:, joints]),
-        object_start=np.asarray(tr["objects"][0, k], float),
-        grasp=grasp,
-    )
 
 
 def _num(x: float) -> float | None:
@@ -107,7 +81,8 @@ def group_diagnostics(
 def analyse(cfg: ExperimentConfig, paths) -> dict[str, Any]:
     """diagnostics.json: per group (each cell, the expert) the diagnostics, training summary and the
     comparisons; plus the demonstrations' own spread."""
-    from eval.experiments.lora_vs_full import EXPERT, hand_joints
+    from eval.experiments.episodes import hand_joints, split
+    from eval.experiments.lora_vs_full import EXPERT
 
     results = Results.open_existing(paths.eval)
     try:
@@ -126,10 +101,7 @@ def analyse(cfg: ExperimentConfig, paths) -> dict[str, Any]:
     groups: dict[str, Any] = {}
     for gid in [EXPERT, *cells]:
         grows = by_group.get(gid, [])
-        ref_rows = [r for r in grows if r["case_id"] == h.task]
-        probe_rows = [r for r in grows if r["case_id"] != h.task]
-        ref = [x for r in ref_rows if (x := rollout(r, runs, h.object, h.hand, joints))]
-        probes = [x for r in probe_rows if (x := rollout(r, runs, h.object, h.hand, joints))]
+        ref_rows, probe_rows, ref, probes = split(grows, h.task, runs, h.object, h.hand, joints)
         cell = cells.get(gid)
         used = demos[: cell.demos] if cell else demos
         entry = group_diagnostics(
