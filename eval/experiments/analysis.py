@@ -19,12 +19,12 @@ def _num(x: float) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
-def _clean(d: Any) -> Any:
+def json_safe(d: Any) -> Any:
     """NaN -> None, recursively, so the JSON is valid."""
     if isinstance(d, dict):
-        return {k: _clean(v) for k, v in d.items()}
+        return {k: json_safe(v) for k, v in d.items()}
     if isinstance(d, list | tuple):
-        return [_clean(v) for v in d]
+        return [json_safe(v) for v in d]
     if isinstance(d, float):
         return _num(d)
     return d
@@ -135,7 +135,7 @@ def analyse(cfg: ExperimentConfig, paths) -> dict[str, Any]:
         else:
             entry.update(key=EXPERT, method="scripted", label="scripted expert", demos=None, seed=None)
         groups[gid] = entry
-    return _clean(
+    return json_safe(
         {
             "groups": groups,
             "demos": {
