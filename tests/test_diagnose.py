@@ -70,6 +70,10 @@ def test_a_memorizer_ignores_both_and_the_verdict_names_the_numbers():
         f"{m.prompt_distance:.3f} rad" in instruction.because and "PROMPT_DISTANCE_MIN" in instruction.because
     )
     assert abs(m.start["x"].slope) < 0.1 and "SLOPE_MIN" in position.because
+    # --json: valid JSON with the verdict, the numbers and every threshold with its reason
+    doc = json.loads(json.dumps(dx.as_json(dx.Setup(policy="policy:x"), m, v), allow_nan=False))
+    assert doc["verdict"] == v.labels and doc["measured"]["start"]["x"]["slope"] == m.start["x"].slope
+    assert set(doc["thresholds"]) == set(dx.THRESHOLDS)
 
 
 def test_doing_the_reference_task_when_told_another_is_ignoring_the_instruction():

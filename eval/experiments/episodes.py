@@ -106,13 +106,14 @@ def rollout(row: dict[str, Any], runs: Path, obj: str, hand: str, joints: slice)
     if obj not in names:
         return None
     k, h = names.index(obj), HANDS.index(hand)
-    grasp = dg.grasp_point(tr["t"], tr["hands"][:, h], tr["held"][:, h] == k)
+    start = np.asarray(tr["objects"][0, k], float)
+    grasp = dg.grasp_point(tr["t"], tr["hands"][:, h], tr["held"][:, h] == k, start)
     return dg.Rollout(
         seed=int(row["seed"]),
         instruction=row["goal"] or "",
         success=bool(row["success"]),
         traj=dg.Trajectory(tr["t"], tr["q"][:, joints]),
-        object_start=np.asarray(tr["objects"][0, k], float),
+        object_start=start,
         grasp=grasp,
     )
 
