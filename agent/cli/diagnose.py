@@ -28,6 +28,7 @@ def diagnose(
             help="the policy: a checkpoint folder, or a --manipulation spec (policy:CKPT[?device=cuda], "
             "groot://HOST:PORT[?version=n1.6])",
             show_default=False,
+            metavar="POLICY",
         ),
     ],
     task: Annotated[
@@ -56,9 +57,11 @@ def diagnose(
     json_out: Annotated[bool, typer.Option("--json", help="print the numbers and verdict as JSON")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="show the progress bar")] = True,
 ) -> None:
-    """Run one policy on the reference task over N scene seeds, then on the same seeds told the probe
-    task's instruction, and say whether it ignores the instruction, ignores the object position, or is ok
-    (the prompt- and start-sensitivity diagnostics of `tandem experiment lora-vs-full`). Exit 0: ok; 1: a
+    """Does a policy follow the instruction and the object? A verdict with the numbers behind it.
+
+    Runs the policy on the reference task over N scene seeds, then on the same seeds told the probe task's
+    instruction, and says whether it ignores the instruction, ignores the object position, or is ok (the
+    prompt- and start-sensitivity diagnostics of `tandem experiment lora-vs-full`). Exit 0: ok; 1: a
     finding (or inconclusive); 2: bad input."""
     from eval.experiments import diagnose as dx
     from skills.policies.manipulation import resolve
