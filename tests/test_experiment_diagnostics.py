@@ -66,11 +66,13 @@ def test_start_sensitivity_slope_zero_when_the_object_is_ignored_and_one_when_tr
         assert ft[axis].slope == pytest.approx(1.0, abs=0.05) and ft[axis].r2 > 0.98
 
 
-def test_grasp_point_first_hold_else_lowest():
+def test_grasp_point_first_hold_else_closest_approach():
     t = np.arange(5.0)
-    hand = np.array([[0, 0, 1.0], [0, 0, 0.9], [0.1, 0, 0.8], [0.2, 0, 0.7], [0.3, 0, 0.95]])
-    assert dg.grasp_point(t, hand, np.array([0, 0, 1, 1, 0])).tolist() == [0.1, 0, 0.8]
-    assert dg.grasp_point(t, hand, np.zeros(5)).tolist() == [0.2, 0, 0.7]
+    # The hand starts hanging lowest (at rest), reaches up and over towards the object, backs off.
+    hand = np.array([[0, 0, 0.6], [0.1, 0, 0.8], [0.3, 0, 0.85], [0.32, 0, 0.83], [0.2, 0, 0.9]])
+    block = np.array([0.34, 0.0, 0.82])
+    assert dg.grasp_point(t, hand, np.array([0, 0, 1, 1, 0]), block).tolist() == [0.3, 0, 0.85]
+    assert dg.grasp_point(t, hand, np.zeros(5), block).tolist() == [0.32, 0, 0.83]
 
 
 def test_prompt_sensitivity_zero_when_instruction_ignored():

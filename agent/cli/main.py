@@ -9,7 +9,19 @@ from envs.rendering.gl import choose_gl_backend
 
 choose_gl_backend()  # before any command imports MuJoCo
 
-from agent.cli import chat, collect, dataset, experiment, groot, run, runs, scene, skill, train  # noqa: E402
+from agent.cli import (  # noqa: E402
+    chat,
+    collect,
+    dataset,
+    diagnose,
+    experiment,
+    groot,
+    run,
+    runs,
+    scene,
+    skill,
+    train,
+)
 from agent.cli import eval as eval_cli  # noqa: E402
 
 _display_type_rich = TyperOption.display_type_rich
@@ -39,6 +51,7 @@ app.add_typer(dataset.app, name="dataset")
 app.add_typer(groot.app, name="groot")
 app.command("train")(train.train)
 app.add_typer(experiment.app, name="experiment")
+app.command("diagnose")(diagnose.diagnose)
 app.command("skills")(skill.list_skills)
 app.command(
     "skill",

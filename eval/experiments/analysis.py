@@ -6,51 +6,25 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from eval.experiments import backends
 from eval.experiments import diagnostics as dg
 from eval.experiments.config import ExperimentConfig
 from eval.metrics import fisher_exact
 from eval.runner import RUNS, Results
-from eval.trajectory import load_trajectory
-
-HANDS = ("left", "right")
-
-
-def rollout(row: dict[str, Any], runs: Path, obj: str, hand: str, joints: slice) -> dg.Rollout | None:
-    """An eval row with its recorded trajectory as a Rollout (None when the episode left none)."""
-    tr = load_trajectory(runs / (row["run_id"] or "")) if row["run_id"] else None
-    if tr is None or len(tr["t"]) == 0:
-        return None
-    names = [str(n) for n in tr["names"]]
-    if obj not in names:
-        return None
-    k, h = names.index(obj), HANDS.index(hand)
-    grasp = dg.grasp_point(tr["t"], tr["hands"][:, h], tr["held"][:, h] == k)
-    return dg.Rollout(
-        seed=int(row["seed"]),
-        instruction=row["goal"] or "",
-        success=bool(row["success"]),
-        traj=dg.Trajectory(tr["t"], tr["q"][:, joints]),
-        object_start=np.asarray(tr["objects"][0, k], float),
-        grasp=grasp,
-    )
 
 
 def _num(x: float) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
-def _clean(d: Any) -> Any:
+def json_safe(d: Any) -> Any:
     """NaN -> None, recursively, so the JSON is valid."""
     if isinstance(d, dict):
-        return {k: _clean(v) for k, v in d.items()}
+        return {k: json_safe(v) for k, v in d.items()}
     if isinstance(d, list | tuple):
-        return [_clean(v) for v in d]
+        return [json_safe(v) for v in d]
     if isinstance(d, float):
         return _num(d)
     return d
@@ -107,7 +81,8 @@ def group_diagnostics(
 def analyse(cfg: ExperimentConfig, paths) -> dict[str, Any]:
     """diagnostics.json: per group (each cell, the expert) the diagnostics, training summary and the
     comparisons; plus the demonstrations' own spread."""
-    from eval.experiments.lora_vs_full import EXPERT, hand_joints
+    from eval.experiments.episodes import hand_joints, split
+    from eval.experiments.lora_vs_full import EXPERT
 
     results = Results.open_existing(paths.eval)
     try:
@@ -126,10 +101,7 @@ def analyse(cfg: ExperimentConfig, paths) -> dict[str, Any]:
     groups: dict[str, Any] = {}
     for gid in [EXPERT, *cells]:
         grows = by_group.get(gid, [])
-        ref_rows = [r for r in grows if r["case_id"] == h.task]
-        probe_rows = [r for r in grows if r["case_id"] != h.task]
-        ref = [x for r in ref_rows if (x := rollout(r, runs, h.object, h.hand, joints))]
-        probes = [x for r in probe_rows if (x := rollout(r, runs, h.object, h.hand, joints))]
+        ref_rows, probe_rows, ref, probes = split(grows, h.task, runs, h.object, h.hand, joints)
         cell = cells.get(gid)
         used = demos[: cell.demos] if cell else demos
         entry = group_diagnostics(
@@ -163,7 +135,7 @@ def analyse(cfg: ExperimentConfig, paths) -> dict[str, Any]:
         else:
             entry.update(key=EXPERT, method="scripted", label="scripted expert", demos=None, seed=None)
         groups[gid] = entry
-    return _clean(
+    return json_safe(
         {
             "groups": groups,
             "demos": {

@@ -195,10 +195,6 @@ def train_in_subprocess(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- policies in the eval runner ----------------------------------------------------------------------
-def manipulation(checkpoint: Path, device: str = "cpu", say: str | None = None) -> str:
-    """The manipulation backend of an eval episode driven by a trained policy (told ``say`` instead of
-    the call's own instruction, when given)."""
-    from urllib.parse import quote
-
-    spec = f"policy:{Path(checkpoint).resolve()}?device={device}"
-    return spec + (f"&say={quote(say)}" if say else "")
+def manipulation(checkpoint: Path, device: str = "cpu") -> str:
+    """The manipulation backend of an eval episode driven by a trained policy."""
+    return f"policy:{Path(checkpoint).resolve()}?device={device}"

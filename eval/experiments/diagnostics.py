@@ -177,12 +177,16 @@ def start_sensitivity(rollouts: list[Rollout]) -> dict[str, Fit]:
     return {axis: linear_fit(obj[:, i], grasp[:, i]) for i, axis in enumerate("xy")}
 
 
-def grasp_point(t: np.ndarray, hand: np.ndarray, held: np.ndarray) -> np.ndarray:
+def grasp_point(t: np.ndarray, hand: np.ndarray, held: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Grasp position: the hand's position at the first instant it holds the object (contacts of the thumb
-    and another finger), or, when it never does, at its lowest point (where a grasp was attempted)."""
+    and another finger), or, when it never does, where it came closest to the object's start position
+    ``target`` (where a grasp was attempted; the G1's hanging hand is lowest at rest, not at an attempt)."""
     hand = np.asarray(hand, float)
     held = np.asarray(held, bool)
-    i = int(np.argmax(held)) if held.any() else int(np.argmin(hand[:, 2]))
+    if held.any():
+        i = int(np.argmax(held))
+    else:
+        i = int(np.argmin(np.linalg.norm(hand - np.asarray(target, float), axis=1)))
     return hand[i].copy()
 
 

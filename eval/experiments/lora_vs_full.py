@@ -32,7 +32,6 @@ from eval.experiments.config import Cell, ExperimentConfig
 
 STAGES = ("collect", "pretrain", "finetune", "eval", "diagnostics", "report")
 EXPERT = "expert"  # the scripted expert's eval rows: the ceiling, and the scale of demo-to-demo spread
-TRAJECTORY_HZ = 10.0
 
 
 @dataclass(frozen=True)
@@ -87,18 +86,6 @@ class Timings:
             entry["wall_s"] = round(entry["wall_s"] + time.perf_counter() - t0, 3)
             entry["runs"] += 1
             backends.write_json(self.path, self.data)
-
-
-def hand_joints(hand: str) -> slice:
-    """The acting hand's arm + hand joints in the 43-D state (right: 29:43, left: 15:29)."""
-    from envs.robots.g1.g1_constants import GROUP_JOINTS
-
-    start = 0
-    index = {}
-    for group, joints in GROUP_JOINTS.items():
-        index[group] = start
-        start += len(joints)
-    return slice(index[f"{hand}_arm"], index[f"{hand}_hand"] + len(GROUP_JOINTS[f"{hand}_hand"]))
 
 
 # -- the config and the output folder -----------------------------------------------------------------
@@ -250,7 +237,7 @@ def stage_finetune(cfg: ExperimentConfig, paths: Paths, console: Console, progre
 def check_tasks(cfg: ExperimentConfig) -> None:
     """Tasks that exist, a held-out task no pretraining task shares an instruction with, and probes whose
     success predicates name objects of the held-out task's scene (a probe runs in that scene)."""
-    from envs.scene_schema import load_scene
+    from eval.experiments.episodes import probe_problem
     from skills.tasks.schema import TaskError, load_task
 
     try:
@@ -266,55 +253,30 @@ def check_tasks(cfg: ExperimentConfig) -> None:
             f"pretrain.tasks {leaks} share an instruction with held_out.task '{held.name}': it would not be "
             "held out"
         )
-    objects = set(load_scene(held.scene).objects)
     for p in probes:
-        named = {v for c in p.success for k, v in c.params.items() if k in ("object", "zone", "target")}
-        if named - objects:
-            raise ExperimentError(
-                f"prompt.tasks: '{p.name}' is judged on {sorted(named - objects)}, which scene "
-                f"'{held.scene}' of the held-out task lacks (a probe runs in the held-out task's scene)"
-            )
+        problem = probe_problem(p, held.scene)
+        if problem:
+            raise ExperimentError(f"prompt.tasks: {problem}")
 
 
 def episodes(cfg: ExperimentConfig, paths: Paths) -> list:
     """Every eval episode, each judged on one attempt: every cell and the expert on the held-out seeds;
     per cell the prompt probe — the held-out task's scene, seed and plan, the policy told another task's
     instruction, judged by that task's success predicates."""
-    from eval.suite import Episode
+    from eval.experiments.episodes import episode, with_say
     from skills.tasks.schema import load_task
 
     held = load_task(cfg.held_out.task)
     probes = [load_task(t) for t in cfg.prompt.tasks]
     seeds = cfg.eval.seeds.list()
+    budget = cfg.eval.time_budget_s
 
-    def make(suite: str, task, seed: int, manipulation: str) -> Episode:
-        return Episode(
-            suite=suite,
-            case_id=task.name,
-            planner="offline",
-            prompt="",
-            model="",
-            seed=seed,
-            scene=held.scene,
-            goal=held.instruction,
-            faults=(),
-            time_budget_s=cfg.eval.time_budget_s,
-            case={
-                "subgoals": [],
-                "success": [[c.predicate, dict(c.params)] for c in task.success],
-                "expect": None,
-            },
-            manipulation=manipulation,
-            trajectory_hz=TRAJECTORY_HZ,
-            one_attempt=True,
-        )
-
-    out = [make(EXPERT, held, s, "scripted") for s in seeds]
+    out = [episode(EXPERT, held, held, s, "scripted", budget) for s in seeds]
     for c in cfg.cells():
-        device = cfg.eval.policy_device
-        out += [make(c.id, held, s, backends.manipulation(paths.cell(c), device)) for s in seeds]
+        policy = backends.manipulation(paths.cell(c), cfg.eval.policy_device)
+        out += [episode(c.id, held, held, s, policy, budget) for s in seeds]
         out += [
-            make(c.id, t, s, backends.manipulation(paths.cell(c), device, say=t.instruction))
+            episode(c.id, t, held, s, with_say(policy, t.instruction), budget)
             for t in probes
             for s in seeds[: cfg.prompt.seeds]
         ]

@@ -355,7 +355,7 @@ def plots(cfg: ExperimentConfig, diag: dict[str, Any], paths) -> dict[str, tuple
     out["start"] = ("Start sensitivity scatter", _png(fig))
 
     # Trajectory overlays: shoulder pitch of the acting arm over time, rollouts of a few cells vs demos.
-    from eval.experiments.lora_vs_full import hand_joints
+    from eval.experiments.episodes import hand_joints, rollout
 
     joints = hand_joints(cfg.held_out.hand)
     demos = backends.demo_trajectories(paths.data("held_out"), cfg.held_out.task, n_ref, joints)
@@ -368,7 +368,7 @@ def plots(cfg: ExperimentConfig, diag: dict[str, Any], paths) -> dict[str, tuple
     rows, _ = load_rows(results)
     for ax, gid in zip(axes[1:], shown, strict=False):
         for r in [r for r in rows if r["suite"] == gid and r["case_id"] == cfg.held_out.task][:20]:
-            ro = analysis.rollout(r, results / analysis.RUNS, cfg.held_out.object, cfg.held_out.hand, joints)
+            ro = rollout(r, results / analysis.RUNS, cfg.held_out.object, cfg.held_out.hand, joints)
             if ro is not None:
                 ax.plot(
                     ro.traj.t - ro.traj.t[0],

@@ -1,4 +1,4 @@
-"""The ``groot://HOST:PORT[?version=n1.5|n1.6&token=T&timeout=S&embodiment=NAME&k=8&fps=20]``
+"""The ``groot://HOST:PORT[?version=n1.5|n1.6&token=T&timeout=S&embodiment=NAME&k=8&fps=20&say=S]``
 manipulation backend: pick and place run by a GR00T policy server, through ChunkedPolicyExecutor."""
 
 from __future__ import annotations
@@ -45,14 +45,15 @@ class GrootBackend:
 
     def executor(self, env, skill: str, args: Any, upcoming: Upcoming = ()) -> Executor | None:
         """pick and place run by the server (the instruction rendered from the call and the plan around
-        it); other skills keep their own executors."""
+        it, or the URL's ``say``); other skills keep their own executors."""
         if skill not in ("pick", "place"):
             return None
         from skills.library.common import arm_and_hand
         from skills.registry import get_skill
 
         steps = round(get_skill(skill).timeout_s / env.control_dt)
-        inner = self.chunk_executor(env, arm_and_hand(args), instruction_for(skill, args, upcoming), steps)
+        instruction = self.url.say or instruction_for(skill, args, upcoming)
+        inner = self.chunk_executor(env, arm_and_hand(args), instruction, steps)
         return UntilExecutor(inner, picked(args) if skill == "pick" else set_down(args))
 
     def chunk_executor(self, env, groups: Iterable[str], instruction: str, steps: int) -> Executor:

@@ -39,9 +39,11 @@ class GrootServerError(GrootError):
 
 @dataclass(frozen=True)
 class GrootURL:
-    """``groot://HOST:PORT[?version=n1.5|n1.6&token=T&timeout=S&embodiment=g1&k=8&fps=20]``.
+    """``groot://HOST:PORT[?version=n1.5|n1.6&token=T&timeout=S&embodiment=g1&k=8&fps=20&say=SENTENCE]``.
 
     ``fps`` is the rate of the server's actions (its training data's fps; the mapping's by default).
+    ``say`` (URL-quoted) is sent as the instruction of every call instead of the sentence rendered from
+    the call (the prompt probe of ``tandem diagnose``).
     Without ``token=`` the token is read from ``TANDEM_GROOT_TOKEN`` (so it stays out of run records).
     """
 
@@ -53,6 +55,7 @@ class GrootURL:
     embodiment: str | None = None
     k: int | None = None
     fps: float | None = None
+    say: str | None = None
 
     @classmethod
     def parse(cls, url: str) -> GrootURL:
@@ -68,11 +71,11 @@ class GrootURL:
         if not u.hostname:
             raise ValueError(f"'{url}': no host (groot://HOST:PORT)")
         q = {k: v[-1] for k, v in parse_qs(u.query).items()}
-        unknown = set(q) - {"version", "token", "timeout", "embodiment", "k", "fps"}
+        unknown = set(q) - {"version", "token", "timeout", "embodiment", "k", "fps", "say"}
         if unknown:
             raise ValueError(
                 f"'{url}': unknown option(s) {', '.join(sorted(unknown))}; "
-                "options: version, token, timeout, embodiment, k, fps"
+                "options: version, token, timeout, embodiment, k, fps, say"
             )
         version = q.get("version")
         if version is not None and version not in VERSIONS:
@@ -86,7 +89,8 @@ class GrootURL:
         if timeout <= 0 or (k is not None and k < 1) or (fps is not None and fps <= 0):
             raise ValueError(f"'{url}': timeout and fps must be > 0, k >= 1")
         token = q.get("token") or os.environ.get("TANDEM_GROOT_TOKEN") or None
-        return cls(u.hostname, port, version, token, timeout, q.get("embodiment"), k, fps)  # type: ignore[arg-type]
+        say = q.get("say", "").strip() or None
+        return cls(u.hostname, port, version, token, timeout, q.get("embodiment"), k, fps, say)  # type: ignore[arg-type]
 
     @property
     def address(self) -> str:
