@@ -178,3 +178,39 @@ def test_expert_task_files_are_validated(tmp_path):
             load_task(bad)
         text = str(e.value)
         assert "so100_bad.yaml: invalid task" in text and message in text and text.count("\n") == 1, text
+
+
+def test_the_vla_trains_on_the_so100_layout_and_predicts_6d_chunks(dataset, tmp_path):
+    """The Tandem VLA's per-embodiment projections: a model for the SO-100 alone (6-D state and action,
+    the front camera) trains on the collected set, and its checkpoint predicts (chunk, 6) joint targets."""
+    from skills.policies.vla.policy import VLAPolicy
+    from skills.policies.vla.train import TrainConfig, Trainer
+
+    model = {
+        "image_size": [SIZE, SIZE],
+        "vision_resolution": SIZE,
+        "vision_channels": [8, 16],
+        "hidden": 32,
+        "heads": 2,
+        "vl_layers": 0,
+        "dit_layers": 1,
+        "mlp_ratio": 2.0,
+        "camera": "observation.images.front",
+        "embodiments": {"so100": {"state_dim": 6, "action_dim": 6}},
+    }
+    out = tmp_path / "so100_vla"
+    cfg = TrainConfig(
+        dataset=dataset, out=out, method="scratch", steps=30, batch=8, device="cpu", model=model
+    )
+    trainer = Trainer(cfg, log=lambda msg: None)
+    trainer.load_data()
+    summary = trainer.run()
+    assert summary["final_loss"] < summary["first_loss"]
+    policy = VLAPolicy.load(out)
+    reader = LeRobotV21(dataset)
+    frame = reader.frames(0, "observation.images.front")[:1]
+    state = reader.table(0)["observation.state"][:1].astype(np.float32)
+    chunk = policy.predict(frame, state, [reader.tasks[0]], embodiment="so100")
+    assert chunk.shape == (1, policy.config.chunk, 6) and np.isfinite(chunk).all()
+    with pytest.raises(ValueError, match="unitree_g1"):
+        policy.predict(frame, np.zeros((1, 43), np.float32), ["x"], embodiment="unitree_g1")
