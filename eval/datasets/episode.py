@@ -160,37 +160,7 @@ def record_episode(
         reason = "not every call was decided within max_sim_s"
     else:
         reason = "; ".join(details)
-    data = None
-    if arrays is not None:
-        data = EpisodeData(
-            instruction=p["instruction"],
-            state=arrays["state"],
-            action=arrays["action"],
-            base_velocity=arrays["base_velocity"],
-            videos=arrays["videos"],
-            image_stats=arrays["image_stats"],
-            extras={
-                "task_name": task.name,
-                "seed": seed,
-                "success": success,
-                "reason": reason,
-                "outcomes": outcomes,
-                "sim_time_s": round(rt.world.time_s, 4),
-                "perturbations": p,
-            },
-        )
-    return EpisodeResult(
-        task=task.name,
-        seed=seed,
-        success=success,
-        reason=reason,
-        data=data,
-        outcomes=outcomes,
-        sim_s=rt.world.time_s,
-        wall_s=wall,
-        render_s=rec.render_s,
-        error=error,
-    )
+    return _result(task, seed, p, rec, arrays, success, reason, error, rt.world.time_s, wall, outcomes)
 
 
 def run_scripted(task: TaskSpec, env, obs, world, on_tick=None) -> tuple[Any, bool]:
@@ -237,14 +207,31 @@ def _record_scripted(task: TaskSpec, e: EpisodeEnv, seed: int, p: dict, obs, sta
         reason = f"unstable: {world.unstable}"
     else:
         reason = "; ".join(details)
+    wall = time.perf_counter() - t0
+    return _result(task, seed, p, rec, arrays, success, reason, error, world.time_s, wall, [])
+
+
+def _result(
+    task: TaskSpec,
+    seed: int,
+    p: dict,
+    rec: Recorder,
+    arrays: dict | None,
+    success: bool,
+    reason: str,
+    error: str | None,
+    sim_s: float,
+    wall_s: float,
+    outcomes: list[dict[str, Any]],
+) -> EpisodeResult:
+    """An episode's result, with its recorded data (absent when recording broke off)."""
     data = None
     if arrays is not None:
-        layout = layout_for_scene(task.scene)
         data = EpisodeData(
             instruction=p["instruction"],
             state=arrays["state"],
             action=arrays["action"],
-            base_velocity=arrays["base_velocity"] if layout.base_velocity else None,
+            base_velocity=arrays["base_velocity"] if layout_for_scene(task.scene).base_velocity else None,
             videos=arrays["videos"],
             image_stats=arrays["image_stats"],
             extras={
@@ -252,8 +239,8 @@ def _record_scripted(task: TaskSpec, e: EpisodeEnv, seed: int, p: dict, obs, sta
                 "seed": seed,
                 "success": success,
                 "reason": reason,
-                "outcomes": [],
-                "sim_time_s": round(world.time_s, 4),
+                "outcomes": outcomes,
+                "sim_time_s": round(sim_s, 4),
                 "perturbations": p,
             },
         )
@@ -263,8 +250,9 @@ def _record_scripted(task: TaskSpec, e: EpisodeEnv, seed: int, p: dict, obs, sta
         success=success,
         reason=reason,
         data=data,
-        sim_s=world.time_s,
-        wall_s=time.perf_counter() - t0,
+        outcomes=outcomes,
+        sim_s=sim_s,
+        wall_s=wall_s,
         render_s=rec.render_s,
         error=error,
     )
