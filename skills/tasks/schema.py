@@ -179,14 +179,7 @@ def _check_names(spec: TaskSpec, path: Path) -> None:
         except ValidationError as e:
             detail = format_validation_error(e, indent="").replace("\n", "; ")
             raise TaskError(f"{path}: invalid task\n  calls.{i}.args: {detail}") from None
-    for i, check in enumerate(spec.success):
-        for key in ("object", "zone", "container"):
-            v = check.params.get(key)
-            if v is not None and v not in scene.objects:
-                raise TaskError(
-                    f"{path}: invalid task\n  success.{i}.params.{key}: '{v}' is not an object of scene "
-                    f"'{spec.scene}'"
-                )
+    _check_success_objects(spec, path, set(scene.objects))
 
 
 def _check_expert(spec: TaskSpec, path: Path) -> None:
@@ -199,13 +192,18 @@ def _check_expert(spec: TaskSpec, path: Path) -> None:
             f"{path}: invalid task\n  scene: expert '{spec.expert}' runs on {', '.join(expert.scenes)}, "
             f"not '{spec.scene}'"
         )
+    _check_success_objects(spec, path, set(expert.objects), f" ({', '.join(expert.objects)})")
+
+
+def _check_success_objects(spec: TaskSpec, path: Path, objects: set[str], known: str = "") -> None:
+    """Every object the success predicates name is one of ``objects``."""
     for i, check in enumerate(spec.success):
         for key in ("object", "zone", "container"):
             v = check.params.get(key)
-            if v is not None and v not in expert.objects:
+            if v is not None and v not in objects:
                 raise TaskError(
                     f"{path}: invalid task\n  success.{i}.params.{key}: '{v}' is not an object of scene "
-                    f"'{spec.scene}' ({', '.join(expert.objects)})"
+                    f"'{spec.scene}'{known}"
                 )
 
 
