@@ -177,9 +177,9 @@ class ExperimentConfig(_Strict):
             for r in rs.ranks:
                 if r == base.lora_rank:
                     continue  # the base cell already is this rank
-                m = base.model_copy(
-                    update={"lora_rank": r, "lora_alpha": 2 * r, "label": f"{base.label} r{r}"}
-                )
+                tag, new_tag = f"r{base.lora_rank}/a{base.lora_alpha}", f"r{r}/a{2 * r}"
+                label = base.label.replace(tag, new_tag) if tag in base.label else f"{base.label}, {new_tag}"
+                m = base.model_copy(update={"lora_rank": r, "lora_alpha": 2 * r, "label": label})
                 key = f"{rs.method}_r{r}"
                 out += [Cell(f"{key}.d{rs.demos}.s{seed}", key, m, rs.demos, seed) for seed in rs.seeds]
         return out
