@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-import multiprocessing as mp
 import os
 import shutil
 import sqlite3
-import threading
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable
-from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
+from eval.process_pool import supervise, watch_parent
 from eval.suite import Episode
 
 DB = "results.sqlite"
@@ -263,15 +261,8 @@ def warm_up(planners: Iterable[str], scenes: Iterable[tuple[tuple[str, str], int
             _env(scene, seed, locomotion)
 
 
-def _watch_parent(parent_pid: int) -> None:
-    while True:
-        if os.getppid() != parent_pid:
-            os._exit(3)  # the runner was killed: do not finish an episode nobody will record
-        time.sleep(0.5)
-
-
-def worker_main(conn, runs_dir: str, parent_pid: int, planners: list[str], scenes: list) -> None:
-    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+def worker_main(conn, parent_pid: int, runs_dir: str, planners: list[str], scenes: list) -> None:
+    watch_parent(parent_pid)
     for var in THREAD_VARS:
         os.environ.setdefault(var, "1")
     try:
@@ -293,25 +284,6 @@ def worker_main(conn, runs_dir: str, parent_pid: int, planners: list[str], scene
         return
 
 
-# -- the local pool -----------------------------------------------------------------------------------
-class _Worker:
-    def __init__(self, ctx, runs_dir: str, warm: tuple[list[str], list]) -> None:
-        parent, child = ctx.Pipe()
-        self.proc = ctx.Process(target=worker_main, args=(child, runs_dir, os.getpid(), *warm), daemon=True)
-        self.proc.start()
-        child.close()
-        self.conn = parent
-        self.ready = False
-        self.ep: Episode | None = None
-        self.started = 0.0
-
-    def kill(self) -> None:
-        if self.proc.is_alive():
-            self.proc.kill()
-        self.proc.join(5)
-        self.conn.close()
-
-
 def _lost(ep: Episode, status: str, error: str, wall_s: float) -> dict[str, Any]:
     """The result of an episode whose worker was killed or died: no metrics, the reason as the error."""
     return {
@@ -330,65 +302,33 @@ OnResult = Callable[[Episode, dict[str, Any]], None]
 
 def run_local(episodes: list[Episode], runs_dir: Path, workers: int, on_result: OnResult) -> None:
     """Run episodes on ``workers`` spawned processes; call ``on_result`` in this process for each."""
-    ctx = mp.get_context("spawn")
     scenes = {(e.scene, e.locomotion): e.seed for e in reversed(episodes)}
     warm = (sorted({e.planner for e in episodes}), sorted(scenes.items()))
     queue = deque(episodes)
-    pool = [_Worker(ctx, str(runs_dir), warm) for _ in range(min(workers, len(queue)))]
-    startup_crashes = 0
-    try:
-        while queue or any(w.ep is not None for w in pool):
-            for w in pool:
-                if w.ready and w.ep is None and queue:
-                    w.ep, w.started = queue.popleft(), time.perf_counter()
-                    w.conn.send(w.ep.to_dict())
-            ready = wait([w.conn for w in pool] + [w.proc.sentinel for w in pool], timeout=0.25)
-            now = time.perf_counter()
-            for i, w in enumerate(pool):
-                failed: str | None = None
-                if w.conn in ready:
-                    try:
-                        kind, payload = w.conn.recv()
-                    except (EOFError, OSError):
-                        w.proc.join(1)
-                        failed = f"worker {w.proc.pid} died (exit code {w.proc.exitcode})"
-                    else:
-                        if kind == "ready":
-                            w.ready = True
-                        elif kind == "fatal":  # the worker cannot even start (an import error)
-                            raise RuntimeError(f"an eval worker failed to start:\n{payload}")
-                        elif w.ep is not None:
-                            payload["timing"]["dispatch_s"] = now - w.started
-                            ep, w.ep = w.ep, None
-                            on_result(ep, payload)
-                elif not w.proc.is_alive():
-                    w.proc.join(1)
-                    failed = f"worker {w.proc.pid} died (exit code {w.proc.exitcode})"
-                elif w.ep is not None and now - w.started > w.ep.time_budget_s:
-                    failed = "timeout"
-                if failed is None:
-                    continue
-                ep, w.ep = w.ep, None
-                w.kill()
-                if ep is None:
-                    startup_crashes += 1
-                    if startup_crashes >= 3:
-                        raise RuntimeError(f"eval workers keep dying before any episode: {failed}")
-                elif failed == "timeout":
-                    error = f"timeout: the episode ran past its wall-time budget of {ep.time_budget_s:g} s"
-                    on_result(ep, _lost(ep, "timeout", error, now - w.started))
-                else:
-                    on_result(ep, _lost(ep, "error", failed, now - w.started))
-                pool[i] = _Worker(ctx, str(runs_dir), warm)
-    finally:
-        for w in pool:
-            with contextlib.suppress(OSError, BrokenPipeError):
-                w.conn.send(None)
-        for w in pool:
-            w.proc.join(2)
-            if w.proc.is_alive():
-                w.proc.kill()
-                w.proc.join(2)
+
+    def done(ep: Episode, payload: dict[str, Any], wall_s: float) -> None:
+        payload["timing"]["dispatch_s"] = wall_s
+        on_result(ep, payload)
+
+    def lost(ep: Episode, why: str, wall_s: float) -> bool:
+        if why == "timeout":
+            error = f"timeout: the episode ran past its wall-time budget of {ep.time_budget_s:g} s"
+            on_result(ep, _lost(ep, "timeout", error, wall_s))
+        else:
+            on_result(ep, _lost(ep, "error", why, wall_s))
+        return False  # an episode that killed its worker is recorded, not run again
+
+    supervise(
+        what="eval",
+        target=worker_main,
+        args=(str(runs_dir), *warm),
+        workers=min(workers, len(queue)),
+        next_job=lambda: queue.popleft() if queue else None,
+        message=Episode.to_dict,
+        on_result=done,
+        on_lost=lost,
+        budget=lambda ep: ep.time_budget_s,
+    )
 
 
 # -- the whole eval -----------------------------------------------------------------------------------

@@ -10,21 +10,17 @@ worker that dies mid-episode is replaced and its episode run again.
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing as mp
 import os
-import threading
 import time
 import traceback
-from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
 from eval.datasets.layout import DatasetLayout, layout_for_scene
 from eval.datasets.writer import DatasetWriter, append_line, read_jsonl
+from eval.process_pool import supervise, watch_parent
 
 LOG = "meta/tandem_collect.jsonl"
 MAX_ATTEMPTS_FACTOR = 3  # a task gives up after 3x its episodes (+5) attempts: its expert is broken
@@ -94,9 +90,9 @@ def run_job(job: dict[str, Any], opts: dict[str, Any], video_dir: str) -> dict[s
 
 
 def _worker_main(conn, parent_pid: int, opts: dict[str, Any], video_dir: str) -> None:
-    from eval.runner import _watch_parent, single_threaded
+    from eval.runner import single_threaded
 
-    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    watch_parent(parent_pid)
     single_threaded()
     try:
         import agent.runtime  # noqa: F401  (imports before "ready": not billed to the first episode)
@@ -115,23 +111,6 @@ def _worker_main(conn, parent_pid: int, opts: dict[str, Any], video_dir: str) ->
         return
 
 
-class _Worker:
-    def __init__(self, ctx, opts: dict[str, Any], video_dir: str) -> None:
-        parent, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, os.getpid(), opts, video_dir), daemon=True)
-        self.proc.start()
-        child.close()
-        self.conn = parent
-        self.ready = False
-        self.job: Job | None = None
-
-    def kill(self) -> None:
-        if self.proc.is_alive():
-            self.proc.kill()
-        self.proc.join(5)
-        self.conn.close()
-
-
 OnEvent = Callable[[str, dict[str, Any]], None]
 
 
@@ -139,72 +118,29 @@ class LocalPool:
     """Spawned worker processes; ``run`` hands out jobs from ``next_job`` until it returns None."""
 
     def __init__(self, workers: int, opts: dict[str, Any], video_dir: str, on_event: OnEvent) -> None:
-        self.ctx = mp.get_context("spawn")
         self.n = max(1, workers)
         self.opts, self.video_dir, self.on_event = opts, video_dir, on_event
 
     def run(self, next_job: Callable[[], Job | None], on_result: Callable[[Job, dict], None]) -> None:
-        pool = [_Worker(self.ctx, self.opts, self.video_dir) for _ in range(self.n)]
-        for w in pool:
-            self.on_event("worker", {"pid": w.proc.pid})
-        pending: deque[Job] = deque()  # jobs taken from next_job (or to run again) not yet handed out
-        startup_crashes = 0
-        try:
-            while True:
-                for w in pool:
-                    if w.ready and w.job is None:
-                        job = pending.popleft() if pending else next_job()
-                        if job is not None:
-                            w.job = job
-                            w.conn.send(asdict(job))
-                if not pending and all(w.job is None for w in pool):
-                    job = next_job()
-                    if job is None:
-                        return
-                    pending.append(job)
-                ready = wait([w.conn for w in pool] + [w.proc.sentinel for w in pool], timeout=0.5)
-                for i, w in enumerate(pool):
-                    failed = None
-                    if w.conn in ready:
-                        try:
-                            kind, payload = w.conn.recv()
-                        except (EOFError, OSError):
-                            w.proc.join(1)
-                            failed = f"worker {w.proc.pid} died (exit code {w.proc.exitcode})"
-                        else:
-                            if kind == "ready":
-                                w.ready = True
-                            elif w.job is not None:
-                                job, w.job = w.job, None
-                                on_result(job, payload)
-                    elif not w.proc.is_alive():
-                        w.proc.join(1)
-                        failed = f"worker {w.proc.pid} died (exit code {w.proc.exitcode})"
-                    if failed is None:
-                        continue
-                    job, w.job = w.job, None
-                    w.kill()
-                    if job is None:
-                        startup_crashes += 1
-                        if startup_crashes >= 3:
-                            raise RuntimeError(f"collect workers keep dying before any episode: {failed}")
-                    elif job.tries < RETRIES:
-                        job.tries += 1
-                        pending.append(job)
-                        self.on_event("retry", {"task": job.task, "seed": job.seed, "why": failed})
-                    else:
-                        on_result(job, {"job": asdict(job), "error": failed})
-                    pool[i] = _Worker(self.ctx, self.opts, self.video_dir)
-                    self.on_event("worker", {"pid": pool[i].proc.pid})
-        finally:
-            for w in pool:
-                with contextlib.suppress(OSError, BrokenPipeError):
-                    w.conn.send(None)
-            for w in pool:
-                w.proc.join(2)
-                if w.proc.is_alive():
-                    w.proc.kill()
-                    w.proc.join(2)
+        def lost(job: Job, why: str, wall_s: float) -> bool:
+            if job.tries < RETRIES:
+                job.tries += 1
+                self.on_event("retry", {"task": job.task, "seed": job.seed, "why": why})
+                return True
+            on_result(job, {"job": asdict(job), "error": why})
+            return False
+
+        supervise(
+            what="collect",
+            target=_worker_main,
+            args=(self.opts, self.video_dir),
+            workers=self.n,
+            next_job=next_job,
+            message=asdict,
+            on_result=lambda job, payload, wall_s: on_result(job, payload),
+            on_lost=lost,
+            on_worker=lambda pid: self.on_event("worker", {"pid": pid}),
+        )
 
 
 class RayPool:
