@@ -228,6 +228,30 @@ def test_manipulation_backends_resolve_and_render_instructions(monkeypatch):
     assert instruction_for("place", place) == "move the red block to the yellow zone"
 
 
+def test_checkpoint_sets_how_many_actions_of_a_chunk_are_played(trained, tmp_path):
+    """``execute`` in a checkpoint's config is the backend's default; the spec's ``execute=K`` wins; a
+    config asking for more actions than a chunk holds is refused at load, naming the file."""
+    import json
+    import shutil
+
+    from skills.policies.manipulation import resolve
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(trained[0], ckpt)
+    config = json.loads((ckpt / "config.json").read_text())
+    (ckpt / "config.json").write_text(json.dumps({**config, "execute": 4}))
+    assert resolve(f"policy:{ckpt}").execute == 4
+    assert resolve(f"policy:{ckpt}?execute=12").execute == 12
+    bad = tmp_path / "bad"  # another folder: a loaded checkpoint is cached by its path
+    shutil.copytree(trained[0], bad)
+    (bad / "config.json").write_text(json.dumps({**config, "execute": config["chunk"] + 1}))
+    with pytest.raises(
+        ValueError,
+        match=r"(?s)bad/config\.json: invalid VLA config.*execute \(17\) cannot exceed the chunk \(16\)",
+    ):
+        resolve(f"policy:{bad}")
+
+
 def test_policy_backed_pick_runs_in_the_runtime_under_the_arm_speed_limit(trained, lab):
     """A checkpoint drives the right arm and hand through the normal runtime; the pick's judge decides
     from the physics, other groups are left alone, and the arm's targets never move faster than the lab's

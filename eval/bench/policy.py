@@ -2,7 +2,7 @@
 closed-loop success on the block task next to the scripted expert on the same unseen seeds.
 
 python -m eval.bench policy [--checkpoint CKPT] [--device cpu|cuda] [--repeats 30] [--train-steps 10]
-                            [--compile] [--closed-loop N --seeds-start 30000]
+                            [--compile] [--closed-loop N --seeds-start 30000 --execute K]
 
 Without --checkpoint it measures a freshly initialized model of the default size (latency does not
 depend on the weights). Training throughput is measured on a synthetic batch of the same shapes.
@@ -87,6 +87,13 @@ def main(argv: list[str] | None = None) -> int:
         "--closed-loop", type=int, default=0, metavar="N", help="run the block task on N unseen seeds"
     )
     ap.add_argument("--seeds-start", type=int, default=30000, help="first closed-loop seed")
+    ap.add_argument(
+        "--execute",
+        type=int,
+        default=None,
+        metavar="K",
+        help="closed loop: actions played per chunk (default: the checkpoint's)",
+    )
     args = ap.parse_args(argv)
 
     import torch
@@ -210,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.checkpoint:
             raise SystemExit("--closed-loop needs --checkpoint (a trained policy)")
         seeds = range(args.seeds_start, args.seeds_start + args.closed_loop)
-        for name, spec in (("policy", f"policy:{args.checkpoint}"), ("scripted expert", "scripted")):
+        policy_spec = f"policy:{args.checkpoint}" + (f"?execute={args.execute}" if args.execute else "")
+        for name, spec in (("policy", policy_spec), ("scripted expert", "scripted")):
             runs = run_block_task(spec, seeds)
             k, n = sum(r.success for r in runs), len(runs)
             lo, hi = wilson(k, n)

@@ -154,11 +154,12 @@ def _load(path: str, device: str):
 class PolicyManipulation:
     """``policy:CKPT[?execute=K][&device=D][&lockstep=0|1][&say=SENTENCE]``: pick and place run by a
     Tandem VLA checkpoint in this process, on device D (``cpu``, the default; ``cuda``; ``auto``), playing
-    K (default 8) of each chunk's actions before asking for the next. ``lockstep=1`` (the default)
-    stops simulated time while the network thinks, so a slow CPU measures the policy and not its speed;
-    ``lockstep=0`` holds the targets meanwhile, as hardware would (the record's ``late_ticks`` count
-    them). ``say`` (URL-quoted) tells the policy SENTENCE for every call instead of the sentence rendered
-    from the call (the prompt probe of ``tandem experiment``: same scene, another task's instruction)."""
+    K (default: the checkpoint's ``execute``, 8 unless set) of each chunk's actions before asking for the
+    next. ``lockstep=1`` (the default) stops simulated time while the network thinks, so a slow CPU
+    measures the policy and not its speed; ``lockstep=0`` holds the targets meanwhile, as hardware would
+    (the record's ``late_ticks`` count them). ``say`` (URL-quoted) tells the policy SENTENCE for every call
+    instead of the sentence rendered from the call (the prompt probe of ``tandem experiment``: same scene,
+    another task's instruction)."""
 
     def __init__(self, spec: str) -> None:
         self.name = spec
@@ -181,12 +182,12 @@ class PolicyManipulation:
         from urllib.parse import unquote
 
         self.say = unquote(options.get("say", "")).strip() or None
-        try:
-            self.execute = int(options.get("execute", 8))
-        except ValueError:
-            raise ValueError(f"--manipulation {spec}: execute must be a whole number of actions") from None
         self.checkpoint = path
         self.policy = _load(path, device)
+        try:
+            self.execute = int(options.get("execute", self.policy.config.execute))
+        except ValueError:
+            raise ValueError(f"--manipulation {spec}: execute must be a whole number of actions") from None
         if not 1 <= self.execute <= self.policy.config.chunk:
             raise ValueError(f"--manipulation {spec}: execute must be 1..{self.policy.config.chunk}")
 

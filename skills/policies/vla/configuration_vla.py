@@ -51,6 +51,9 @@ class VLAConfig(BaseModel):
     chunk: int = Field(16, ge=1)  # actions predicted per inference, at the dataset's fps
     fps: float = Field(20.0, gt=0)
     denoise_steps: int = Field(4, ge=1)  # Euler steps at inference
+    # Actions of each chunk played before the next is asked for, where `policy:CKPT?execute=K` does not
+    # say: a deployment setting measured per checkpoint (models/README.md), not used in training.
+    execute: int = Field(8, ge=1)
     beta_alpha: float = 1.5  # GR00T samples flow time from Beta(1.5, 1), weighting the noisy end
     beta_beta: float = 1.0
     time_buckets: int = 1000
@@ -61,6 +64,8 @@ class VLAConfig(BaseModel):
             raise ValueError(f"hidden ({self.hidden}) must be a multiple of heads ({self.heads})")
         if not self.embodiments:
             raise ValueError("embodiments: at least one is needed")
+        if self.execute > self.chunk:
+            raise ValueError(f"execute ({self.execute}) cannot exceed the chunk ({self.chunk})")
         return self
 
     def embodiment(self, name: str) -> EmbodimentSpec:
