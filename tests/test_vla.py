@@ -169,6 +169,26 @@ def test_head_method_trains_only_the_action_head(trained, dataset, tmp_path):
     assert [r["step"] for r in rows] == [1, 2] and all(r["val_loss"] > 0 for r in rows)
 
 
+def test_state_dropout_withholds_the_joints_from_training(trained, dataset, tmp_path):
+    """With every sample's state dropped, the joints' input layer learns nothing (zero input, zero
+    gradient, no weight decay) while the rest of the network trains; without dropout it learns too."""
+    from skills.policies.vla.policy import VLAPolicy
+    from skills.policies.vla.train import Batches
+
+    def state_in(model) -> torch.Tensor:
+        return model.action_head.embodiments["unitree_g1"].state_in[0].weight.detach().clone()
+
+    before = state_in(VLAPolicy.load(trained[0]).model)
+    opts = {"method": "full", "steps": 3, "weight_decay": 0.0, "augment": False}
+    dropped, _ = _finetune(trained, dataset, tmp_path / "dropped", state_dropout=1.0, **opts)
+    kept, _ = _finetune(trained, dataset, tmp_path / "kept", **opts)
+    assert torch.equal(state_in(dropped.policy.model), before)
+    assert not torch.equal(state_in(kept.policy.model), before)
+    batches = Batches(kept.data, kept.policy, torch.device("cpu"), seed=0)
+    zeroed = (batches.sample(400, None, 0.5)["state"] == 0).all(dim=1).float().mean()
+    assert 0.4 < float(zeroed) < 0.6
+
+
 def test_fine_tuning_keeps_the_checkpoint_normalization(trained, tmp_path):
     # Every joint shifted by 0.5 rad: this set's statistics differ from the base's.
     other = _with_vectors(write_dataset(tmp_path / "shifted", episodes=2, length=24, offset=0.5))

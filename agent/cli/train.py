@@ -44,6 +44,12 @@ def train(
     augment: Annotated[
         bool, typer.Option("--augment/--no-augment", help="random shifts + colour jitter")
     ] = True,
+    state_dropout: Annotated[
+        float,
+        typer.Option(
+            "--state-dropout", min=0, max=1, help="share of samples trained without the joint state (0-1)"
+        ),
+    ] = 0.0,
     lora_rank: Annotated[int, typer.Option("--lora-rank", min=1)] = 16,
     lora_alpha: Annotated[int, typer.Option("--lora-alpha", min=1)] = 32,
     lora_targets: Annotated[
@@ -105,6 +111,7 @@ def train(
                 warmup=warmup,
                 ema=ema,
                 augment=augment,
+                state_dropout=state_dropout,
                 lora_rank=lora_rank,
                 lora_alpha=lora_alpha,
                 lora_targets=lora_targets,  # type: ignore[arg-type]

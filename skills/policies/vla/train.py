@@ -57,6 +57,9 @@ class TrainConfig(BaseModel):
     grad_clip: float = Field(1.0, gt=0)
     ema: float | None = Field(None, gt=0, lt=1)  # e.g. 0.999; the saved weights are the average
     augment: bool = True
+    # Share of training samples whose joint state is replaced by the dataset mean (zero once normalized):
+    # a policy that can read the arm's phase from the joints learns to ignore the image; this makes it look.
+    state_dropout: float = Field(0.0, ge=0, le=1)
     lora_rank: int = Field(16, ge=1)
     lora_alpha: int = Field(32, gt=0)
     lora_targets: Literal["attn", "attn+mlp"] = "attn"
@@ -180,13 +183,19 @@ class Batches:
         self.device, self.n = device, len(data)
         self.g = torch.Generator().manual_seed(seed)
 
-    def sample(self, size: int, augment: Augment | None) -> dict[str, torch.Tensor]:
+    def sample(
+        self, size: int, augment: Augment | None, state_dropout: float = 0.0
+    ) -> dict[str, torch.Tensor]:
         i = torch.randint(0, self.n, (size,), generator=self.g).to(self.frames.device)
         images = self.frames[i].to(self.device).float() / 255.0
+        state = self.states[i].to(self.device)
+        if state_dropout > 0:
+            keep = torch.rand(size, generator=self.g) >= state_dropout
+            state = state * keep[:, None].to(state.device, state.dtype)
         return {
             "images": augment(images) if augment else images,
             "language": self.language[self.instruction[i]].to(self.device),
-            "state": self.states[i].to(self.device),
+            "state": state,
             "actions": self.actions[self.chunk_index[i]].to(self.device),
         }
 
@@ -319,7 +328,7 @@ class Trainer:
             lr = lr_at(step, cfg)
             for group in opt.param_groups:
                 group["lr"] = lr
-            batch = batches.sample(cfg.batch, augment)
+            batch = batches.sample(cfg.batch, augment, cfg.state_dropout)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
                 loss = net(emb, **batch)
             opt.zero_grad(set_to_none=True)
