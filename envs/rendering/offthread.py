@@ -1,0 +1,135 @@
+"""Frames of the simulator's state rendered on a thread of their own, so the control loop does not wait.
+
+On CPU (llvmpipe) a 224 px frame takes 20-30 ms: a policy asking for one on the control thread stalls
+the 50 Hz loop at every request. ``RenderThread.submit`` copies the MjData on the calling thread
+(``mj_copyData``, ~0.3 ms for the G1 lab) and renders the copy on the render thread, which owns its
+renderers (a GL context is current on the thread that made it). The model is shared, not copied (the
+G1 lab's is 130 MB, and copying it holds the GIL for ~0.4 s): the render thread only reads it, and
+the fields an env changes at run time for looks (liquid levels and colours, written by the control
+thread) travel with the snapshot as ``GeomLook`` patches applied to the rendered scene.
+The simulation is untouched: the render thread never sees the env's MjData.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+THREAD_NAME = "render"
+
+
+@dataclass(frozen=True)
+class GeomLook:
+    """How one geom is drawn now, where the env changes its looks while running. The env also writes
+    them into the model before submitting (a geom whose model alpha is 0 is left out of the scene), and
+    the patch keeps a frame right when a later write lands while it is drawn."""
+
+    geom: int
+    size: np.ndarray  # (3,)
+    local_pos: np.ndarray  # (3,) in its body's frame
+    rgba: np.ndarray  # (4,)
+    rbound: float
+
+    def write(self, model: mujoco.MjModel) -> None:
+        model.geom_size[self.geom] = self.size
+        model.geom_pos[self.geom] = self.local_pos
+        model.geom_rgba[self.geom] = self.rgba
+        model.geom_rbound[self.geom] = self.rbound
+
+
+class RenderThread:
+    """Renders frames of ``model``'s state on one background thread.
+
+    Args:
+        model: the env's model (read-only here).
+    """
+
+    def __init__(self, model: mujoco.MjModel) -> None:
+        self.model = model
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME)
+        self._free: list[mujoco.MjData] = []  # snapshots not in use; several requests may be in flight
+        self._free_lock = threading.Lock()
+        self._renderers: dict[tuple[int, int, bool], mujoco.Renderer] = {}  # the render thread's own
+
+    @classmethod
+    def following(cls, current: RenderThread | None, model: mujoco.MjModel) -> RenderThread:
+        """``current`` if it renders ``model``; else a new one (an env rebuilt its model on reset)."""
+        if current is not None and current.model is model:
+            return current
+        if current is not None:
+            current.close()
+        return cls(model)
+
+    def submit(
+        self,
+        data: mujoco.MjData,
+        cameras: Sequence[str],
+        width: int,
+        height: int,
+        antialias: bool = False,
+        looks: Sequence[GeomLook] = (),
+    ) -> Future[dict[str, np.ndarray]]:
+        """Snapshot ``data`` now; the frames ``{camera: (height, width, 3) uint8}`` of that state come
+        later. Call from the thread that steps ``data``."""
+        with self._free_lock:
+            snap = self._free.pop() if self._free else None
+        if snap is None:
+            snap = mujoco.MjData(self.model)
+        mujoco.mj_copyData(snap, self.model, data)
+        return self._pool.submit(self._render, snap, tuple(cameras), width, height, antialias, tuple(looks))
+
+    def _render(
+        self,
+        snap: mujoco.MjData,
+        cameras: tuple[str, ...],
+        width: int,
+        height: int,
+        antialias: bool,
+        looks: tuple[GeomLook, ...],
+    ) -> dict[str, np.ndarray]:
+        try:
+            key = (width, height, antialias)
+            renderer = self._renderers.get(key)
+            if renderer is None:
+                from envs.rendering.renderer import fast_renderer
+
+                renderer = self._renderers[key] = fast_renderer(self.model, width, height, antialias)
+            frames = {}
+            for cam in cameras:
+                renderer.update_scene(snap, camera=cam)
+                if looks:
+                    _apply_looks(renderer.scene, snap, self.model, looks)
+                frames[cam] = renderer.render()
+            return frames
+        finally:
+            with self._free_lock:
+                self._free.append(snap)
+
+    def close(self) -> None:
+        """Free the renderers (on their own thread) and stop the thread."""
+
+        def free() -> None:
+            for r in self._renderers.values():
+                r.close()
+            self._renderers.clear()
+
+        self._pool.submit(free).result()
+        self._pool.shutdown(wait=True)
+
+
+def _apply_looks(scene: mujoco.MjvScene, data: mujoco.MjData, model: mujoco.MjModel, looks) -> None:
+    by_geom = {look.geom: look for look in looks}
+    for i in range(scene.ngeom):
+        g = scene.geoms[i]
+        if g.objtype != mujoco.mjtObj.mjOBJ_GEOM or g.objid not in by_geom:
+            continue
+        look = by_geom[g.objid]
+        body = model.geom_bodyid[look.geom]
+        g.size[:] = look.size
+        g.rgba[:] = look.rgba
+        g.pos[:] = data.xpos[body] + data.xmat[body].reshape(3, 3) @ look.local_pos
