@@ -30,7 +30,7 @@ from envs.lab.builder import build_lab
 from envs.locomotion import Locomotion, PolicyError, load_policy_config, parse_locomotion
 from envs.locomotion.gains import GainTable, default_profile
 from envs.rendering.mesh_lod import use_decimated_visual_meshes
-from envs.rendering.offthread import GeomLook, RenderThread
+from envs.rendering.offthread import GeomLook, RenderThread, apply_looks
 from envs.robots.g1 import g1_constants as g1
 from envs.robots.g1.g1_model import STAND_POSE
 from envs.scene_schema import FIXED_TYPES, ObjectType, SceneConfig, load_scene, sample
@@ -699,8 +699,9 @@ class G1LabEnv:
 
             renderer = fast_renderer(self.model, width, height, antialias)
             self._renderers[key] = renderer
-        self._update_liquid_visuals()
+        looks = self._update_liquid_visuals()
         renderer.update_scene(self.data, camera=camera)
+        apply_looks(renderer.scene, self.data, self.model, looks)
         return renderer.render()
 
     def render_later(self, cameras: Sequence[str], width: int = 224, height: int = 224) -> Future:

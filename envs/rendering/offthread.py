@@ -102,8 +102,7 @@ class RenderThread:
             frames = {}
             for cam in cameras:
                 renderer.update_scene(snap, camera=cam)
-                if looks:
-                    _apply_looks(renderer.scene, snap, self.model, looks)
+                apply_looks(renderer.scene, snap, self.model, looks)
                 frames[cam] = renderer.render()
             return frames
         finally:
@@ -122,7 +121,11 @@ class RenderThread:
         self._pool.shutdown(wait=True)
 
 
-def _apply_looks(scene: mujoco.MjvScene, data: mujoco.MjData, model: mujoco.MjModel, looks) -> None:
+def apply_looks(scene: mujoco.MjvScene, data: mujoco.MjData, model: mujoco.MjModel, looks) -> None:
+    """Draw ``looks`` into a scene made from ``data``: its geom positions come from the last physics
+    step, which saw the model's looks of the render before."""
+    if not looks:
+        return
     by_geom = {look.geom: look for look in looks}
     for i in range(scene.ngeom):
         g = scene.geoms[i]
@@ -130,6 +133,16 @@ def _apply_looks(scene: mujoco.MjvScene, data: mujoco.MjData, model: mujoco.MjMo
             continue
         look = by_geom[g.objid]
         body = model.geom_bodyid[look.geom]
-        g.size[:] = look.size
+        g.size[:] = _drawn_size(model.geom_type[look.geom], look.size)
         g.rgba[:] = look.rgba
         g.pos[:] = data.xpos[body] + data.xmat[body].reshape(3, 3) @ look.local_pos
+
+
+def _drawn_size(geom_type: int, size: np.ndarray) -> np.ndarray:
+    """A model geom size as a scene geom carries it (a cylinder's (r, h) is drawn as (r, r, h))."""
+    geom_type = int(geom_type)  # a numpy integer from the model never equals the enum
+    if geom_type == int(mujoco.mjtGeom.mjGEOM_SPHERE):
+        return np.array([size[0], size[0], size[0]])
+    if geom_type in (int(mujoco.mjtGeom.mjGEOM_CAPSULE), int(mujoco.mjtGeom.mjGEOM_CYLINDER)):
+        return np.array([size[0], size[0], size[1]])
+    return np.asarray(size)
