@@ -12,7 +12,9 @@ The simulation is untouched: the render thread never sees the env's MjData.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import weakref
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -55,6 +57,11 @@ class RenderThread:
         self._free: list[mujoco.MjData] = []  # snapshots not in use; several requests may be in flight
         self._free_lock = threading.Lock()
         self._renderers: dict[tuple[int, int, bool], mujoco.Renderer] = {}  # the render thread's own
+        self._owner: dict[str, int] = {}  # the render thread's ident, once it has rendered
+        # Renderers must be freed on their thread: their GL context is current there, and a Renderer
+        # collected on another thread fails in __del__ (EGL_BAD_ACCESS), wherever the collection ran.
+        # An env dropped without close() frees them on their thread too.
+        self._finalizer = weakref.finalize(self, _free_on_thread, self._pool, self._renderers, self._owner)
 
     @classmethod
     def following(cls, current: RenderThread | None, model: mujoco.MjModel) -> RenderThread:
@@ -92,6 +99,7 @@ class RenderThread:
         antialias: bool,
         looks: tuple[GeomLook, ...],
     ) -> dict[str, np.ndarray]:
+        self._owner["ident"] = threading.get_ident()
         try:
             key = (width, height, antialias)
             renderer = self._renderers.get(key)
@@ -111,14 +119,21 @@ class RenderThread:
 
     def close(self) -> None:
         """Free the renderers (on their own thread) and stop the thread."""
+        self._finalizer()
 
-        def free() -> None:
-            for r in self._renderers.values():
-                r.close()
-            self._renderers.clear()
 
-        self._pool.submit(free).result()
-        self._pool.shutdown(wait=True)
+def _free_on_thread(pool: ThreadPoolExecutor, renderers: dict, owner: dict[str, int]) -> None:
+    def free() -> None:
+        for r in renderers.values():
+            r.close()
+        renderers.clear()
+
+    if owner.get("ident") == threading.get_ident():  # dropped by the render thread itself
+        free()
+    else:
+        with contextlib.suppress(RuntimeError):  # the interpreter is exiting: its contexts go with it
+            pool.submit(free).result()
+    pool.shutdown(wait=False)
 
 
 def apply_looks(scene: mujoco.MjvScene, data: mujoco.MjData, model: mujoco.MjModel, looks) -> None:
