@@ -7,7 +7,9 @@ renderers (a GL context is current on the thread that made it). The model is sha
 G1 lab's is 130 MB, and copying it holds the GIL for ~0.4 s): the render thread only reads it, and
 the fields an env changes at run time for looks (liquid levels and colours, written by the control
 thread) travel with the snapshot as ``GeomLook`` patches applied to the rendered scene.
-The simulation is untouched: the render thread never sees the env's MjData.
+The simulation is untouched: the render thread never sees the env's MjData, and of the model it
+changes only what ``fast_renderer`` changes while it makes a context (the infinite planes' drawn size,
+which collisions never read; tests/test_rendering.py steps the lab through that bit for bit).
 """
 
 from __future__ import annotations
