@@ -67,6 +67,20 @@ def make_backend(cfg: RunConfig, record: RunRecord, emit=None) -> PlannerBackend
     raise ValueError(f"unknown planner '{cfg.planner}'; planners: offline, llm")
 
 
+def _check_plannable(scene: str) -> None:
+    """Runs plan skill calls of the G1's library; a scene of another robot is refused before anything
+    loads (the SO-100 arm has a scripted whole-task expert, no skills to plan)."""
+    from envs.registry import env_for_scene
+    from envs.scene_schema import SceneError
+
+    backend = env_for_scene(scene)
+    if backend != "g1_lab":
+        raise SceneError(
+            f"--scene {scene}: built by the '{backend}' backend, which has no skill library for the planner "
+            f"yet; its task runs as a scripted expert: tandem collect --scene {scene}"
+        )
+
+
 class RunAborted(RuntimeError):
     """A person stopped the run (``/abort``, a correction, Ctrl-C)."""
 
@@ -104,6 +118,7 @@ class RunSession:
         progress=None,
     ) -> None:
         progress = progress or (lambda what: None)
+        _check_plannable(cfg.scene)
         if cfg.seed is None and (env is None or reset_env):
             cfg.seed = draw_seed()
         self.cfg = cfg

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -139,5 +140,9 @@ class Env(Protocol):
     def world_state(self) -> WorldState: ...
 
     def render(self, camera: str = "ego_view", width: int = 224, height: int = 224) -> np.ndarray: ...
+
+    def render_later(self, cameras: Sequence[str], width: int = 224, height: int = 224) -> Future:
+        """Frames ``{camera: image}`` of the state now, rendered off the calling (control) thread."""
+        ...
 
     def close(self) -> None: ...

@@ -457,6 +457,8 @@ def test_lab_reaction_by_pouring_makes_visible_foam(lab, tmp_path):
     assert "hydrogen_peroxide" not in ws.containers["flask"].contents_ml
     _assert_conserved(ws)
     after = lab.render("ego_view", w, h)
+    # A policy's frame of the same state, drawn off this thread from a snapshot: the foam is in it too.
+    np.testing.assert_array_equal(lab.render_later(["ego_view"], w, h).result()["ego_view"], after)
     iio.imwrite(tmp_path / "before.png", before)
     iio.imwrite(tmp_path / "after.png", after)
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fakes.groot_server import FakeGrootServer
 
+from envs.rendering.offthread import THREAD_NAME as RENDER_THREAD
 from envs.robots.g1.g1_constants import STATE_RANGES
 from eval.bench.groot import GROUPS
 from skills.library.walk_to import SPEC as WALK
@@ -60,6 +63,28 @@ def test_loop_keeps_ticking_while_the_server_is_slow(lab, version):
                 sent = obs_sent[f"state.{group}"][-1] if version == "n1.5" else obs_sent[group][0, -1]
                 np.testing.assert_allclose(g[group], sent + 0.01, atol=1e-5)
             assert groot.stats()["chunks"] == 1 and groot.stats()["late_ticks"] > 40
+        finally:
+            backend.close()
+
+
+def test_the_request_frame_is_rendered_off_the_control_thread_and_matches_an_on_thread_render(lab):
+    with FakeGrootServer(version="n1.6", fault="hold") as server:
+        backend = GrootBackend(f"{server.url}?timeout=60")
+        try:
+            groot = backend.chunk_executor(lab, RIGHT, "pick up the red block", steps=10_000)
+            obs, world = lab.observation(), lab.world_state()
+            groot.reset(obs, world)  # the request's tick: the simulator is not stepped until compared
+            deadline = time.monotonic() + 120  # waits for the request to arrive; asserts no duration
+            while not any(r.get("endpoint") == "get_action" for r in server.requests):
+                assert time.monotonic() < deadline, "the request never reached the server"
+                time.sleep(0.01)
+            assert lab._renderers == {}  # no GL context was made on the control thread
+            assert any(t.name.startswith(RENDER_THREAD) for t in threading.enumerate())
+            request = next(r for r in server.requests if r.get("endpoint") == "get_action")
+            sent = request["data"]["observation"]["video"]["ego_view"][0, -1]
+            np.testing.assert_array_equal(sent, lab.render("ego_view", 224, 224))
+            assert sent.std() > 5  # a real picture, not a blank frame
+            server.release()
         finally:
             backend.close()
 

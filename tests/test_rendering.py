@@ -147,3 +147,29 @@ def test_gl_backend_is_chosen_headless_and_a_missing_one_is_a_one_line_hint(tmp_
     assert glfw.returncode == 2, glfw.stderr
     assert "Traceback" not in glfw.stderr
     assert "cannot render offscreen with MUJOCO_GL=glfw" in glfw.stderr and "apt-get install" in glfw.stderr
+
+
+def test_frames_drawn_off_thread_leave_the_simulation_as_it_was(lab) -> None:
+    """The same 40 ticks from the same state, once while frames of it are drawn on the render thread
+    (each request overlapping the steps after it) and once without: the physics is bit for bit the same,
+    and an unknown camera is refused on the calling thread."""
+    arm = lab.embodiment.groups["right_arm"]
+    start = lab.snapshot()
+
+    def ticks(draw: bool) -> tuple[np.ndarray, list]:
+        lab.restore(start)
+        pending = []
+        for i in range(40):
+            if draw and i % 5 == 0:
+                pending.append(lab.render_later(["ego_view", "right_wrist"], 96, 96))
+            lab.step({"right_arm": lab.observation().state[arm.state_index] + 0.3})
+        frames = [p.result() for p in pending]
+        return lab.data.qpos.copy(), frames
+
+    drawn_q, frames = ticks(True)
+    plain_q, _ = ticks(False)
+    np.testing.assert_array_equal(drawn_q, plain_q)
+    assert len(frames) == 8 and all(f["ego_view"].shape == (96, 96, 3) for f in frames)
+    assert np.abs(frames[0]["right_wrist"].astype(int) - frames[-1]["right_wrist"]).max() > 0  # it moved
+    with pytest.raises(ValueError, match="unknown camera 'nope'"):
+        lab.render_later(["nope"])

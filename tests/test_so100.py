@@ -79,3 +79,15 @@ def test_bad_command_and_scene_are_named(so100, tmp_path):
     bad.write_text("block: {size: 0.5, mass: 1, rgba: [1, 0, 0, 1], x: 0, y: 0}\nzone: {}\ncameras: {}\n")
     with pytest.raises(SceneError, match=r"bad.yaml: bad SO-100 scene"):
         make("so100", scene=str(bad))
+
+
+def test_planned_runs_refuse_the_arm_without_a_traceback(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from agent.cli.main import app
+
+    monkeypatch.setenv("TANDEM_RUNS_DIR", str(tmp_path / "runs"))
+    res = CliRunner().invoke(app, ["run", "move the red block to the yellow zone", "--scene", "so100_block"])
+    assert res.exit_code == 2, res.output
+    assert "--scene so100_block: built by the 'so100' backend, which has no skill library" in res.output
+    assert "Traceback" not in res.output

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import asdict
 from pathlib import Path
 from typing import Literal
@@ -29,6 +30,7 @@ from envs.lab.builder import build_lab
 from envs.locomotion import Locomotion, PolicyError, load_policy_config, parse_locomotion
 from envs.locomotion.gains import GainTable, default_profile
 from envs.rendering.mesh_lod import use_decimated_visual_meshes
+from envs.rendering.offthread import GeomLook, RenderThread, apply_looks
 from envs.robots.g1 import g1_constants as g1
 from envs.robots.g1.g1_model import STAND_POSE
 from envs.scene_schema import FIXED_TYPES, ObjectType, SceneConfig, load_scene, sample
@@ -87,6 +89,7 @@ class G1LabEnv:
         self.mesh_quality = mesh_quality
         self._requested_dt = control_dt
         self._renderers: dict[tuple[int, int, bool], mujoco.Renderer] = {}
+        self._render_thread: RenderThread | None = None
         self._locomotion_arg = parse_locomotion(locomotion) if isinstance(locomotion, str) else locomotion
         self._build(scene if isinstance(scene, SceneConfig) else load_scene(scene))
         self.reset(seed)
@@ -696,20 +699,44 @@ class G1LabEnv:
 
             renderer = fast_renderer(self.model, width, height, antialias)
             self._renderers[key] = renderer
-        self._update_liquid_visuals()
+        looks = self._update_liquid_visuals()
         renderer.update_scene(self.data, camera=camera)
+        apply_looks(renderer.scene, self.data, self.model, looks)
         return renderer.render()
 
-    def _update_liquid_visuals(self) -> None:
+    def render_later(self, cameras: Sequence[str], width: int = 224, height: int = 224) -> Future:
+        """Frames ``{camera: (height, width, 3) uint8}`` of the state now, rendered off this thread
+        (envs/rendering/offthread.py): what a policy asks for while the control loop keeps ticking."""
+        unknown = [c for c in cameras if c not in self.cameras]
+        if unknown:
+            raise ValueError(f"unknown camera '{unknown[0]}'; cameras: {', '.join(self.cameras)}")
+        looks = self._update_liquid_visuals()
+        self._render_thread = RenderThread.following(self._render_thread, self.model)
+        return self._render_thread.submit(self.data, cameras, width, height, looks=looks)
+
+    def _update_liquid_visuals(self) -> list[GeomLook]:
+        """Write the liquids' and foams' looks into the model (they change as the chemistry runs)."""
+        looks = self._liquid_looks()
+        for look in looks:
+            look.write(self.model)
+        return looks
+
+    def _liquid_looks(self) -> list[GeomLook]:
         m = self.model
+        looks = []
         for name, (liquid_g, foam_g) in self._visual.items():
             c = self.chemistry.containers[name]
             half = self.scene.objects[name].size[1]
             level = min(c.total_ml / c.capacity_ml, 1.0) * c.height
-            m.geom_size[liquid_g, 1] = max(level / 2, 1e-4)
-            m.geom_pos[liquid_g] = [0.0, 0.0, -half + level / 2]
+            size = m.geom_size[liquid_g].copy()
+            size[1] = max(level / 2, 1e-4)
             mix = max(c.contents, key=lambda k: c.contents[k]) if c.total_ml > 1e-6 else None
-            m.geom_rgba[liquid_g] = self._rules.liquids[mix].rgba if mix else (0, 0, 0, 0)
+            rgba = np.array(self._rules.liquids[mix].rgba if mix else (0, 0, 0, 0), float)
+            looks.append(
+                GeomLook(
+                    liquid_g, size, np.array([0.0, 0.0, -half + level / 2]), rgba, m.geom_rbound[liquid_g]
+                )
+            )
             # Foam inside fills the room over the liquid; what ran over stands as a column above the rim
             # (at the liquid's ml per metre, capped at 25 cm) and coats the outside down to the bottom.
             ml_per_m = c.capacity_ml / c.height
@@ -718,12 +745,26 @@ class G1LabEnv:
             bottom = -half if over > 0 else -half + level
             if top - bottom > 1e-4:
                 foam_h = top - bottom
-                m.geom_size[foam_g] = [c.radius * (1.2 if over > 0 else 1.05), foam_h / 2, 0]
-                m.geom_pos[foam_g] = [0.0, 0.0, (top + bottom) / 2]
-                m.geom_rgba[foam_g] = self._foam_rgba(name)
-                m.geom_rbound[foam_g] = foam_h + 2 * c.radius
+                looks.append(
+                    GeomLook(
+                        foam_g,
+                        np.array([c.radius * (1.2 if over > 0 else 1.05), foam_h / 2, 0]),
+                        np.array([0.0, 0.0, (top + bottom) / 2]),
+                        np.array(self._foam_rgba(name), float),
+                        foam_h + 2 * c.radius,
+                    )
+                )
             else:
-                m.geom_rgba[foam_g] = (0, 0, 0, 0)
+                looks.append(
+                    GeomLook(
+                        foam_g,
+                        m.geom_size[foam_g].copy(),
+                        m.geom_pos[foam_g].copy(),
+                        np.zeros(4),
+                        m.geom_rbound[foam_g],
+                    )
+                )
+        return looks
 
     def _foam_rgba(self, container: str) -> tuple[float, float, float, float]:
         """The colour of the foam of the last reaction in this container."""
@@ -783,3 +824,6 @@ class G1LabEnv:
         for r in getattr(self, "_renderers", {}).values():
             r.close()
         self._renderers = {}
+        if getattr(self, "_render_thread", None) is not None:
+            self._render_thread.close()
+            self._render_thread = None

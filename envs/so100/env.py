@@ -9,6 +9,8 @@ when the block touches both jaws.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +27,7 @@ from envs.base import (
     RobotState,
     WorldState,
 )
+from envs.rendering.offthread import RenderThread
 from envs.scene_schema import SCENES_DIR, SceneError
 from envs.validation import format_validation_error, read_yaml_mapping
 
@@ -144,6 +147,7 @@ class SO100Env:
         self._jaw_bodies = {m.body(b).id for b in JAW_BODIES}
         self._block_geom = m.geom("red_block").id
         self._renderers: dict[tuple[int, int, bool], mujoco.Renderer] = {}
+        self._render_thread: RenderThread | None = None
         self.zone_xy = np.zeros(2)
         self.reset(seed)
 
@@ -317,7 +321,18 @@ class SO100Env:
         r.update_scene(self.data, camera=camera)
         return r.render()
 
+    def render_later(self, cameras: Sequence[str], width: int = 224, height: int = 224) -> Future:
+        """Frames ``{camera: (height, width, 3) uint8}`` of the state now, rendered off this thread."""
+        unknown = [c for c in cameras if c not in self.cameras]
+        if unknown:
+            raise ValueError(f"unknown camera '{unknown[0]}'; cameras: {', '.join(self.cameras)}")
+        self._render_thread = RenderThread.following(self._render_thread, self.model)
+        return self._render_thread.submit(self.data, cameras, width, height)
+
     def close(self) -> None:
         for r in self._renderers.values():
             r.close()
         self._renderers.clear()
+        if self._render_thread is not None:
+            self._render_thread.close()
+            self._render_thread = None

@@ -9,7 +9,9 @@
    The difference is the protocol's overhead (msgpack + np.save + ZeroMQ + the server's checks).
 2. The G1 lab's 50 Hz loop paced in real time, walk_to on the base beside a GR00T executor on the right
    arm and hand, with the server answering ``--latency-ms`` late: late ticks of the GR00T executor, ticks
-   whose work overran the 20 ms period (stalls), and ticks the base went without a command.
+   whose work overran the 20 ms period (stalls: physics, world state and executors together, so a busy
+   machine adds its own), ticks on which the GR00T executor alone took longer than the period, and
+   ticks the base went without a command.
 Without ``--dataset`` a one-episode synthetic dataset (LeRobot v2.1 layout, G1 43-D) is written to a
 temporary folder.
 """
@@ -250,6 +252,7 @@ def _loop(dataset: Path, version: str, seconds: float, latency_ms: float) -> dic
         "chunk_ms": statistics.median(lat) if lat else float("nan"),
         "work_p99_ms": float(np.percentile(work, 99)) * 1000,
         "act_max_ms": max(acts) * 1000,
+        "act_overruns": sum(a > dt for a in acts),
         "prefetch_ticks": groot.stream.prefetch_at,
     }
 
@@ -300,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
             for col in ("wire", "ticks", "late ticks", "late after 1st chunk", "stalls (work > 20 ms)"):
                 t.add_column(col, justify="right")
             more = ("base without command", "chunks", "chunk round trip ms", "work p99 ms")
-            more += ("GR00T act() max ms", "prefetch (ticks)")
+            more += ("GR00T act() > 20 ms", "GR00T act() max ms", "prefetch (ticks)")
             for col in more:
                 t.add_column(col, justify="right")
             for version in ("n1.5", "n1.6"):
@@ -315,6 +318,7 @@ def main(argv: list[str] | None = None) -> None:
                     str(r["chunks"]),
                     f"{r['chunk_ms']:.1f}",
                     f"{r['work_p99_ms']:.2f}",
+                    str(r["act_overruns"]),
                     f"{r['act_max_ms']:.2f}",
                     str(r["prefetch_ticks"]),
                 )

@@ -30,7 +30,8 @@ class ChunkPolicy(Protocol):
     """Maps an observation to a chunk of actions, ``{group: (H, group_size)}``.
 
     A policy that needs camera frames also defines ``capture(obs, world) -> Observation``: the executor
-    calls it on the control thread (renderers belong to it) and passes its result to ``infer``.
+    calls it on the control thread at the request's tick (it takes what it needs of the simulator's state
+    then; ``Env.render_later`` draws the frames off that thread) and passes its result to ``infer``.
     """
 
     groups: tuple[str, ...]

@@ -1,8 +1,8 @@
 """GrootPolicy: a ChunkPolicy over a GR00T server, and the executor that plays it on the control loop.
 
-Per request it renders the cameras the server asks for (on the control thread: GL contexts and MuJoCo's
-data belong to it), slices the state groups out of ``Observation.state``, and sends the skill call's
-instruction. The reply's chunk (its length is read from the reply) is cut to the first ``k`` actions,
+Per request it snapshots the simulator for the cameras the server asks for (rendered off the control
+thread: ``Env.render_later``), slices the state groups out of ``Observation.state``, and sends the skill
+call's instruction. The reply's chunk (its length is read from the reply) is cut to the first ``k`` actions,
 made absolute where the mapping says the values are relative, and resampled from the policy's rate
 (the dataset's fps) to the control rate by holding each action for its interval, as it was recorded.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,7 +26,7 @@ DEFAULT_K = 8  # actions executed per chunk of 16, as GR00T's examples do
 
 @dataclass(frozen=True)
 class GrootObservation(Observation):
-    frames: dict[str, np.ndarray] = field(default_factory=dict)  # wire camera -> (H, W, 3) uint8
+    frames: Future | None = None  # env camera -> (H, W, 3) uint8, being rendered off the control thread
     states: dict[str, np.ndarray] = field(default_factory=dict)  # wire state group -> (D,)
 
 
@@ -78,9 +79,10 @@ class GrootPolicy:
         self.ticks_per_action = 1.0 / (embodiment.fps * env.control_dt)
 
     def capture(self, obs: Observation, world: WorldState) -> GrootObservation:
-        """The request's inputs, gathered on the control thread (renderers belong to it)."""
+        """The request's inputs at this tick: the state now, the frames of it to come (the control thread
+        only copies the simulator's state for them)."""
         w, h = self.emb.image_size
-        frames = {key: self.env.render(cam, w, h) for key, cam in self._cameras.items()}
+        frames = self.env.render_later(list(dict.fromkeys(self._cameras.values())), w, h)
         states = {k: np.asarray(obs.state[self.emb.state_slice(k)], np.float64) for k in self._state_keys}
         return GrootObservation(
             obs.time_s, obs.state, obs.velocity, obs.base_pose, frames=frames, states=states
@@ -90,7 +92,8 @@ class GrootPolicy:
         """Ask the server (off the control thread, after ``capture``)."""
         if not isinstance(obs, GrootObservation):
             obs = self.capture(obs, world)
-        return self._infer(obs.frames, obs.states)
+        drawn = obs.frames.result() if obs.frames is not None else {}
+        return self._infer({key: drawn[cam] for key, cam in self._cameras.items()}, obs.states)
 
     def _infer(
         self, frames: Mapping[str, np.ndarray], states: Mapping[str, np.ndarray]

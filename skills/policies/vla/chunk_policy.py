@@ -1,13 +1,15 @@
 """The Tandem VLA as a ChunkPolicy: ego frame + joints + instruction in, joint-target chunks out.
 
-Frames are rendered on the control thread (a MuJoCo renderer belongs to the thread that made it) by
-``capture``; ``infer`` runs the network off that thread. A chunk is predicted at the dataset's rate
-(20 Hz) and only its first ``execute`` actions are played, each held for the ticks of its interval at
-the control rate (as the recorder sampled them), before the next chunk is asked for.
+``capture`` snapshots the simulator on the control thread and its frame is rendered off it
+(``Env.render_later``); ``infer`` waits for the frame and runs the network off that thread too. A
+chunk is predicted at the dataset's rate (20 Hz) and only its first ``execute`` actions are played,
+each held for the ticks of its interval at the control rate (as the recorder sampled them), before the
+next chunk is asked for.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +21,7 @@ from skills.policies.vla.policy import VLAPolicy
 
 @dataclass(frozen=True)
 class CameraObservation(Observation):
-    image: np.ndarray = None  # type: ignore[assignment]  # (H, W, 3) uint8 from the policy's camera
+    frames: Future = None  # type: ignore[assignment]  # {camera: (H, W, 3) uint8}, rendered off-thread
 
 
 class VLAChunkPolicy:
@@ -57,8 +59,8 @@ class VLAChunkPolicy:
 
     def capture(self, obs: Observation, world: WorldState) -> CameraObservation:
         h, w = self.policy.config.image_size
-        image = self.env.render(self.camera, w, h)
-        return CameraObservation(obs.time_s, obs.state, obs.velocity, obs.base_pose, image=image)
+        frames = self.env.render_later([self.camera], w, h)
+        return CameraObservation(obs.time_s, obs.state, obs.velocity, obs.base_pose, frames=frames)
 
     def infer(self, obs: Observation, world: WorldState) -> dict[str, np.ndarray]:
         import time
@@ -67,8 +69,9 @@ class VLAChunkPolicy:
             raise TypeError(
                 "VLAChunkPolicy.infer needs the frame from capture() (run it in ChunkedPolicyExecutor)"
             )
+        image = obs.frames.result()[self.camera]
         t0 = time.perf_counter()
-        chunk = self.policy.predict(obs.image[None], obs.state[None], [self.instruction], self.embodiment)[0]
+        chunk = self.policy.predict(image[None], obs.state[None], [self.instruction], self.embodiment)[0]
         self.latencies_s.append(time.perf_counter() - t0)
         played = chunk[self._which]
         return {g: played[:, idx] for g, idx in self._index.items()}
