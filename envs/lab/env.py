@@ -667,11 +667,13 @@ class G1LabEnv:
         return (x - back * math.cos(math.radians(yaw)), y - back * math.sin(math.radians(yaw)), yaw)
 
     def station_of_base(self, base: np.ndarray) -> str | None:
-        for name in self.scene.stations:
-            x, y, yaw = self.working_pose(name)
-            dyaw = abs((base[2] - math.radians(yaw) + math.pi) % (2 * math.pi) - math.pi)
-            if math.hypot(base[0] - x, base[1] - y) <= STATION_TOL_M and dyaw <= STATION_TOL_RAD:
-                return name
+        """The station whose working pose the base is at (on legs: the walker's, or the scene's, where a
+        reset puts it)."""
+        for name, st in self.scene.stations.items():
+            for x, y, yaw in {self.working_pose(name), tuple(st.robot_pose)}:
+                dyaw = abs((base[2] - math.radians(yaw) + math.pi) % (2 * math.pi) - math.pi)
+                if math.hypot(base[0] - x, base[1] - y) <= STATION_TOL_M and dyaw <= STATION_TOL_RAD:
+                    return name
         return None
 
     def _zone_of(self, pos: np.ndarray, zones: dict) -> str | None:
