@@ -37,7 +37,7 @@ class Workspace:
         if self.world.robot.station == station:
             x, y, yaw = self.world.robot.base_pose
             return float(x), float(y), float(yaw)
-        x, y, deg = self.env.scene.stations[station].robot_pose
+        x, y, deg = self.env.working_pose(station)  # on legs, the walker's standoff behind the scene's
         return float(x), float(y), math.radians(deg)
 
     def at(self, station: str, side: str) -> tuple[Observation, WorldState]:

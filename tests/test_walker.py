@@ -139,3 +139,31 @@ def test_a_push_fault_shoves_the_robot_and_a_fall_ends_the_episode(walker_env: G
     assert out.evidence["tilt_deg"] > 30 or out.evidence["pelvis_height"] < 0.55
     assert rt.episode_over is not None and rt.episode_over.reason == "fell"
     assert not env.data.xfrc_applied.any()  # the shove lasted its 0.1 s
+
+
+# ----------------------------------------------------------------------------- station to station
+
+
+def test_the_walker_walks_bench_to_shelf_and_back_without_falling(walker_env: G1LabEnv) -> None:
+    """walk_to on legs through the runtime (monitors on): it arrives settled in stance within 5 cm and
+    5 degrees of each working pose (on legs 0.15 m behind the holonomic one) and leaves the bench alone.
+    One seed: the seeds move only objects on the tables, so every seed walks the same path (a start
+    nudged a few cm off it is not yet reliable: docs/locomotion.md)."""
+    from agent.runtime import Runtime
+
+    env = walker_env
+    env.reset(seed=0)
+    rt = Runtime(env)
+    bench = {n: np.array(o.pos) for n, o in rt.world.objects.items() if o.station == "bench"}
+    for i, station in enumerate(("shelf", "bench")):
+        outs = rt.run_calls([(f"w{i}", "walk_to", {"station": station}, [])])
+        out = next(o for o in outs if o.call_id == f"w{i}")
+        assert (out.status, out.reason) == ("success", f"at {station}"), (station, out.reason, out.evidence)
+        x, y, yaw = rt.world.robot.base_pose
+        gx, gy, gyaw = env.working_pose(station)
+        assert math.hypot(x - gx, y - gy) <= 0.05
+        assert abs(math.degrees(yaw) - gyaw) <= 5.0
+        assert env.walker.mode == "stance" and rt.world.robot.pelvis_tilt_deg < 5.0
+    assert rt.episode_over is None
+    moved = max(float(np.linalg.norm(np.array(rt.world.objects[n].pos) - p)) for n, p in bench.items())
+    assert moved < 0.005, f"an object on the bench moved {1000 * moved:.1f} mm"

@@ -662,12 +662,21 @@ class G1LabEnv:
                 return s.name.removesuffix("_table")
         return None
 
+    def working_pose(self, station: str) -> tuple[float, float, float]:
+        """Where the robot stands at a station (x, y, yaw in degrees): the scene's pose, or on legs the
+        walker's ``standoff_m`` behind it (stepping, the legs reach further forward than in stance)."""
+        x, y, yaw = self.scene.stations[station].robot_pose
+        back = self.walker.cfg.standoff_m if self.walker is not None else 0.0
+        return (x - back * math.cos(math.radians(yaw)), y - back * math.sin(math.radians(yaw)), yaw)
+
     def station_of_base(self, base: np.ndarray) -> str | None:
+        """The station whose working pose the base is at (on legs: the walker's, or the scene's, where a
+        reset puts it)."""
         for name, st in self.scene.stations.items():
-            x, y, yaw = st.robot_pose
-            dyaw = abs((base[2] - math.radians(yaw) + math.pi) % (2 * math.pi) - math.pi)
-            if math.hypot(base[0] - x, base[1] - y) <= STATION_TOL_M and dyaw <= STATION_TOL_RAD:
-                return name
+            for x, y, yaw in {self.working_pose(name), tuple(st.robot_pose)}:
+                dyaw = abs((base[2] - math.radians(yaw) + math.pi) % (2 * math.pi) - math.pi)
+                if math.hypot(base[0] - x, base[1] - y) <= STATION_TOL_M and dyaw <= STATION_TOL_RAD:
+                    return name
         return None
 
     def _zone_of(self, pos: np.ndarray, zones: dict) -> str | None:

@@ -82,6 +82,9 @@ class LocomotionPolicyConfig(_Strict):
     drives: list[str]
     gains: list[GainRule]
     frictionloss: Annotated[float, Field(ge=0)] = 0.0
+    # How far behind a station's working pose it stops: stepping, its knees and hands reach ~0.2 m ahead
+    # of the pelvis, further than in stance, and would strike the table at the working pose.
+    standoff_m: Annotated[float, Field(ge=0)] = 0.0
 
     @property
     def obs_size(self) -> int:

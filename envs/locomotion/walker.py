@@ -151,6 +151,7 @@ class Walker:
         self._t = 0.0  # seconds in the current mode
         self._from = np.zeros(len(self.cfg.joints))
         self._drift = np.zeros(2)
+        self._yaw_rate = 0.0
 
     # ------------------------------------------------------------------ interface
     def set_command(self, v: np.ndarray) -> None:
@@ -173,6 +174,11 @@ class Walker:
     def velocity(self) -> np.ndarray:
         """The pelvis's smoothed horizontal velocity (world, m/s): its drift, without the sway in a step."""
         return self._drift.copy()
+
+    @property
+    def yaw_rate(self) -> float:
+        """The pelvis's smoothed turn rate about the vertical (rad/s)."""
+        return self._yaw_rate
 
     @property
     def speed(self) -> float:
@@ -201,6 +207,8 @@ class Walker:
         """Write the targets of the groups it runs for the coming control tick."""
         self._t += dt
         self._drift += dt / SPEED_TAU * (self.data.qvel[0:2] - self._drift)
+        wz = float((self.data.site_xmat[self._site].reshape(3, 3) @ self._gyro.data)[2])
+        self._yaw_rate += dt / SPEED_TAU * (wz - self._yaw_rate)
         mode = self.mode
         if mode == "stance" and self.walking:
             self._take(self.drives + tuple(sorted(self.free)))
@@ -314,6 +322,7 @@ class Walker:
             "t": self._t,
             "from": self._from.tolist(),
             "drift": self._drift.tolist(),
+            "yaw_rate": self._yaw_rate,
         }
 
     def restore(self, s: dict) -> None:
@@ -324,3 +333,4 @@ class Walker:
         self.phase = np.array(s["phase"])
         self._t, self._drift = float(s["t"]), np.array(s["drift"])
         self._from = np.array(s["from"])
+        self._yaw_rate = float(s.get("yaw_rate", 0.0))

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from envs.base import Observation, WorldState
+from skills.controllers.leg_motion import LegDriver
 
 MAX_SPEED = 0.6  # m/s
 MAX_YAW_RATE = 1.0  # rad/s
@@ -23,31 +24,15 @@ POS_TOL = 0.01
 YAW_TOL = math.radians(0.5)
 CLEARANCE_M = 0.45  # how far behind a station's working pose the base travels (held objects clear tables)
 
-# On legs (a walker): feedback gains from pose error to the command, limits inside its trained ranges.
-LEG_GAIN = (0.6, 1.5, 2.0)  # vx per m, vy per m, yaw rate per rad
-# It answers a command ~1 s late: faster, it overshot turning points by 0.5 m; turning faster than
-# 0.5 rad/s it drifted a metre and fell.
-LEG_MAX = (0.25, 0.3, 0.4)
-LEG_MAX_BACK = 0.6
-LEG_LAG_S = 1.0  # s: the position error is taken where the measured velocity carries it this far ahead
-LEG_I = 1.0  # integral gain (per s) on the robot-frame position error near a goal
-LEG_I_MAX = 0.4  # m s
-FACE_TRAVEL_M = 1.0  # a leg of the route longer than this is walked facing along it
-LEG_CLEARANCE_M = 0.7  # on legs the route keeps further from the tables: the arms swing and it turns there
-ANCHOR_MAX = 0.1  # m/s of position correction while turning in place
-TURN_RATE = 0.3  # rad/s in place
-NEAR_M = 0.4  # the last this much of a long leg is walked without turning to face its end
-TURN_FIRST = 0.2  # rad: a heading error above this turns in place before walking on ...
-TURN_DONE = 0.08  # rad: ... until it is below this
-PASS_M = 0.12  # an intermediate waypoint counts as passed this close (or once it is closing in on it) ...
-PASS_SPEED = 0.08  # m/s: ... and slower than this (turning while it still moves topples it)
-STOP_POS_M = 0.02  # within this of the goal (and STOP_YAW) the walker is asked to stop
-STOP_YAW = math.radians(2.0)
-# Settled within this of the goal (and ARRIVED_YAW) ends the call; else it walks again (a restart next to
-# a table is its riskiest moment, so the margin to the station tolerance of 5 cm / 5 degrees is small).
+# On legs (a walker, skills/controllers/leg_motion.py): within this of the goal (and STOP_YAW), slow, it
+# is asked to stop; settled within ARRIVED_POS_M / ARRIVED_YAW ends the call, else it walks again.
+STOP_POS_M = 0.025
+STOP_YAW = math.radians(2.5)
+STOP_SPEED = 0.05  # m/s of the walker's smoothed drift
 ARRIVED_POS_M = 0.045
 ARRIVED_YAW = math.radians(4.5)
 MAX_STOPS = 3
+LEG_CLEARANCE_M = 0.7  # on legs the route keeps further from the tables: the arms swing and it turns there
 LEG_GROUPS = ("left_leg", "right_leg", "waist")
 LEG_TIMEOUT_S = 60.0  # on legs a call may take this long (slow, it stops and turns in place)
 
@@ -71,11 +56,7 @@ class BaseMoveExecutor:
         self.timeout_s = LEG_TIMEOUT_S if self._walker is not None else None  # None: the skill's own
         self._stopping = False
         self._stops = 0
-        self._integral = np.zeros(2)
-        self._anchor: np.ndarray | None = None
-        self._leg_start: np.ndarray | None = None
-        self._face = False
-        self._closing = False
+        self._legs = LegDriver(self._walker, self._dt) if self._walker is not None else None
 
     @property
     def gains(self) -> dict[str, str]:
@@ -94,10 +75,8 @@ class BaseMoveExecutor:
         self._done = False
         self._stopping = False
         self._stops = 0
-        self._integral = np.zeros(2)
-        self._anchor: np.ndarray | None = None
-        self._leg_start: np.ndarray | None = None
-        self._face = False
+        if self._legs is not None:
+            self._legs.start([])
 
     def _world_velocity(self, pose: np.ndarray, dt: float) -> np.ndarray:
         err = self.goal - pose
@@ -141,82 +120,30 @@ class BaseMoveExecutor:
 
     def _act_on_legs(self, obs: Observation) -> dict[str, np.ndarray]:
         pose = np.asarray(obs.base_pose, dtype=float)
-        near = math.hypot(*(self.waypoints[0] - pose)[:2]) < PASS_M or self._closing
-        if len(self.waypoints) > 1 and near and self._walker.speed < PASS_SPEED:  # the next leg turns
-            self.waypoints.pop(0)
-        err = self.goal - pose
-        err[2] = _wrap(err[2])
-        dist = math.hypot(err[0], err[1])
-        last = len(self.waypoints) == 1
         if self._done:
             return {"base": np.zeros(3)}
+        if not self._legs.waypoints:
+            self._legs.start(self.waypoints)
+        dist, yaw_err = self._legs.error(pose)
         if self._stopping:
-            if self._walker.mode in ("standing", "stance"):  # legs frozen: nothing to command
-                self._vel[:] = 0.0
             if self._walker.settled:
-                if (dist <= ARRIVED_POS_M and abs(err[2]) <= ARRIVED_YAW) or self._stops >= MAX_STOPS:
+                if (dist <= ARRIVED_POS_M and yaw_err <= ARRIVED_YAW) or self._stops >= MAX_STOPS:
                     self._done = True
                     return {"base": np.zeros(3)}
                 self._stopping = False  # settled out of tolerance: walk the rest
-            if self._walker.mode in ("standing", "stance"):
+                self._legs.start([self._legs.goal])
+            elif self._walker.mode in ("standing", "stance"):
                 return {"base": np.zeros(3)}
-            return {"base": self._leg_command(pose, err, dist, last)}
-        if last and dist <= STOP_POS_M and abs(err[2]) <= STOP_YAW and self._walker.mode == "walking":
-            self._stopping = True
+        elif (
+            len(self._legs.waypoints) == 1
+            and dist <= STOP_POS_M
+            and yaw_err <= STOP_YAW
+            and self._walker.speed < STOP_SPEED
+            and self._walker.mode == "walking"
+        ):
+            self._stopping = True  # it steps on the spot until the gait clock says both feet are down
             self._stops += 1
-        return {"base": self._leg_command(pose, err, dist, last)}
-
-    def _leg_command(self, pose: np.ndarray, err: np.ndarray, dist: float, last: bool) -> np.ndarray:
-        """Robot-frame (vx, vy, yaw_rate) from the pose error, ramped by MAX_ACCEL."""
-        if self._leg_start is not self.waypoints[0]:  # a new leg: walk it facing along it if long
-            self._leg_start = self.waypoints[0]
-            self._face = dist > FACE_TRAVEL_M
-            self._closing = False
-            self._integral[:] = 0.0
-        if self._face and dist <= NEAR_M:
-            self._closing = True  # latched: an overshoot must not turn it around
-        if self._face and not self._closing:
-            yaw_err = _wrap(math.atan2(err[1], err[0]) - pose[2])
-        elif self._face and not last:  # closing in on a turning point: keep the heading, stop on it
-            yaw_err = 0.0
-        else:
-            yaw_err = err[2]
-        c, s = math.cos(pose[2]), math.sin(pose[2])
-        if abs(yaw_err) > (TURN_DONE if self._anchor is not None else TURN_FIRST):
-            # Turn in place, holding the spot where the turn began.
-            if self._anchor is None:
-                self._anchor, self._integral = pose[:2].copy(), np.zeros(2)
-            err = np.array([*(self._anchor - pose[:2]), 0.0])
-            dist = 0.0
-        else:
-            self._anchor = None
-        local = np.array([c * err[0] + s * err[1], -s * err[0] + c * err[1]])
-        # Damping on the measured velocity: the walker answers late, so brake on where it is heading.
-        vel = self._walker.velocity
-        local -= LEG_LAG_S * np.array([c * vel[0] + s * vel[1], -s * vel[0] + c * vel[1]])
-        if dist <= FACE_TRAVEL_M:  # near: integral action cancels the walker's drift (anti-windup clip)
-            self._integral = np.clip(self._integral + local * self._dt, -LEG_I_MAX, LEG_I_MAX)
-        local = local + LEG_I * self._integral
-        if self._anchor is None:  # walking on while still turning: slower the further off the heading
-            local *= math.cos(min(abs(yaw_err), math.pi / 2)) ** 2
-        k, top = LEG_GAIN, LEG_MAX
-        back = LEG_MAX_BACK
-        if self._anchor is not None:  # small corrections only while turning: combined they topple it
-            top, back = (ANCHOR_MAX, ANCHOR_MAX, TURN_RATE), ANCHOR_MAX
-        v = np.array(
-            [
-                np.clip(k[0] * local[0], -back, top[0]),
-                np.clip(k[1] * local[1], -top[1], top[1]),
-                np.clip(k[2] * yaw_err, -top[2], top[2]),
-            ]
-        )
-        if self._anchor is not None and self._walker.speed > PASS_SPEED:
-            v[2] = 0.0  # come to rest on the spot first, then turn
-        step = MAX_ACCEL * self._dt
-        if self._walker.mode in ("stance", "starting"):
-            self._vel = v  # no ramp into the first steps: from rest it lurches forward unless told where
-        self._vel = self._vel + np.clip(v - self._vel, -step, step)
-        return self._vel.copy()
+        return {"base": self._legs.command(pose)}
 
     @property
     def finished(self) -> bool:

@@ -19,7 +19,7 @@ def _executor(env, a: WalkToArgs):
 
     stations = env.scene.stations
     return WalkToExecutor(
-        env, goal=stations[a.station].robot_pose, stations=[s.robot_pose for s in stations.values()]
+        env, goal=env.working_pose(a.station), stations=[env.working_pose(s) for s in stations]
     )
 
 
