@@ -9,7 +9,7 @@ from envs.base import Observation, WorldState
 from envs.robots.g1 import g1_constants as g1
 from envs.robots.g1.g1_model import STAND_POSE
 from envs.scene_schema import ObjectType
-from skills.controllers.grasps import mirror, pinch_fingers, side_grasp_rot
+from skills.controllers.grasps import mirror, pinch_finger, pinch_pose, side_grasp_rot
 from skills.controllers.ik import ArmIK
 from skills.controllers.trajectory import JointPath, Script, Step
 from skills.controllers.variation import current_variation
@@ -94,10 +94,12 @@ class ScriptedArm:
         """Finger targets the script starts from (the measured finger pose)."""
         return obs.state[self._hand_idx].copy()
 
-    def grip_hand(self, object: str) -> np.ndarray:
-        """Finger targets holding ``object``: a top pinch for the block, else the full closure."""
+    def grip_hand(self, object: str, finger: str | None = None) -> np.ndarray:
+        """Finger targets holding ``object``: a top pinch for the block (with ``finger``, else the one the
+        hand is pinching with), else the full closure."""
         if self.env.scene.objects[object].type == ObjectType.BLOCK:
-            return np.array(pinch_fingers(self.side))
+            finger = finger or pinch_finger(self.obs.state[self._hand_idx])
+            return np.array(pinch_pose(self.side, finger, "grip"))
         return self.closed_hand
 
     def table_height(self, world: WorldState) -> float:

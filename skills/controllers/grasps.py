@@ -21,16 +21,27 @@ FINGER_REACH = 0.06  # m the closed-off fingertips reach past the grasp site alo
 PALM_BELOW_GRASP = 0.03  # m the palm and the wrist reach below the grasp site in a side grasp
 HAND_CLEARANCE = 0.045  # m: palm half-thickness plus margin, between the hand's path and other objects
 WRIST_BEHIND = 0.11  # m the wrist sits behind the grasp site along the fingers
-PINCH_HEIGHT = 0.018  # pinch point above the table for the 4 cm block (2.5 cm knocks it over)
-# The block's centre sits this far past the pinch site along the fingers: with PINCH_FINGERS the thumb and
-# the two fingertips then meet it at about the same moment, so the closing neither shoves it towards the
-# thumb nor tips it (the full power-grasp closure swept it 4-5 cm back and tilted it 30-40 deg).
-PINCH_FORWARD = 0.02
-# Right-hand finger targets of the top pinch (GROUP_JOINTS order); the left mirrors all but thumb_0.
-_RIGHT_PINCH = (0.0, -0.3, -0.9, 0.9, 0.9, 0.9, 0.9)
-# Letting go of a pinch the thumb keeps its swing and only straightens: swung open (the open hand's
-# thumb_1 0.3) it drags on the block's side as the hand lifts, and can flip the block over.
-_RIGHT_PINCH_RELEASE = (0.0, -0.3, 0.0, 0.0, 0.0, 0.0, 0.0)
+# The top pinch of the 4 cm block is a thumb-finger pinch on two opposite faces. Dex3's index and middle
+# fingertips are 31 mm apart inside, so a block centred under the hand jams between them on its top edges,
+# and opening them flicked it 3-26 mm. Here the thumb swings across to one finger's line (thumb_0), that
+# finger comes down curled (its pad vertical) in front of the block, the other stays up clear of it, and
+# the thumb closes and presses the block against the pad. The index's pinch and the middle's mirror each
+# other about the site (PickExecutor._pinch tries the index's first).
+PINCH_HEIGHT = 0.022  # pinch site above the table
+# Where the block's centre sits from the pinch site (site frame): behind it along the fingers (the pad
+# comes down 4-5 mm in front of the block's face) and across towards the pinching finger (its pad mid-face;
+# + for the index, - for the middle).
+PINCH_FORWARD = -0.014
+PINCH_ACROSS = {"index": 0.024, "middle": -0.024}
+# Right-hand finger targets of the index's pinch (GROUP_JOINTS order): the approach (finger curled, thumb
+# open), the grip (the thumb pressing on past the block's far face) and the release (thumb and finger open,
+# the thumb keeping its swing: swung back across, it would drag on the block's face). The middle's pinch
+# swaps the fingers and swings the thumb the other way; the left hand mirrors all but thumb_0.
+_RIGHT_PINCH = {
+    "approach": (-1.0, 0.3, 0.0, 0.3, 0.3, 0.9, 0.9),
+    "grip": (-1.0, 0.0, -1.4, 0.3, 0.3, 1.0, 1.0),
+    "release": (-1.0, 0.3, 0.0, 0.3, 0.3, 0.5, 0.5),
+}
 
 
 def rot_z(a: float) -> np.ndarray:
@@ -48,16 +59,16 @@ def mirror(side: str) -> float:
     return 1.0 if side == "right" else -1.0
 
 
-def pinch_fingers(side: str) -> tuple[float, ...]:
-    """Finger targets that hold the 4 cm block between the thumb and the index/middle tips."""
-    p = _RIGHT_PINCH
+def pinch_pose(side: str, finger: str, phase: str) -> tuple[float, ...]:
+    """Finger targets of the block pinch with ``finger`` (index/middle), ``phase`` approach/grip/release."""
+    t0, t1, t2, m0, m1, i0, i1 = _RIGHT_PINCH[phase]
+    p = (t0, t1, t2, m0, m1, i0, i1) if finger == "index" else (-t0, t1, t2, i0, i1, m0, m1)
     return p if side == "right" else (p[0], *(-v for v in p[1:]))
 
 
-def pinch_release_fingers(side: str) -> tuple[float, ...]:
-    """Finger targets letting go of a pinched block: fingers open, the thumb straightened in place."""
-    p = _RIGHT_PINCH_RELEASE
-    return p if side == "right" else (p[0], *(-v for v in p[1:]))
+def pinch_finger(hand: np.ndarray) -> str:
+    """Which finger a hand's measured pose pinches with: the thumb swings towards it (thumb_0)."""
+    return "index" if hand[0] <= 0.0 else "middle"
 
 
 def side_grasp_rot(side: str, yaw: float) -> np.ndarray:
@@ -102,7 +113,8 @@ def side_grasp_height(shape: Shape, bottom_z: float) -> float:
 
 
 def block_yaw(quat: list[float], base_yaw: float) -> float:
-    """World yaw for a pinch closing on two faces of the block: its yaw within 45 deg of the base's."""
+    """World yaw for a pinch closing on two faces of the block: its yaw within 45 deg of the base's (any
+    quarter turn of it closes on two faces too)."""
     w, x, y, z = quat
     yaw = math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)) - base_yaw
     return base_yaw + (yaw + math.pi / 4) % (math.pi / 2) - math.pi / 4

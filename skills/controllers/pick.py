@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from envs.base import Observation, WorldState
@@ -10,13 +12,16 @@ from skills.controllers.arm import ScriptedArm, Unreachable
 from skills.controllers.grasps import (
     FINGER_REACH,
     HAND_CLEARANCE,
+    PINCH_ACROSS,
     PINCH_FORWARD,
     PINCH_HEIGHT,
     SITE_RADIUS,
     Shape,
     block_yaw,
     corridor_clearance,
+    mirror,
     palm_normal,
+    pinch_pose,
     side_grasp_height,
     side_grasp_rot,
     top_pinch_rot,
@@ -51,14 +56,17 @@ class PickExecutor(ScriptedArm):
         steps = self.via_beside_body(q0, table_z)
         q = steps[-1].arm.end if steps and steps[-1].arm else q0
         obj = world.objects[self.object]
+        finger = None
         if self.config.type == ObjectType.BLOCK:
-            site, pts = self._pinch(np.array(obj.pos), obj.quat, q, table_z)
+            site, finger, pts = self._pinch(np.array(obj.pos), obj.quat, q, table_z)
         else:
             site, pts = self._side(np.array(obj.pos), world, q)
         pre, grasp = pts
-        steps.append(Step(0.0, JointPath.through(pre, min_duration=0.8)))
+        # The pinch's fingers take their approach pose on the way over, clear of the block.
+        shape = np.array(pinch_pose(self.side, finger, "approach")) if finger else None
+        steps.append(Step(0.0, JointPath.through(pre, min_duration=0.8), shape))
         steps.append(Step(0.0, JointPath.through(grasp, min_duration=0.8)))
-        steps.append(Step(CLOSE_S, hand=self.grip_hand(self.object)))
+        steps.append(Step(CLOSE_S, hand=self.grip_hand(self.object, finger)))
         up_from, rot = self.ik.site_pose(site, grasp[-1])
         lift = self.line(site, up_from, up_from + np.array([0.0, 0.0, LIFT]), rot, grasp[-1])
         steps.append(Step(0.0, JointPath.through(lift, min_duration=1.0)))
@@ -66,14 +74,28 @@ class PickExecutor(ScriptedArm):
         return steps
 
     def _pinch(self, pos: np.ndarray, quat: list[float], q: np.ndarray, table_z: float):
-        rot = top_pinch_rot(self.side, block_yaw(quat, self.obs.base_pose[2]))
-        grasp = np.array([pos[0], pos[1], table_z + PINCH_HEIGHT]) - rot[:, 0] * PINCH_FORWARD
-        grasp = grasp + np.asarray(self.variation.grasp_offset)
-        above = grasp + np.array([0.0, 0.0, PREGRASP_UP + self.variation.approach_offset])
-        # The hand turns palm-down on the way over: turned beside the body, the arm folds into the torso.
-        here, rot_here = self.ik.site_pose("pinch", q)
-        pre = self.line("pinch", here, above, rot_here, q, rot1=rot)
-        return "pinch", (pre, self.line("pinch", above, grasp, rot, pre[-1]))
+        """Thumb-finger pinch on two opposite faces, the site off the block's centre (PINCH_ACROSS): with
+        the index, else with the middle finger (the hand then sits on the index's side of the block, nearer
+        the body); where neither reaches, the hand turned a quarter across the body closes on the other two
+        faces."""
+        yaw = block_yaw(quat, self.obs.base_pose[2])
+        last: Exception | None = None
+        for turn in (0.0, mirror(self.side) * math.pi / 2):
+            rot = top_pinch_rot(self.side, yaw + turn)
+            for finger in ("index", "middle"):
+                grasp = np.array([pos[0], pos[1], table_z + PINCH_HEIGHT])
+                grasp = grasp - rot[:, 0] * PINCH_FORWARD - rot[:, 2] * PINCH_ACROSS[finger]
+                grasp = grasp + np.asarray(self.variation.grasp_offset)
+                above = grasp + np.array([0.0, 0.0, PREGRASP_UP + self.variation.approach_offset])
+                # The hand turns palm-down on the way over: turned beside the body, the arm folds into the
+                # torso.
+                here, rot_here = self.ik.site_pose("pinch", q)
+                try:
+                    pre = self.line("pinch", here, above, rot_here, q, rot1=rot)
+                    return "pinch", finger, (pre, self.line("pinch", above, grasp, rot, pre[-1]))
+                except Unreachable as e:
+                    last = e
+        raise Unreachable(f"no pinch of {self.object} with the {self.side} hand: {last}")
 
     def _side(self, pos: np.ndarray, world: WorldState, q: np.ndarray):
         """Side approach along the palm normal through a clear corridor; where none is reachable, through

@@ -18,7 +18,8 @@ from skills.controllers.grasps import (
     corridor_clearance,
     mirror,
     palm_normal,
-    pinch_release_fingers,
+    pinch_finger,
+    pinch_pose,
     rot_z,
 )
 from skills.controllers.trajectory import JointPath, Script, Step
@@ -44,12 +45,14 @@ RELEASE_S = 1.0
 # squeeze (20-45 N on the flask) is gone before any finger moves; released from the squeeze, the uneven
 # forces of the opening fingers pushed the flask 1-3 cm across its tray.
 UNLOAD_S = 0.1
-# s per finger to let go of a pinched block, one finger after the other (see PlaceExecutor._release).
-PINCH_FINGER_S = 0.3
+PINCH_OPEN_S = 0.6  # s to open the thumb and the index off a pinched block
 OPEN_DWELL = 0.3  # s between opening the fingers and the retreat
 TOUCH_GAP = 0.002  # m: the object's bottom this close to the surface counts as set down
 TOUCH_SLIP = 0.003  # m the object may rise in the hand while lowering before it counts as set down
 UPRIGHT_MIN = math.radians(8.0)  # a held object leaning more than this is stood up before it is set down
+# A pinched block leans 2-10 deg in the grip; set down leaning, it lands on an edge and drops flat when let
+# go (2-3 mm of release displacement), so the hand levels it first.
+PINCH_UPRIGHT_MIN = math.radians(0.5)
 STAND_UP_MIN = math.radians(2.0)  # a bottle set down leaning more than this is stood up before it is let go
 STAND_UP_S = 0.5  # s to stand it up
 SPOT_GAP = 0.035  # m between the placed object's rim and any neighbour's (room for the fingers)
@@ -91,7 +94,10 @@ class PlaceExecutor(ScriptedArm):
         # about the site: a part-full bottle set down leaning spills over its lip.
         # (Only a clear lean: a fresh grip sways a few degrees for a moment, and "correcting" that sets the
         # object down leaning the other way.)
-        upright = _upright(_axis(world.objects[self.object].quat), UPRIGHT_MIN)
+        quat = world.objects[self.object].quat
+        upright = (
+            _upright(_cube_up(quat), PINCH_UPRIGHT_MIN) if self.pinch else _upright(_axis(quat), UPRIGHT_MIN)
+        )
         offset = upright @ offset
         rot = upright @ rot
         surface = self._surface_z = self._surface(world)
@@ -189,21 +195,11 @@ class PlaceExecutor(ScriptedArm):
 
     def _release(self, fingers: np.ndarray, retreat: list[np.ndarray]) -> list[Step]:
         if self.pinch:
-            # The block sits jammed between the index and middle fingertips (on its two top edges) with the
-            # thumb behind it. Opened together, the two fingertips squeezed it out forward like a pip (5-11
-            # cm, out of the zone). So the thumb lets go, then the index, and the hand rises with the middle
-            # still curled (alone it does not hold the block; opened on it, it dragged the block 2-3 mm
-            # more; home opens it in the air). Lifted while both fingertips still held it, the block rose
-            # with them.
-            opened = np.array(pinch_release_fingers(self.side))
-            thumb_off = fingers.copy()
-            thumb_off[:3] = opened[:3]
-            index_off = thumb_off.copy()
-            index_off[5:] = opened[5:]
+            # Squeeze off first, then the thumb and the index open together: one let go before the other
+            # left the block pressed by a single finger, which pushed it along.
             return [
                 Step(UNLOAD_S, hand=fingers),
-                Step(PINCH_FINGER_S, hand=thumb_off),
-                Step(PINCH_FINGER_S, hand=index_off),
+                Step(PINCH_OPEN_S, hand=np.array(pinch_pose(self.side, pinch_finger(fingers), "release"))),
                 Step(0.0, JointPath.through(retreat, min_duration=0.8)),
             ]
         # A finger that the object pushed open past its open target (the thumb, on a wide flask) keeps its
@@ -348,6 +344,20 @@ class PlaceExecutor(ScriptedArm):
 def _axis(quat) -> np.ndarray:
     w, x, y, z = quat
     return np.array([2 * (x * z + w * y), 2 * (y * z - w * x), 1 - 2 * (x * x + y * y)])
+
+
+def _cube_up(quat) -> np.ndarray:
+    """The block's axis (signed, world) nearest to world up: any face of a cube may be its bottom."""
+    w, x, y, z = quat
+    rot = np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+    i = int(np.abs(rot[2]).argmax())
+    return rot[:, i] * np.sign(rot[2, i])
 
 
 def _upright(axis: np.ndarray, min_tilt: float = 0.0) -> np.ndarray:
