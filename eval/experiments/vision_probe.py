@@ -31,9 +31,7 @@ def cv_r2(features: np.ndarray, targets: np.ndarray, ridge: float, folds: int = 
 def best_r2(features: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, float]:
     """The probe's R² per column at the ridge strength (of a decade grid) with the best mean."""
     f = features / (features.std(0) + 1e-6)
-    return max(
-        ((cv_r2(f, targets, lam), lam) for lam in 10.0 ** np.arange(-2, 6)), key=lambda r: r[0].mean()
-    )
+    return max(((cv_r2(f, targets, lam), lam) for lam in 10.0 ** np.arange(-2, 6)), key=lambda r: r[0].mean())
 
 
 def main(argv: list[str] | None = None) -> int:
