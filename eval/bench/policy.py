@@ -2,7 +2,7 @@
 closed-loop success on the block task next to the scripted expert on the same unseen seeds.
 
 python -m eval.bench policy [--checkpoint CKPT] [--device cpu|cuda] [--repeats 30] [--train-steps 10]
-                            [--compile] [--closed-loop N --seeds-start 30000 --execute K]
+                            [--compile] [--int8] [--closed-loop N --seeds-start 30000 --execute K]
 
 Without --checkpoint it measures a freshly initialized model of the default size (latency does not
 depend on the weights). Training throughput is measured on a synthetic batch of the same shapes.
@@ -84,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         "--compile", action="store_true", help="also time torch.compile(mode='reduce-overhead') (CUDA graphs)"
     )
     ap.add_argument(
+        "--int8",
+        action="store_true",
+        help="also time the chunk with the Linear layers quantized to int8 (dynamic, CPU only)",
+    )
+    ap.add_argument(
         "--closed-loop", type=int, default=0, metavar="N", help="run the block task on N unseen seeds"
     )
     ap.add_argument("--seeds-start", type=int, default=30000, help="first closed-loop seed")
@@ -154,6 +159,22 @@ def main(argv: list[str] | None = None) -> int:
             compiled = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:120]}"
         net.sample = eager_sample
 
+    int8 = "not asked (--int8)"
+    if args.int8 and args.device != "cpu":
+        int8 = "CPU only"
+    elif args.int8:
+        image = rng.integers(0, 255, (1, h, w, 3), dtype=np.uint8)
+        reference = policy.predict(image, state, [instr])
+        fp32 = policy.model
+        policy.model = torch.ao.quantization.quantize_dynamic(fp32, {torch.nn.Linear}, dtype=torch.qint8)
+        drift = float(np.abs(policy.predict(image, state, [instr]) - reference).max())
+        _, qcpu = timed()
+        policy.model = fp32
+        int8 = (
+            f"median {statistics.median(qcpu):.1f} ms of CPU (float32: {statistics.median(cpu):.1f}); "
+            f"actions within {drift:.3f} of float32's (joint units)"
+        )
+
     # Training throughput: forward + backward + AdamW on random tensors of the training shapes.
     model = policy.network
     model.train()
@@ -198,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             "chunk CPU time, batch 1",
             f"median {statistics.median(cpu):.1f} ms, p95 {_quantile(cpu, 0.95):.1f} ms",
         ),
+        ("chunk, int8 Linear layers", int8),
         ("chunk latency, torch.compile (reduce-overhead)", compiled),
         ("load average (1 min)", f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"),
         (
