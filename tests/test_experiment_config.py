@@ -59,3 +59,16 @@ def test_probe_sentences_travel_in_the_checkpoint_without_an_encoder(tmp_path):
         "move the red block to the yellow zone": [1.0, 0.0],
         "put the red block in the tray": [0.0, 1.0],
     }
+
+
+def test_an_output_folder_refuses_another_config(tmp_path):
+    """The same config resumes its folder; another one is refused, naming the fields that differ."""
+    from eval.experiments.lora_vs_full import ExperimentError, Paths, _check_out
+
+    cfg = load_config(smoke=True)
+    paths = Paths(tmp_path / "exp")
+    _check_out(cfg, paths)
+    _check_out(cfg, paths)  # a resume
+    other = cfg.model_copy(update={"demos": [2, 3], "train_workers": cfg.train_workers + 1})
+    with pytest.raises(ExperimentError, match=r"fields demos, train_workers differ"):
+        _check_out(other, paths)

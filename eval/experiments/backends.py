@@ -35,6 +35,18 @@ def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text())
 
 
+def claim(path: Path, settings: dict[str, Any]) -> list[str]:
+    """Record the settings a results folder is made with (``path``, written if absent); returns the
+    top-level fields where the recorded ones differ (empty: the same run, which may resume)."""
+    mine = json.loads(json.dumps(settings, default=float))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        write_json(path, mine)
+        return []
+    theirs = read_json(path)
+    return sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+
+
 # -- demonstrations -----------------------------------------------------------------------------------
 def collect(
     tasks: list[str], episodes_per_task: int, seeds_start: int, out: Path, opts, progress: bool = True

@@ -140,19 +140,14 @@ def episodes(setup: Setup) -> list:
 
 def claim_folder(out: Path, setup: Setup) -> None:
     """A results folder holds one diagnosis: rerunning it resumes, another one there would mix results."""
-    mine = json.loads(json.dumps(asdict(setup)))
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / SETUP
-    if path.exists():
-        theirs = json.loads(path.read_text())
-        if theirs != mine:
-            changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-            raise DiagnoseError(
-                f"{out} holds a diagnosis with other {', '.join(changed)}: use another --out, or the same "
-                "arguments to resume it"
-            )
-    else:
-        path.write_text(json.dumps(mine, indent=2))
+    from eval.experiments.backends import claim
+
+    changed = claim(out / SETUP, asdict(setup))
+    if changed:
+        raise DiagnoseError(
+            f"{out} holds a diagnosis with other {', '.join(changed)}: use another --out, or the same "
+            "arguments to resume it"
+        )
 
 
 # -- numbers ------------------------------------------------------------------------------------------

@@ -91,18 +91,12 @@ class Timings:
 # -- the config and the output folder -----------------------------------------------------------------
 def _check_out(cfg: ExperimentConfig, paths: Paths) -> None:
     """An output folder belongs to one config: resuming with another would mix results."""
-    mine = cfg.model_dump(mode="json")
-    paths.root.mkdir(parents=True, exist_ok=True)
-    if paths.config.exists():
-        theirs = json.loads(paths.config.read_text())
-        if theirs != mine:
-            changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-            raise ExperimentError(
-                f"{paths.root} holds an experiment made with another config (fields {', '.join(changed)} "
-                "differ): use another --out, or the config it was made with"
-            )
-    else:
-        backends.write_json(paths.config, mine)
+    changed = backends.claim(paths.config, cfg.model_dump(mode="json"))
+    if changed:
+        raise ExperimentError(
+            f"{paths.root} holds an experiment made with another config (fields {', '.join(changed)} "
+            "differ): use another --out, or the config it was made with"
+        )
 
 
 def model_options(cfg: ExperimentConfig) -> dict[str, Any]:
