@@ -67,17 +67,26 @@ def make_backend(cfg: RunConfig, record: RunRecord, emit=None) -> PlannerBackend
     raise ValueError(f"unknown planner '{cfg.planner}'; planners: offline, llm")
 
 
+def plannable(scene: str) -> bool:
+    """Whether the robot of ``scene`` has the skill library plans are made of (the G1's); the SO-100 arm
+    has none: a policy runs its whole task (agent/task_run.py)."""
+    from envs.registry import env_for_scene
+
+    return env_for_scene(scene) == "g1_lab"
+
+
 def _check_plannable(scene: str) -> None:
     """Runs plan skill calls of the G1's library; a scene of another robot is refused before anything
-    loads (the SO-100 arm has a scripted whole-task expert, no skills to plan)."""
+    loads."""
     from envs.registry import env_for_scene
     from envs.scene_schema import SceneError
 
     backend = env_for_scene(scene)
-    if backend != "g1_lab":
+    if not plannable(scene):
         raise SceneError(
-            f"--scene {scene}: built by the '{backend}' backend, which has no skill library for the planner "
-            f"yet; its task runs as a scripted expert: tandem collect --scene {scene}"
+            f"--scene {scene}: built by the '{backend}' backend, which has no skill library for the planner; "
+            f"its tasks run whole: by a policy in tandem diagnose POLICY --scene {scene}, by the scripted "
+            f"expert in tandem collect --scene {scene}"
         )
 
 

@@ -39,6 +39,8 @@ class Embodiment:
     base_mode: str  # "holonomic" (base model, legs in stance) or "floating" (free-standing)
     state_dim: int
     cameras: tuple[str, ...] = ()  # the robot's own cameras (ego view, wrist cameras) that env.render knows
+    # Each gripper as RobotState.holding names it -> the MuJoCo site at its grasp point (trajectories).
+    effectors: dict[str, str] = field(default_factory=dict)
 
     def expand(self, name: str) -> tuple[str, ...]:
         """Concrete groups behind a group name or an alias (``legs`` -> left_leg, right_leg)."""

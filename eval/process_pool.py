@@ -65,8 +65,10 @@ def supervise(
     on_lost: Callable[[Job, str, float], bool],
     budget: Callable[[Job], float | None] = lambda job: None,
     on_worker: Callable[[int], None] = lambda pid: None,
+    more: Callable[[], bool] = lambda: False,
 ) -> None:
-    """Run jobs from ``next_job`` (None: no more) on ``workers`` spawned processes until all are done.
+    """Run jobs from ``next_job`` (None: none now) on ``workers`` spawned processes until all are done
+    and ``more()`` says no further job will come (jobs produced while these run: cells still training).
 
     ``on_result(job, payload, seconds since handed out)`` runs here for each answer. When a worker dies
     or a job outlives ``budget(job)`` seconds, the worker is replaced and ``on_lost(job, why, seconds)``
@@ -93,9 +95,10 @@ def supervise(
                         w.conn.send(message(job))
             if not pending and all(w.job is None for w in pool):
                 job = next_job()
-                if job is None:
+                if job is not None:
+                    pending.append(job)
+                elif not more():
                     return
-                pending.append(job)
             ready = wait([w.conn for w in pool] + [w.proc.sentinel for w in pool], timeout=0.25)
             now = time.perf_counter()
             for i, w in enumerate(pool):

@@ -20,13 +20,14 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from eval.process_pool import supervise, watch_parent
 from eval.suite import Episode
 
 DB = "results.sqlite"
 RUNS = "runs"
+DEFAULT_TASK_SIM_S = 60.0  # a whole-task episode whose case names no max_sim_s (TaskSpec's default)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS episodes (
     suite TEXT NOT NULL, case_id TEXT NOT NULL, planner TEXT NOT NULL, prompt TEXT NOT NULL,
@@ -171,7 +172,7 @@ class WorldLog:
 def execute(ep_dict: dict[str, Any], runs_dir: str) -> dict[str, Any]:
     """Run one episode in this process (env reused per scene) and compute its metrics from its record.
     Never raises: a crash comes back as status ``error`` with the traceback."""
-    from agent.session import RunConfig, RunSession
+    from agent.session import RunConfig, RunSession, plannable
     from eval.metrics import episode_metrics
     from eval.trajectory import TrajectoryLog
 
@@ -185,6 +186,14 @@ def execute(ep_dict: dict[str, Any], runs_dir: str) -> dict[str, Any]:
         if run_dir.exists():  # a rerun of an episode that was cut off: start its record afresh
             shutil.rmtree(run_dir)
         env = _env(ep.scene, ep.seed, ep.locomotion)
+        if not plannable(ep.scene):
+            stage = "run"
+            timing["session_init_s"] = 0.0  # no planner session: the run starts at the env's reset
+            timing["run_s"] = _run_whole_task(ep, env, Path(runs_dir))
+            stage = "metrics"
+            metrics = episode_metrics(ep.case, run_dir)
+            result.update(status="ok", success=metrics["success"], metrics=metrics)
+            return _timed(result, timing, t0)
         cfg = RunConfig(
             goal=ep.goal,
             scene=ep.scene,
@@ -200,7 +209,9 @@ def execute(ep_dict: dict[str, Any], runs_dir: str) -> dict[str, Any]:
         session = RunSession(cfg, run_id=ep.run_id, root=Path(runs_dir), env=env)
         log = WorldLog(session)
         session.listeners.append(log)
-        traj = TrajectoryLog(session, ep.trajectory_hz) if ep.trajectory_hz > 0 else None
+        traj = TrajectoryLog(env, ep.trajectory_hz) if ep.trajectory_hz > 0 else None
+        if traj is not None:
+            session.system_one.on_tick.append(traj)
         t_run, cpu_run = time.perf_counter(), time.process_time()
         timing["session_init_s"] = t_run - t_init
         stage = "run"
@@ -222,10 +233,42 @@ def execute(ep_dict: dict[str, Any], runs_dir: str) -> dict[str, Any]:
         result.update(status="error", success=None, metrics={"stage": stage}, error=traceback.format_exc())
         if stage != "metrics":
             _drop_env(ep.scene, ep.locomotion)  # a crash mid-run may leave the simulator in any state
+    return _timed(result, timing, t0)
+
+
+def _timed(result: dict[str, Any], timing: dict[str, float], t0: float) -> dict[str, Any]:
     timing["worker_s"] = time.perf_counter() - t0
     result["timing"] = timing
     result["wall_s"] = round(timing["worker_s"], 3)
     return result
+
+
+def _run_whole_task(ep: Episode, env, runs_dir: Path) -> float:
+    """An episode on a robot without a skill library: the policy runs the whole task (agent/task_run.py);
+    returns its wall seconds."""
+    from agent.records import RunRecord
+    from agent.task_run import TaskRun, run_task
+    from eval.trajectory import TrajectoryLog
+
+    run = TaskRun(
+        goal=ep.goal,
+        scene=ep.scene,
+        seed=ep.seed,
+        success=[(name, dict(params)) for name, params in ep.case.get("success", [])],
+        max_sim_s=float(ep.case.get("max_sim_s", DEFAULT_TASK_SIM_S)),
+        manipulation=ep.manipulation,
+    )
+    record = RunRecord(ep.run_id, runs_dir)
+    traj = TrajectoryLog(env, ep.trajectory_hz) if ep.trajectory_hz > 0 else None
+    on_tick = None if traj is None else lambda _ticks, obs, world: traj.sample(obs, world)
+    t = time.perf_counter()
+    try:
+        run_task(run, env, record, on_tick)
+    finally:
+        record.close()
+        if traj is not None:
+            traj.save(record.dir)
+    return time.perf_counter() - t
 
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TORCH_NUM_THREADS")
@@ -300,11 +343,34 @@ def _lost(ep: Episode, status: str, error: str, wall_s: float) -> dict[str, Any]
 OnResult = Callable[[Episode, dict[str, Any]], None]
 
 
-def run_local(episodes: list[Episode], runs_dir: Path, workers: int, on_result: OnResult) -> None:
-    """Run episodes on ``workers`` spawned processes; call ``on_result`` in this process for each."""
+class Gate(Protocol):
+    """Episodes whose inputs are still being made (a policy still training): which may run now."""
+
+    def ready(self, ep: Episode) -> bool: ...
+
+    def waiting(self) -> bool:
+        """Whether episodes not ready now may become ready (their producer is still at work)."""
+        ...
+
+
+def run_local(
+    episodes: list[Episode], runs_dir: Path, workers: int, on_result: OnResult, gate: Gate | None = None
+) -> None:
+    """Run episodes on ``workers`` spawned processes; call ``on_result`` in this process for each. With a
+    ``gate``, an episode is handed out once ready, in order among the ready ones; those never ready (their
+    producer stopped) are left out."""
     scenes = {(e.scene, e.locomotion): e.seed for e in reversed(episodes)}
     warm = (sorted({e.planner for e in episodes}), sorted(scenes.items()))
     queue = deque(episodes)
+
+    def next_episode() -> Episode | None:
+        if gate is None:
+            return queue.popleft() if queue else None
+        for i, ep in enumerate(queue):
+            if gate.ready(ep):
+                del queue[i]
+                return ep
+        return None
 
     def done(ep: Episode, payload: dict[str, Any], wall_s: float) -> None:
         payload["timing"]["dispatch_s"] = wall_s
@@ -323,11 +389,12 @@ def run_local(episodes: list[Episode], runs_dir: Path, workers: int, on_result: 
         target=worker_main,
         args=(str(runs_dir), *warm),
         workers=min(workers, len(queue)),
-        next_job=lambda: queue.popleft() if queue else None,
+        next_job=next_episode,
         message=Episode.to_dict,
         on_result=done,
         on_lost=lost,
         budget=lambda ep: ep.time_budget_s,
+        more=lambda: gate is not None and bool(queue) and gate.waiting(),
     )
 
 
@@ -340,8 +407,12 @@ def run_eval(
     rerun_errors: bool = False,
     progress: bool = True,
     suites: list[str] | None = None,
+    gate: Gate | None = None,
 ) -> dict[str, Any]:
-    """Run the episodes not yet in OUT/results.sqlite; returns counts and timings of this invocation."""
+    """Run the episodes not yet in OUT/results.sqlite; returns counts and timings of this invocation.
+    ``gate``: run each episode once it is ready (local workers only; see ``run_local``)."""
+    if gate is not None and ray_address:
+        raise ValueError("episodes gated on their inputs run on local workers, not on Ray")
     out = Path(out)
     results = Results(out)
     runs_dir = (out / RUNS).resolve()
@@ -403,12 +474,12 @@ def run_eval(
 
             run_ray(todo, runs_dir, workers, on_result, address=ray_address)
         else:
-            run_local(todo, runs_dir, workers, on_result)
+            run_local(todo, runs_dir, workers, on_result, gate)
     results.close()
     return {
         "episodes": len(episodes),
         "skipped": skipped,
-        "ran": len(todo),
+        "ran": counts["ok"] + counts["error"] + counts["timeout"],
         **counts,
         "wall_s": time.perf_counter() - t0,
         "runner_overhead_s": overhead,

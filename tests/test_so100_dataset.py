@@ -1,6 +1,7 @@
-"""SO-100 demonstrations: `tandem collect --scene so100_block` records the arm's scripted IK expert as a
-LeRobot v2.1 dataset in GR00T's SO-100 layout (single_arm 5 + gripper 1, cameras front and wrist) that
-`tandem dataset check` accepts, an independent reader reads, and open-loop replay re-succeeds on.
+"""SO-100 demonstrations: `tandem collect so100_block` (one of the tasks `--scene so100_block` collects)
+records the arm's scripted IK expert as a LeRobot v2.1 dataset in GR00T's SO-100 layout (single_arm 5 +
+gripper 1, cameras front and wrist) that `tandem dataset check` accepts, an independent reader reads, and
+open-loop replay re-succeeds on.
 
 Small on purpose (CPU, ~30 s): two episodes (seeds 0 and 1) at 32 px, 20 fps, on one worker.
 """
@@ -27,7 +28,7 @@ def dataset(tmp_path_factory) -> Path:
     from agent.cli.main import app
 
     out = tmp_path_factory.mktemp("so100") / "demo"
-    args = ["collect", "--scene", "so100_block", "--episodes", "2", "--out", str(out)]
+    args = ["collect", "so100_block", "--episodes", "2", "--out", str(out)]
     r = CliRunner().invoke(app, [*args, "--image-size", str(SIZE), "--fps", str(FPS)])
     assert r.exit_code == 0, r.output
     assert "so100_block: 2 kept, 2/2 succeeded" in r.output

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.cli.errors import user_errors
-from eval.experiments.diagnose import DEFAULT_PROBE, DEFAULT_SEEDS, DEFAULT_TASK, SEEDS_START
+from eval.experiments.diagnose import DEFAULT_SEEDS, SEEDS_START
 
 console = Console()
 
@@ -32,14 +32,23 @@ def diagnose(
         ),
     ],
     task: Annotated[
-        str, typer.Option("--task", help="reference task: shipped name (skills/tasks) or task YAML")
-    ] = DEFAULT_TASK,
-    probe: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--probe", help="task whose instruction the policy is told instead, same scene, seeds and plan"
+            "--task",
+            help="reference task: shipped name (skills/tasks) or task YAML [default: block_to_zone; "
+            "so100_block on the SO-100]",
+            show_default=False,
         ),
-    ] = DEFAULT_PROBE,
+    ] = None,
+    probe: Annotated[
+        str | None,
+        typer.Option(
+            "--probe",
+            help="task whose instruction the policy is told instead, same scene, seeds and plan "
+            "[default: block_to_tray; so100_lift on the SO-100]",
+            show_default=False,
+        ),
+    ] = None,
     scene: Annotated[
         str | None, typer.Option("--scene", help="scene to run in (default: the reference task's)")
     ] = None,
@@ -68,15 +77,17 @@ def diagnose(
 
     with user_errors(dx.DiagnoseError, ValueError, FileNotFoundError):
         spec = dx.policy_spec(policy)
+        default_task, default_probe = dx.default_tasks(scene, task)
         setup = dx.Setup(
             policy=spec,
-            task=task,
-            probe=probe,
+            task=task or default_task,
+            probe=probe or default_probe,
             scene=scene,
             seeds=tuple(range(seed_start, seed_start + seeds)),
         )
-        dx.load_tasks(setup)  # a bad task, probe or scene fails before the policy loads
-        resolve(spec)  # a bad checkpoint or an unreachable server fails here, not in every worker
+        _, _, where = dx.load_tasks(setup)  # a bad task, probe or scene fails before the policy loads
+        # A bad checkpoint, one for another robot, or an unreachable server fails here, not in every worker.
+        dx.check_policy(resolve(spec), where)
         out = out or Path("diagnose") / _name(spec)
         try:
             measured, res = dx.run(setup, out, workers=workers, progress=progress and not json_out)

@@ -154,6 +154,7 @@ class G1LabEnv:
             base_mode=scene.robot.base,
             state_dim=g1.STATE_DIM,
             cameras=(g1.EGO_CAMERA, *g1.WRIST_CAMERAS.values()),
+            effectors={side: f"{side}_pinch" for side in ("left", "right")},
         )
         self._pelvis = m.body(g1.ROOT_BODY).id
         self.gains = GainTable(m, {name: g.ctrl_index for name, g in groups.items()})

@@ -141,6 +141,7 @@ class SO100Env:
             aliases={"arm": ("single_arm",), "hand": ("gripper",)},
             base_mode="fixed",
             state_dim=6,
+            effectors={"gripper": GRASP_SITE},
         )
         self._block_q = m.joint("red_block").qposadr[0]
         self._block_body = m.body("red_block").id

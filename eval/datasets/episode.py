@@ -164,24 +164,29 @@ def record_episode(
 
 
 def run_scripted(task: TaskSpec, env, obs, world, on_tick=None) -> tuple[Any, bool]:
-    """Run the task's scripted expert until it is done and ``SETTLE_S`` more (or ``max_sim_s``), calling
-    ``on_tick(ticks, obs)`` after every step; returns the final world and whether the expert finished."""
+    """Run the task's scripted expert: ``run_whole_task`` with it."""
     from skills.controllers.experts import get_expert
 
-    expert = get_expert(task.expert)(env)
-    expert.reset(obs, world)
-    limit = round(task.max_sim_s / env.control_dt)
+    return run_whole_task(get_expert(task.expert)(env), env, obs, world, task.max_sim_s, on_tick)
+
+
+def run_whole_task(executor, env, obs, world, max_sim_s: float, on_tick=None) -> tuple[Any, bool]:
+    """Run a whole-task executor (a scripted expert, or a policy on a robot without skills) until it is
+    finished and ``SETTLE_S`` more (or ``max_sim_s``, or a policy's error), calling
+    ``on_tick(ticks, obs, world)`` after every step; returns the final world and whether it finished."""
+    executor.reset(obs, world)
+    limit = round(max_sim_s / env.control_dt)
     settle = round(SETTLE_S / env.control_dt)
     ticks = 0
-    while ticks < limit and settle > 0:
-        if expert.finished:
+    while ticks < limit and settle > 0 and getattr(executor, "error", None) is None:
+        if executor.finished:
             settle -= 1
-        obs = env.step(expert.act(obs, world))  # a finished expert commands nothing: targets hold
+        obs = env.step(executor.act(obs, world))  # a finished executor commands nothing: targets hold
         world = env.world_state()
         ticks += 1
         if on_tick is not None:
-            on_tick(ticks, obs)
-    return world, expert.finished
+            on_tick(ticks, obs, world)
+    return world, executor.finished
 
 
 def _record_scripted(task: TaskSpec, e: EpisodeEnv, seed: int, p: dict, obs, start, rec: Recorder):
@@ -191,7 +196,7 @@ def _record_scripted(task: TaskSpec, e: EpisodeEnv, seed: int, p: dict, obs, sta
     error = None
     try:
         rec.begin(0, obs)
-        world, finished = run_scripted(task, e.env, obs, start, rec.tick)
+        world, finished = run_scripted(task, e.env, obs, start, lambda ticks, obs, _: rec.tick(ticks, obs))
         arrays = rec.finish()
     except Exception:
         rec.abort()

@@ -61,6 +61,15 @@ def layout_for_scene(scene: str) -> DatasetLayout:
     return LAYOUTS[env_for_scene(scene)]
 
 
+def layout_for_env(env) -> DatasetLayout:
+    """The layout of a built env: the one whose groups are the env embodiment's, in state order."""
+    groups = {name: g.size for name, g in env.embodiment.groups.items()}
+    for layout in LAYOUTS.values():
+        if {name: len(joints) for name, joints in layout.groups.items()} == groups:
+            return layout
+    raise ValueError(f"no dataset layout has the joint groups of robot '{env.embodiment.robot}': {groups}")
+
+
 def layout_for_robot_type(robot_type: str | None, where: object = "info.json") -> DatasetLayout:
     """The layout an existing dataset was written with (its info.json robot_type)."""
     for layout in LAYOUTS.values():

@@ -23,6 +23,8 @@ SUITE = "diagnose"
 SETUP = "setup.json"
 DEFAULT_TASK = "block_to_zone"
 DEFAULT_PROBE = "block_to_tray"  # the same block to another place: only the words differ
+# Reference and probe tasks per robot (env backend) when --task/--probe are not given.
+DEFAULT_TASKS = {"g1_lab": (DEFAULT_TASK, DEFAULT_PROBE), "so100": ("so100_block", "so100_lift")}
 DEFAULT_SEEDS = 8
 SEEDS_START = 40000  # far from every demonstration seed (collections start at 0)
 TIME_BUDGET_S = 300.0
@@ -74,6 +76,19 @@ class Setup:
     time_budget_s: float = TIME_BUDGET_S
 
 
+def default_tasks(scene: str | None, task: str | None = None) -> tuple[str, str]:
+    """The reference and probe tasks for the robot of ``scene`` (else of ``task``'s scene; else the G1)."""
+    from envs.registry import env_for_scene
+    from skills.tasks.schema import TaskError, load_task
+
+    if scene is None and task is not None:
+        try:
+            scene = load_task(task).scene
+        except TaskError as e:
+            raise DiagnoseError(str(e)) from None
+    return DEFAULT_TASKS.get(env_for_scene(scene or "g1_lab"), (DEFAULT_TASK, DEFAULT_PROBE))
+
+
 def policy_spec(policy: str) -> str:
     """POLICY as ``--manipulation`` takes it; a bare checkpoint folder means ``policy:FOLDER``."""
     from skills.policies.manipulation import schemes
@@ -92,11 +107,14 @@ def policy_spec(policy: str) -> str:
 
 
 def load_tasks(setup: Setup):
-    """The reference and probe tasks and the scene they run in, checked: the reference task picks an
-    object, the scene is a G1 lab scene that has the task's objects, the probe is judged there."""
+    """The reference and probe tasks and the scene they run in, checked: the reference task moves an
+    object the scene has, the probe is judged there. A G1 scene runs the task's plan; a scene of a robot
+    without skills (the SO-100) runs the policy on the whole task, so its tasks must be that robot's."""
+    from agent.session import plannable
     from envs.registry import env_for_scene
     from envs.scene_schema import SceneError, load_scene
     from eval.experiments.episodes import probe_problem, target
+    from skills.controllers.experts import get_expert
     from skills.tasks.schema import TaskError, load_task
 
     try:
@@ -106,22 +124,28 @@ def load_tasks(setup: Setup):
     if probe.instruction == task.instruction:
         raise DiagnoseError(f"--probe '{probe.name}' says what --task '{task.name}' says: nothing to compare")
     scene = setup.scene or task.scene
-    if env_for_scene(scene) != "g1_lab":
-        raise DiagnoseError(
-            f"--scene {scene}: built by the '{env_for_scene(scene)}' backend, which has no task to diagnose "
-            "yet; diagnose runs G1 lab scenes (the trajectory diagnostics read the G1's 43-D joint state)"
-        )
-    try:
-        objects = set(load_scene(scene).objects)
-    except SceneError as e:
-        raise DiagnoseError(str(e)) from None
+    if plannable(scene):
+        try:
+            objects = set(load_scene(scene).objects)
+        except SceneError as e:
+            raise DiagnoseError(str(e)) from None
+        problem = probe_problem(probe, scene)
+    else:
+        for which, t in (("--task", task), ("--probe", probe)):
+            if t.expert is None or scene not in get_expert(t.expert).scenes:
+                raise DiagnoseError(
+                    f"{which} '{t.name}' is not a task of scene {scene} (built by the "
+                    f"'{env_for_scene(scene)}' backend, a robot without skills: its tasks name a whole-task "
+                    "expert for it)"
+                )
+        objects = set(get_expert(task.expert).objects)
+        problem = None
     try:
         obj, _ = target(task)
     except ValueError as e:
         raise DiagnoseError(str(e)) from None
     if obj not in objects:
         raise DiagnoseError(f"--scene {scene} has no '{obj}', the object task '{task.name}' moves")
-    problem = probe_problem(probe, scene)
     if problem:
         raise DiagnoseError(f"--probe {problem}")
     return task, probe, scene
@@ -136,6 +160,20 @@ def episodes(setup: Setup) -> list:
     ref = [episode(SUITE, task, task, s, setup.policy, setup.time_budget_s, scene) for s in setup.seeds]
     probes = [episode(SUITE, probe, task, s, told, setup.time_budget_s, scene) for s in setup.seeds]
     return ref + probes
+
+
+def check_policy(backend, scene: str) -> None:
+    """A Tandem VLA checkpoint built for another robot than ``scene``'s fails here, before any episode."""
+    from envs.registry import env_for_scene
+    from eval.datasets.layout import LAYOUTS
+
+    config = getattr(getattr(backend, "policy", None), "config", None)
+    if config is None:  # a GR00T server: its embodiment mapping is checked on the first request
+        return
+    try:
+        config.embodiment(LAYOUTS[env_for_scene(scene)].robot_type)
+    except ValueError as e:
+        raise DiagnoseError(f"--scene {scene}: {e}") from None
 
 
 def claim_folder(out: Path, setup: Setup) -> None:
@@ -181,10 +219,10 @@ def did_task(row: dict[str, Any], runs: Path, task) -> bool:
 
 
 def measure(rows: list[dict[str, Any]], runs: Path, task, probe) -> Measured:
-    from eval.experiments.episodes import hand_joints, split, target
+    from eval.experiments.episodes import split, target, task_joints
 
     obj, hand = target(task)
-    ref_rows, probe_rows, ref, probes = split(rows, task.name, runs, obj, hand, hand_joints(hand))
+    ref_rows, probe_rows, ref, probes = split(rows, task.name, runs, obj, hand, task_joints(task, hand))
     prompt = dg.prompt_sensitivity(ref, probes)
     return Measured(
         episodes=len(rows),

@@ -17,7 +17,7 @@ import numpy as np
 from eval.experiments import diagnostics as dg
 
 TRAJECTORY_HZ = 10.0
-HANDS = ("left", "right")
+HANDS = ("left", "right")  # the effectors of a trajectory recorded before it named them
 
 
 def hand_joints(hand: str) -> slice:
@@ -33,11 +33,24 @@ def hand_joints(hand: str) -> slice:
 
 
 def target(task) -> tuple[str, str]:
-    """The object a task moves and the hand that moves it: its expert's first pick."""
+    """The object a task moves and the gripper that moves it: its expert's first pick, or for a whole-task
+    expert (a robot without skills) the object its success predicates name, in the robot's gripper."""
     for call in task.calls:
         if call.skill == "pick":
             return str(call.args["object"]), str(call.args.get("hand", "right"))
+    if task.expert is not None:
+        from skills.controllers.experts import get_expert
+
+        named = [c.params["object"] for c in task.success if "object" in c.params]
+        if named:
+            return str(named[0]), get_expert(task.expert).effector
     raise ValueError(f"task '{task.name}' picks nothing: its grasp cannot be measured")
+
+
+def task_joints(task, hand: str) -> slice:
+    """The joints a task's trajectories are compared on: the acting G1 hand's arm and fingers, or every
+    joint of a robot without skills (one arm)."""
+    return slice(None) if task.expert is not None else hand_joints(hand)
 
 
 def with_say(spec: str, sentence: str) -> str:
@@ -88,6 +101,7 @@ def episode(
             "subgoals": [],
             "success": [[c.predicate, dict(c.params)] for c in judged_by.success],
             "expect": None,
+            "max_sim_s": reference.max_sim_s,  # a whole-task episode's length (robots without skills)
         },
         manipulation=manipulation,
         trajectory_hz=TRAJECTORY_HZ,
@@ -105,7 +119,10 @@ def rollout(row: dict[str, Any], runs: Path, obj: str, hand: str, joints: slice)
     names = [str(n) for n in tr["names"]]
     if obj not in names:
         return None
-    k, h = names.index(obj), HANDS.index(hand)
+    effectors = [str(e) for e in tr["effectors"]] if "effectors" in tr else list(HANDS)
+    if hand not in effectors:
+        return None
+    k, h = names.index(obj), effectors.index(hand)
     start = np.asarray(tr["objects"][0, k], float)
     grasp = dg.grasp_point(tr["t"], tr["hands"][:, h], tr["held"][:, h] == k, start)
     return dg.Rollout(

@@ -4,9 +4,9 @@ one with ``expert:`` instead of skill ``calls``. Each is an executor (``reset(ob
 
 from __future__ import annotations
 
-from skills.controllers.so100 import SO100BlockExpert
+from skills.controllers.so100 import SO100BlockExpert, SO100LiftExpert
 
-EXPERTS: dict[str, type] = {"so100_block": SO100BlockExpert}
+EXPERTS: dict[str, type] = {"so100_block": SO100BlockExpert, "so100_lift": SO100LiftExpert}
 
 
 def get_expert(name: str) -> type:

@@ -74,6 +74,9 @@ class SO100BlockExpert:
     groups = ("single_arm", "gripper")
     scenes = ("so100_block",)
     objects = ("red_block", "yellow_zone")  # what the task file's success checks may name
+    effector = "gripper"  # the gripper that moves the object, as RobotState.holding names it
+
+    lift_only = False
 
     def __init__(self, env) -> None:
         self.env = env
@@ -100,6 +103,8 @@ class SO100BlockExpert:
             raise IKError(f"the block at {block.pos} is out of reach")
         _, psi, above = best
         at = solve_ik(self.env, [*block.pos[:2], GRASP_Z], psi, above)
+        if self.lift_only:
+            return [(above, OPEN, 0.2), (at, OPEN, 0.2), (at, CLOSED, 0.6), (above, CLOSED, 0.5)]
         zone_psi = psi  # carry without turning the wrist
         over = solve_ik(self.env, [*zone.pos[:2], HOVER_Z], zone_psi, above)
         down = solve_ik(self.env, [*zone.pos[:2], RELEASE_Z], zone_psi, over)
@@ -150,3 +155,10 @@ class SO100BlockExpert:
 
     def close(self) -> None:
         pass
+
+
+class SO100LiftExpert(SO100BlockExpert):
+    """Executor for the SO-100 lift task: pick the red block and hold it up (the block task's other
+    instruction in the same scene: what ``tandem diagnose`` tells a policy to see if it listens)."""
+
+    lift_only = True

@@ -29,11 +29,18 @@ class Manipulation(Protocol):
     def executor(self, env, skill: str, args: Any, upcoming: Upcoming = ()) -> Executor | None:
         """An executor for this call, or None to run the skill's own (scripted) executor."""
 
+    def task_executor(self, env, instruction: str, steps: int) -> Executor | None:
+        """The whole task on every joint group of the env's robot for ``steps`` ticks, for a robot without
+        a skill library (the SO-100 arm); None: the task's scripted expert runs it."""
+
 
 class Scripted:
     name = "scripted"
 
     def executor(self, env, skill: str, args: Any, upcoming: Upcoming = ()) -> Executor | None:
+        return None
+
+    def task_executor(self, env, instruction: str, steps: int) -> Executor | None:
         return None
 
 
@@ -194,25 +201,29 @@ class PolicyManipulation:
     def executor(self, env, skill: str, args: Any, upcoming: Upcoming = ()) -> Executor | None:
         if skill not in ("pick", "place"):
             return None
-        from skills.controllers.trajectory import MAX_JOINT_SPEED
         from skills.library.common import arm_and_hand
-        from skills.policies.chunked import ChunkedPolicyExecutor, SpeedLimit
-        from skills.policies.vla.chunk_policy import VLAChunkPolicy
         from skills.registry import get_skill
 
-        groups = arm_and_hand(args)
         instruction = self.say or instruction_for(skill, args, upcoming)
-        self.policy.bank.get([instruction])  # a new sentence is encoded now, not inside the first inference
-        chunk = VLAChunkPolicy(self.policy, env, instruction, groups, self.execute)
-        limits = {g: SpeedLimit(env.embodiment.groups[g].state_index, MAX_JOINT_SPEED) for g in groups}
-        inner = ChunkedPolicyExecutor(
-            chunk,
-            steps=round(get_skill(skill).timeout_s / env.control_dt),
-            prefetch_at=2,
-            limits=limits,
-            lockstep=self.lockstep,
-        )
+        steps = round(get_skill(skill).timeout_s / env.control_dt)
+        inner = self._chunks(env, arm_and_hand(args), instruction, steps)
         return UntilExecutor(inner, picked(args) if skill == "pick" else set_down(args))
+
+    def task_executor(self, env, instruction: str, steps: int) -> Executor | None:
+        return self._chunks(env, tuple(env.embodiment.groups), self.say or instruction, steps)
+
+    def _chunks(self, env, groups: tuple[str, ...], instruction: str, steps: int):
+        """The checkpoint's chunks played on ``groups`` for ``steps`` ticks, joints under the speed limit."""
+        from eval.datasets.layout import layout_for_env
+        from skills.controllers.trajectory import MAX_JOINT_SPEED
+        from skills.policies.chunked import ChunkedPolicyExecutor, SpeedLimit
+        from skills.policies.vla.chunk_policy import VLAChunkPolicy
+
+        embodiment = layout_for_env(env).robot_type  # what `tandem train` names a dataset's robot
+        self.policy.bank.get([instruction])  # a new sentence is encoded now, not inside the first inference
+        chunk = VLAChunkPolicy(self.policy, env, instruction, groups, self.execute, embodiment)
+        limits = {g: SpeedLimit(env.embodiment.groups[g].state_index, MAX_JOINT_SPEED) for g in groups}
+        return ChunkedPolicyExecutor(chunk, steps=steps, prefetch_at=2, limits=limits, lockstep=self.lockstep)
 
 
 def _groot(spec: str) -> Manipulation:

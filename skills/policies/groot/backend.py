@@ -56,6 +56,12 @@ class GrootBackend:
         inner = self.chunk_executor(env, arm_and_hand(args), instruction, steps)
         return UntilExecutor(inner, picked(args) if skill == "pick" else set_down(args))
 
+    def task_executor(self, env, instruction: str, steps: int) -> Executor | None:
+        """The whole task (the URL's ``say`` or ``instruction``) on every group the server's embodiment
+        drives."""
+        groups = dict.fromkeys(m.group for m in self.embodiment(env).action.values())
+        return self.chunk_executor(env, groups, self.url.say or instruction, steps)
+
     def chunk_executor(self, env, groups: Iterable[str], instruction: str, steps: int) -> Executor:
         """Play the server's chunks on ``groups`` for ``steps`` ticks, arms under the arm speed limit."""
         from skills.controllers.trajectory import MAX_JOINT_SPEED
