@@ -89,6 +89,9 @@ class Eval(_Strict):
     # Where each eval worker runs its policy: "cuda" on a GPU machine (16 workers share the GPU), "cpu",
     # or "auto" (cuda when there is one).
     policy_device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Evaluate each cell as soon as it is trained, while the next ones train (the GPU trains, the eval
+    # workers roll out): fine-tuning and evaluation become one stage whose wall time is the longer of the two.
+    overlap: bool = False
 
 
 class PromptProbe(_Strict):

@@ -8,7 +8,9 @@ Stages, each reusing what an earlier (possibly killed) invocation finished in th
 3. finetune: every cell (method x demo count x training seed, and the LoRA rank sweep) from the pretrained
    policy (``cells/ID/``; a cell with ``summary.json`` is finished and never trained again).
 4. eval: every cell and the scripted expert closed loop on the same held-out seeds, plus the prompt probe,
-   through the eval runner (``eval/results.sqlite``: finished episodes are skipped on a rerun).
+   through the eval runner (``eval/results.sqlite``: finished episodes are skipped on a rerun). With
+   ``eval.overlap`` stages 3 and 4 run together: cells train in a thread while the eval workers roll out
+   every cell already trained (and the expert from the start).
 5. diagnostics: ``diagnostics.json`` from the recorded trajectories and the demonstrations.
 6. report: ``report/report.md``, ``report/report.html`` (self-contained) and the PNG plots.
 """
@@ -86,6 +88,12 @@ class Timings:
             entry["wall_s"] = round(entry["wall_s"] + time.perf_counter() - t0, 3)
             entry["runs"] += 1
             backends.write_json(self.path, self.data)
+
+    def add(self, name: str, wall_s: float, **fields: Any) -> None:
+        """A stage timed elsewhere (one of two overlapped stages): its wall time and what it reports."""
+        entry = self.data.setdefault(name, {"wall_s": 0.0, "runs": 0})
+        entry.update(fields, wall_s=round(entry["wall_s"] + wall_s, 3), runs=entry["runs"] + 1)
+        backends.write_json(self.path, self.data)
 
 
 # -- the config and the output folder -----------------------------------------------------------------
@@ -277,16 +285,63 @@ def episodes(cfg: ExperimentConfig, paths: Paths) -> list:
     return out
 
 
-def stage_eval(cfg: ExperimentConfig, paths: Paths, console: Console, progress: bool) -> dict[str, Any]:
+def stage_eval(
+    cfg: ExperimentConfig, paths: Paths, console: Console, progress: bool, gate=None
+) -> dict[str, Any]:
     from eval.runner import run_eval
 
     eps = episodes(cfg, paths)
-    res = run_eval(eps, paths.eval, workers=cfg.eval.workers, progress=progress)
+    res = run_eval(eps, paths.eval, workers=cfg.eval.workers, progress=progress, gate=gate)
     console.print(
         f"  eval: {res['ran']} episodes run, {res['skipped']} reused; {res['error']} errors, "
         f"{res['timeout']} timeouts"
     )
     return res
+
+
+class CellsTrained:
+    """The eval gate while cells train: an episode may run once its cell's checkpoint is finished (the
+    expert's at once); more may come while the training thread lives."""
+
+    def __init__(self, cfg: ExperimentConfig, paths: Paths, training) -> None:
+        self.summaries = {c.id: paths.cell(c) / backends.SUMMARY for c in cfg.cells()}
+        self.training = training
+
+    def ready(self, ep) -> bool:
+        summary = self.summaries.get(ep.suite)
+        return summary is None or summary.exists()
+
+    def waiting(self) -> bool:
+        return self.training.is_alive()
+
+
+def stage_finetune_and_eval(
+    cfg: ExperimentConfig, paths: Paths, console: Console, progress: bool, timings: Timings
+) -> None:
+    """``eval.overlap``: fine-tuning in a thread (its progress as lines), each cell evaluated as soon as
+    it is trained. Both stages are timed from the same start; a training error is raised after the
+    episodes of the cells it finished have run."""
+    import threading
+
+    box: dict[str, Any] = {}
+    t0 = time.perf_counter()
+
+    def train() -> None:
+        try:
+            box["status"] = stage_finetune(cfg, paths, console, progress=False)
+        except BaseException as e:
+            box["error"] = e
+        finally:
+            box["wall_s"] = time.perf_counter() - t0
+
+    training = threading.Thread(target=train, name="finetune", daemon=True)
+    training.start()
+    res = stage_eval(cfg, paths, console, progress, gate=CellsTrained(cfg, paths, training))
+    training.join()
+    if "error" in box:
+        raise box["error"]
+    timings.add("finetune", box["wall_s"], status=box["status"], overlapped=True)
+    timings.add("eval", time.perf_counter() - t0, ran=res["ran"], reused=res["skipped"], overlapped=True)
 
 
 def run(
@@ -306,6 +361,13 @@ def run(
     _check_out(cfg, paths)
     timings = Timings(paths.timings)
     for stage in STAGES:
+        if cfg.eval.overlap and stage in ("finetune", "eval"):
+            if stage == "finetune":
+                console.rule("[bold]finetune + eval (overlapped)")
+                stage_finetune_and_eval(cfg, paths, console, progress, timings)
+            if stage == stop_after:
+                break
+            continue
         console.rule(f"[bold]{stage}")
         with timings.stage(stage) as entry:
             if stage == "collect":
