@@ -95,6 +95,31 @@ def test_tiny_model_learns_and_reproduces_a_demonstrated_chunk(trained):
     assert np.abs(a - told)[:, RIGHT_ARM].max() > 0.05
 
 
+def test_int8_policy_quantizes_its_linear_layers_and_keeps_its_actions(trained):
+    """``policy:CKPT?int8=1``: every Linear layer int8 (dynamic), actions near float32's, still the
+    demonstration's (the same check as the float32 policy's, at the same tolerance); CPU only."""
+    import torch
+
+    from skills.policies.manipulation import resolve
+    from skills.policies.vla.policy import VLAPolicy
+
+    out, _ = trained
+    fp32 = VLAPolicy.load(out)
+    int8 = resolve(f"policy:{out}?int8=1").policy
+    linears = [m for m in int8.model.modules() if isinstance(m, torch.nn.Linear)]
+    quantized = [m for m in int8.model.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+    assert quantized and not linears
+    for ep in range(4):
+        image, state, instr, demo = _frame0(ep)
+        pred = int8.predict(image, state, instr)[0][:, RIGHT_ARM]
+        assert np.abs(pred - fp32.predict(image, state, instr)[0][:, RIGHT_ARM]).max() < 0.05
+        assert float(np.abs(pred - demo[:, RIGHT_ARM]).mean()) < 0.1
+    with pytest.raises(ValueError, match="int8 runs on the CPU"):
+        resolve(f"policy:{out}?int8=1&device=cuda")
+    with pytest.raises(ValueError, match="int8 must be 0 or 1"):
+        resolve(f"policy:{out}?int8=yes")
+
+
 def test_checkpoint_round_trip_gives_bit_identical_actions(trained, tmp_path):
     from skills.policies.vla.policy import VLAPolicy
 

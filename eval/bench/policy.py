@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         image = rng.integers(0, 255, (1, h, w, 3), dtype=np.uint8)
         reference = policy.predict(image, state, [instr])
         fp32 = policy.model
-        policy.model = torch.ao.quantization.quantize_dynamic(fp32, {torch.nn.Linear}, dtype=torch.qint8)
+        policy.model = policy.quantized_int8().model
         drift = float(np.abs(policy.predict(image, state, [instr]) - reference).max())
         _, qcpu = timed()
         policy.model = fp32
@@ -239,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.checkpoint:
             raise SystemExit("--closed-loop needs --checkpoint (a trained policy)")
         seeds = range(args.seeds_start, args.seeds_start + args.closed_loop)
-        policy_spec = f"policy:{args.checkpoint}" + (f"?execute={args.execute}" if args.execute else "")
+        options = [f"execute={args.execute}"] * bool(args.execute) + ["int8=1"] * bool(args.int8)
+        policy_spec = f"policy:{args.checkpoint}" + ("?" + "&".join(options) if options else "")
         for name, spec in (("policy", policy_spec), ("scripted expert", "scripted")):
             runs = run_block_task(spec, seeds)
             k, n = sum(r.success for r in runs), len(runs)

@@ -152,15 +152,17 @@ class UntilExecutor:
 
 
 @cache
-def _load(path: str, device: str):
+def _load(path: str, device: str, int8: bool = False):
     from skills.policies.vla.policy import VLAPolicy
 
-    return VLAPolicy.load(path, device=device, merge=True)
+    policy = VLAPolicy.load(path, device=device, merge=True)
+    return policy.quantized_int8() if int8 else policy
 
 
 class PolicyManipulation:
-    """``policy:CKPT[?execute=K][&device=D][&lockstep=0|1][&say=SENTENCE]``: pick and place run by a
-    Tandem VLA checkpoint in this process, on device D (``cpu``, the default; ``cuda``; ``auto``), playing
+    """``policy:CKPT[?execute=K][&device=D][&int8=0|1][&lockstep=0|1][&say=SENTENCE]``: pick and place run
+    by a Tandem VLA checkpoint in this process, on device D (``cpu``, the default; ``cuda``; ``auto``;
+    ``int8=1``: its Linear layers quantized to int8 on the CPU, ~30% less time per chunk), playing
     K (default: the checkpoint's ``execute``, 8 unless set) of each chunk's actions before asking for the
     next. ``lockstep=1`` (the default) stops simulated time while the network thinks, so a slow CPU
     measures the policy and not its speed; ``lockstep=0`` holds the targets meanwhile, as hardware would
@@ -174,23 +176,27 @@ class PolicyManipulation:
         if not path:
             raise ValueError("--manipulation policy:CKPT needs a checkpoint folder after 'policy:'")
         options = dict(part.partition("=")[::2] for part in query.split("&") if part)
-        unknown = set(options) - {"execute", "say", "device", "lockstep"}
+        unknown = set(options) - {"execute", "say", "device", "lockstep", "int8"}
         if unknown:
             raise ValueError(
                 f"--manipulation {spec}: unknown option(s) {', '.join(sorted(unknown))}; "
-                "known: execute, device, lockstep, say"
+                "known: execute, device, int8, lockstep, say"
             )
-        if options.get("lockstep", "1") not in ("0", "1"):
-            raise ValueError(f"--manipulation {spec}: lockstep must be 0 or 1")
+        for flag in ("lockstep", "int8"):
+            if options.get(flag, "0") not in ("0", "1"):
+                raise ValueError(f"--manipulation {spec}: {flag} must be 0 or 1")
+        int8 = options.get("int8", "0") == "1"
         self.lockstep = options.get("lockstep", "1") == "1"
         device = options.get("device", "cpu")
         if device not in ("cpu", "cuda", "auto"):
             raise ValueError(f"--manipulation {spec}: device must be cpu, cuda or auto, got {device!r}")
+        if int8 and device != "cpu":
+            raise ValueError(f"--manipulation {spec}: int8 runs on the CPU (device=cpu)")
         from urllib.parse import unquote
 
         self.say = unquote(options.get("say", "")).strip() or None
         self.checkpoint = path
-        self.policy = _load(path, device)
+        self.policy = _load(path, device, int8)
         try:
             self.execute = int(options.get("execute", self.policy.config.execute))
         except ValueError:

@@ -105,6 +105,23 @@ class VLAPolicy:
             x = self.network.sample(embodiment, generator=gen, **batch)
         return self.normalizer.unnormalize(embodiment, "action", x.float().cpu().numpy())
 
+    def quantized_int8(self) -> VLAPolicy:
+        """This policy with its Linear layers in int8 (dynamic quantization: int8 weights, activations
+        quantized per call), for CPU inference; a LoRA adapter must be merged first (``load(merge=True)``).
+        docs/vla.md has what it saves and how far its actions drift."""
+        if self.device.type != "cpu":
+            raise ValueError("int8 inference runs on the CPU: load the policy with device=cpu")
+        if is_peft(self.model):
+            raise ValueError("merge the LoRA adapter before quantizing: VLAPolicy.load(..., merge=True)")
+        import warnings
+
+        with warnings.catch_warnings():
+            # torch deprecates torch.ao.quantization for torchao (not installable offline here); 2.14 runs it.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", ".*quantize_per_tensor.*deprecated", UserWarning)
+            model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+        return VLAPolicy(self.config, model, self.normalizer, self.bank)
+
     # ----------------------------------------------------------------- files
     def save(self, folder: Path, dtype: torch.dtype | None = None) -> None:
         """Write the checkpoint folder; ``dtype`` (torch.float16) stores the weights smaller, and load
