@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.records import RunRecord
+from skills.reasons import POLICY_ERROR, UNSTABLE
 
 SKILL = "task"  # the one call of such a run, as the record names it
 
@@ -71,9 +72,9 @@ def run_task(
     ok, seen = judge(world, run.success)
     error = executor.error
     if error is not None:
-        status, reason = "failure", f"policy_error: {error}"
+        status, reason = "failure", f"{POLICY_ERROR}: {error}"
     elif world.unstable is not None:
-        status, reason = "failure", f"unstable: {world.unstable}"
+        status, reason = "failure", f"{UNSTABLE}: {world.unstable}"
     else:
         status, reason = ("success" if ok else "failure"), "; ".join(seen)
     record.event(

@@ -57,7 +57,9 @@ def test_smoke_experiment_killed_midway_resumes_and_reports(tmp_path):
         assert path.stat().st_mtime_ns == stamp, f"{path} was trained again"
 
     cfg = load_config(smoke=True)
-    assert set(json.loads((out / "timings.json").read_text())) == set(STAGES)
+    timings = json.loads((out / "timings.json").read_text())
+    assert set(timings) == set(STAGES)
+    assert cfg.eval.overlap and timings["finetune"]["overlapped"] and timings["eval"]["overlapped"]
     diag = json.loads((out / "diagnostics.json").read_text())
     seeds = cfg.eval.seeds.count
     for cell in cfg.cells():
@@ -73,6 +75,7 @@ def test_smoke_experiment_killed_midway_resumes_and_reports(tmp_path):
     expert = diag["groups"]["expert"]
     assert expert["trajectories"] == seeds and expert["memorization"]["median_demo"] > 0
     md = (out / "report" / "report.md").read_text()
+    assert "finetune (overlapped)" in md and "eval (overlapped)" in md  # counted once in the total
     for section in SECTIONS:
         assert f"## {section}" in md
     for cell in cfg.cells():

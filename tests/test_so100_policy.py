@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes.groot_server import FakeGrootServer
 from typer.testing import CliRunner
 
 SEED = 5
@@ -72,6 +73,25 @@ def test_block_task_through_the_replay_server_on_the_so100(dataset, tmp_path, ve
     tr = load_trajectory(run)
     assert tr is not None and [str(e) for e in tr["effectors"]] == ["gripper"]
     assert tr["q"].shape[1] == 6 and (tr["held"][:, 0] == 0).any()  # the jaws held the block on the way
+
+
+def test_a_bad_reply_ends_the_arms_run_with_a_policy_error_in_its_record(tmp_path):
+    """A server whose chunks have the wrong shape: the whole-task run ends at once, recorded as a failed
+    call that names the key and the shapes; the episode itself completes (nothing crashes)."""
+    from eval.experiments.episodes import episode
+    from eval.runner import execute
+    from skills.tasks import load_task
+
+    arm = {"single_arm": 5, "gripper": 1}
+    with FakeGrootServer(state=arm, video=("front", "wrist"), fault="wrong_shape") as server:
+        task = load_task("so100_block")
+        url = f"{server.url}?version=n1.6&timeout=30"
+        result = execute(episode("so100", task, task, SEED, url, 120.0).to_dict(), str(tmp_path))
+    assert result["status"] == "ok" and result["success"] is False, result.get("error")
+    events = [json.loads(x) for x in (tmp_path / result["run_id"] / "events.jsonl").read_text().splitlines()]
+    outcome = next(e for e in events if e["kind"] == "outcome")
+    assert outcome["status"] == "failure" and outcome["reason"].startswith("policy_error: ")
+    assert "shape" in outcome["reason"] and outcome["sim_time_s"] < 5  # ended at the reply, not at max_sim_s
 
 
 @pytest.fixture(scope="module")
