@@ -35,8 +35,8 @@ def diagnose(
         str | None,
         typer.Option(
             "--task",
-            help="reference task: shipped name (skills/tasks) or task YAML [default: block_to_zone; "
-            "so100_block on the SO-100]",
+            help="reference task: shipped name (skills/tasks) or task YAML (default: block_to_zone; "
+            "so100_block on the SO-100)",
             show_default=False,
         ),
     ] = None,
@@ -45,12 +45,13 @@ def diagnose(
         typer.Option(
             "--probe",
             help="task whose instruction the policy is told instead, same scene, seeds and plan "
-            "[default: block_to_tray; so100_lift on the SO-100]",
+            "(default: block_to_tray; so100_lift on the SO-100)",
             show_default=False,
         ),
     ] = None,
     scene: Annotated[
-        str | None, typer.Option("--scene", help="scene to run in (default: the reference task's)")
+        str | None,
+        typer.Option("--scene", help="scene to run in (default: the reference task's); so100_block: the arm"),
     ] = None,
     seeds: Annotated[
         int, typer.Option("--seeds", min=3, help="scene seeds (object positions), each run twice")
