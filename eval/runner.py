@@ -425,7 +425,7 @@ def run_eval(
     skipped = len(episodes) - len(todo)
     backend = "ray" if ray_address else "local"
     counts = {"ok": 0, "success": 0, "error": 0, "timeout": 0}
-    overhead: list[float] = []
+    overhead: list[dict[str, float]] = []
     t0 = time.perf_counter()
 
     from rich.progress import (

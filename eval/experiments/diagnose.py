@@ -138,6 +138,7 @@ def load_tasks(setup: Setup):
                     f"'{env_for_scene(scene)}' backend, a robot without skills: its tasks name a whole-task "
                     "expert for it)"
                 )
+        assert task.expert is not None  # checked in the loop above
         objects = set(get_expert(task.expert).objects)
         problem = None
     try:
