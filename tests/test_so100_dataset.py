@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent))
+from helpers import tiny_so100_model
 from lerobot_v21 import LeRobotV21
 
 SIZE, FPS = 32, 20
@@ -187,18 +188,7 @@ def test_the_vla_trains_on_the_so100_layout_and_predicts_6d_chunks(dataset, tmp_
     from skills.policies.vla.policy import VLAPolicy
     from skills.policies.vla.train import TrainConfig, Trainer
 
-    model = {
-        "image_size": [SIZE, SIZE],
-        "vision_resolution": SIZE,
-        "vision_channels": [8, 16],
-        "hidden": 32,
-        "heads": 2,
-        "vl_layers": 0,
-        "dit_layers": 1,
-        "mlp_ratio": 2.0,
-        "camera": "observation.images.front",
-        "embodiments": {"so100": {"state_dim": 6, "action_dim": 6}},
-    }
+    model = tiny_so100_model(SIZE)
     out = tmp_path / "so100_vla"
     cfg = TrainConfig(
         dataset=dataset, out=out, method="scratch", steps=30, batch=8, device="cpu", model=model

@@ -11,14 +11,12 @@ task (agent/task_run.py), judged from the physics and recorded like a planned ru
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fakes.groot_server import FakeGrootServer
+from helpers import collect_one, replay_server, tiny_so100_model
 from typer.testing import CliRunner
 
 SEED = 5
@@ -26,19 +24,11 @@ FPS = 30  # the SO-100 GR00T mapping's action rate (skills/policies/groot/embodi
 SIZE = 32
 
 
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "agent.cli.main", *args]
-
-
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("so100_collect") / "block"
-    cmd = _cli("collect", "so100_block", "--episodes", "1", "--seed", str(SEED), "--fps", str(FPS))
-    cmd += ["--image-size", str(SIZE), "--cameras", "front", "--out", str(out)]
-    subprocess.run(cmd, check=True, capture_output=True, env=os.environ | {"PYTHONPATH": os.getcwd()})
-    episode = json.loads((out / "meta/episodes.jsonl").read_text().splitlines()[0])
-    assert episode["success"] and episode["seed"] == SEED
-    return out
+    return collect_one(
+        tmp_path_factory.mktemp("so100_collect") / "block", "so100_block", SEED, FPS, SIZE, "front"
+    )
 
 
 @pytest.mark.parametrize("version", ["n1.5", "n1.6"])
@@ -48,18 +38,9 @@ def test_block_task_through_the_replay_server_on_the_so100(dataset, tmp_path, ve
     from eval.trajectory import load_trajectory
     from skills.tasks import load_task
 
-    cmd = _cli("groot", "serve", "--replay", str(dataset), "--port", "0", "--host", "127.0.0.1")
-    server = subprocess.Popen([*cmd, "--version", version], stdout=subprocess.PIPE, text=True)
-    try:
-        line = server.stdout.readline()  # printed once the socket is bound
-        assert f"GR00T {version} server on tcp://127.0.0.1:" in line, line
-        port = int(line.split("tcp://127.0.0.1:")[1].split(":")[0])
-        url = f"groot://127.0.0.1:{port}?version={version}&timeout=60"
+    with replay_server(dataset, version) as url:
         task = load_task("so100_block")
         result = execute(episode("so100", task, task, SEED, url, 300.0).to_dict(), str(tmp_path))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     assert result["status"] == "ok", result.get("error")
     assert result["success"], result["metrics"]["checks"]
     run = tmp_path / result["run_id"]
@@ -99,19 +80,7 @@ def so100_vla(dataset, tmp_path_factory) -> Path:
     """A small VLA for the SO-100 alone, trained briefly: diagnose measures whatever it does."""
     from skills.policies.vla.train import TrainConfig, Trainer
 
-    model = {
-        "image_size": [SIZE, SIZE],
-        "vision_resolution": SIZE,
-        "vision_channels": [8, 16],
-        "hidden": 32,
-        "heads": 2,
-        "vl_layers": 0,
-        "dit_layers": 1,
-        "mlp_ratio": 2.0,
-        "camera": "observation.images.front",
-        "fps": FPS,
-        "embodiments": {"so100": {"state_dim": 6, "action_dim": 6}},
-    }
+    model = tiny_so100_model(SIZE, fps=FPS)
     out = tmp_path_factory.mktemp("so100_vla") / "vla"
     cfg = TrainConfig(
         dataset=dataset, out=out, method="scratch", steps=10, batch=8, device="cpu", model=model
