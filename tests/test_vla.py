@@ -120,6 +120,30 @@ def test_int8_policy_quantizes_its_linear_layers_and_keeps_its_actions(trained):
         resolve(f"policy:{out}?int8=yes")
 
 
+def test_onnx_runtime_gives_torchs_actions_and_is_the_cpu_default(trained):
+    """``policy:CKPT`` on the CPU denoises on ONNX Runtime: the graph traced from the checkpoint gives
+    PyTorch's chunks (batch 1 and 2), and asking it of the GPU or of int8 is refused."""
+    from skills.policies.manipulation import resolve
+    from skills.policies.vla.policy import VLAPolicy
+
+    out, _ = trained
+    eager = VLAPolicy.load(out)
+    backend = resolve(f"policy:{out}")
+    assert backend.policy.onnx is not None
+    assert resolve(f"policy:{out}?runtime=torch").policy.onnx is None
+    frames = [_frame0(ep) for ep in range(4)]
+    for image, state, instr, _ in frames:
+        a = backend.policy.predict(image, state, instr)
+        assert np.abs(a - eager.predict(image, state, instr)).max() < 1e-4
+    batch = [np.concatenate([f[i] for f in frames[:2]]) for i in (0, 1)]
+    instrs = [frames[0][2][0], frames[1][2][0]]
+    assert np.abs(backend.policy.predict(*batch, instrs) - eager.predict(*batch, instrs)).max() < 1e-4
+    with pytest.raises(ValueError, match="runtime=onnx runs float32 on the CPU"):
+        resolve(f"policy:{out}?runtime=onnx&int8=1")
+    with pytest.raises(ValueError, match="runtime must be torch or onnx, got 'tensorrt'"):
+        resolve(f"policy:{out}?runtime=tensorrt")
+
+
 def test_checkpoint_round_trip_gives_bit_identical_actions(trained, tmp_path):
     from skills.policies.vla.policy import VLAPolicy
 

@@ -190,7 +190,7 @@ class ActionHead(nn.Module):
 
 
 class VLAModel(nn.Module):
-    """Args (forward / sample): embodiment name; images (B, 3, R, R) floats in [0, 1]; language (B, 384)
+    """Args (forward / denoise): embodiment name; images (B, 3, R, R) floats in [0, 1]; language (B, 384)
     sentence vectors; state (B, S) and actions (B, chunk, A) normalized."""
 
     def __init__(self, cfg: VLAConfig) -> None:
@@ -207,10 +207,8 @@ class VLAModel(nn.Module):
     def encode(self, images: torch.Tensor, language: torch.Tensor) -> torch.Tensor:
         """The vision-language tokens the action head attends to: (B, vision + language tokens, hidden)."""
         vis = self.vision(images) + self.token_type[0]
-        lang = (
-            self.language(language).view(len(language), self.vla_config.language_tokens, -1)
-            + self.token_type[1]
-        )
+        lang = self.language(language).unflatten(1, (self.vla_config.language_tokens, -1))
+        lang = lang + self.token_type[1]
         x = torch.cat([vis, lang], dim=1)
         for block in self.vl:
             x = block(x)
@@ -237,26 +235,29 @@ class VLAModel(nn.Module):
         pred = self.action_head(embodiment, noisy, t, state, self.action_head.context(ctx))
         return F.mse_loss(pred.float(), (actions - noise).float())
 
-    @torch.no_grad()
-    def sample(
+    def noise(self, n: int, embodiment: str, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The Gaussian chunk denoising starts from, (n, chunk, A). Drawn on the CPU, so a seeded generator
+        gives the same chunk on every device and runtime."""
+        cfg = self.vla_config
+        return torch.randn((n, cfg.chunk, cfg.embodiment(embodiment).action_dim), generator=generator)
+
+    def denoise(
         self,
         embodiment: str,
         images: torch.Tensor,
         language: torch.Tensor,
         state: torch.Tensor,
-        generator: torch.Generator | None = None,
+        noise: torch.Tensor,
     ) -> torch.Tensor:
-        """A normalized action chunk (B, chunk, A), integrated from noise in ``denoise_steps`` Euler steps."""
+        """A normalized action chunk (B, chunk, A), integrated from ``noise`` in ``denoise_steps`` Euler
+        steps. A pure function of its tensors: what the ONNX export traces."""
         cfg = self.vla_config
         ctx = self.encode(images, language)
         kvs = self.action_head.context(ctx)
-        dim = cfg.embodiment(embodiment).action_dim
-        # Noise is drawn on the CPU so a seeded generator gives the same chunk on every device.
-        x = torch.randn((len(state), cfg.chunk, dim), generator=generator).to(state.device, ctx.dtype)
+        x = noise.to(ctx.dtype)
         dt = 1.0 / cfg.denoise_steps
         for k in range(cfg.denoise_steps):
-            t = torch.full((len(state),), k * dt, device=state.device)
-            x = x + dt * self.action_head(embodiment, x, t, state, kvs)
+            x = x + dt * self.action_head(embodiment, x, state.new_full(state.shape[:1], k * dt), state, kvs)
         return x
 
 

@@ -17,6 +17,7 @@ import torch
 from skills.policies.vla.configuration_vla import G1, VLAConfig
 from skills.policies.vla.language import InstructionBank
 from skills.policies.vla.modeling_vla import VLAModel
+from skills.policies.vla.onnx_runtime import OnnxDenoiser
 from skills.policies.vla.processor_vla import Normalizer, check_images, prepare_images
 
 MODEL_FILE = "model.safetensors"
@@ -55,11 +56,13 @@ class VLAPolicy:
         model: torch.nn.Module,
         normalizer: Normalizer,
         bank: InstructionBank | None = None,
+        onnx: OnnxDenoiser | None = None,
     ) -> None:
         self.config = config
         self.model = model
         self.normalizer = normalizer
         self.bank = bank or InstructionBank()
+        self.onnx = onnx  # when set, denoising runs on ONNX Runtime (``on_onnx_runtime``)
 
     @property
     def device(self) -> torch.device:
@@ -99,10 +102,13 @@ class VLAPolicy:
         """Action chunks (B, chunk, action_dim) in joint units, from uint8 frames (B, H, W, 3), states
         (B, state_dim) and one instruction per row."""
         batch = self.inputs(images, states, instructions, embodiment)
-        gen = torch.Generator().manual_seed(SAMPLE_SEED)
-        self.model.eval()
-        with torch.inference_mode():
-            x = self.network.sample(embodiment, generator=gen, **batch)
+        noise = self.network.noise(len(states), embodiment, torch.Generator().manual_seed(SAMPLE_SEED))
+        if self.onnx is not None:
+            x = self.onnx(embodiment, batch, noise)
+        else:
+            self.model.eval()
+            with torch.inference_mode():
+                x = self.network.denoise(embodiment, noise=noise.to(self.device), **batch)
         return self.normalizer.unnormalize(embodiment, "action", x.float().cpu().numpy())
 
     def quantized_int8(self) -> VLAPolicy:
@@ -121,6 +127,15 @@ class VLAPolicy:
             warnings.filterwarnings("ignore", ".*quantize_per_tensor.*deprecated", UserWarning)
             model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         return VLAPolicy(self.config, model, self.normalizer, self.bank)
+
+    def on_onnx_runtime(self) -> VLAPolicy:
+        """This policy with its denoising on ONNX Runtime (CPU): the same actions to ~1e-6, about half the
+        CPU time per chunk (docs/vla.md). A LoRA adapter must be merged first (``load(merge=True)``)."""
+        if self.device.type != "cpu":
+            raise ValueError("the ONNX runtime runs on the CPU: load the policy with device=cpu")
+        if is_peft(self.model):
+            raise ValueError("merge the LoRA adapter before exporting: VLAPolicy.load(..., merge=True)")
+        return VLAPolicy(self.config, self.model, self.normalizer, self.bank, OnnxDenoiser(self.network))
 
     # ----------------------------------------------------------------- files
     def save(self, folder: Path, dtype: torch.dtype | None = None) -> None:
