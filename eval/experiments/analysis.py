@@ -3,8 +3,10 @@ cell, training summaries, and the Fisher exact comparisons the verdicts quote.""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
@@ -78,6 +80,47 @@ def group_diagnostics(
     }
 
 
+OVERLAY_ROLLOUTS = 20  # rollouts per shown group kept for the report's trajectory overlays
+
+
+def reference_demos(cfg: ExperimentConfig) -> int:
+    """The story's 14 demonstrations when the config has them, else the middle demo count."""
+    return 14 if 14 in cfg.demos else sorted(cfg.demos)[len(cfg.demos) // 2]
+
+
+def shown_groups(cfg: ExperimentConfig, groups: Iterable[str]) -> list[str]:
+    """The groups the report's scatter and overlays show: the expert, short LoRA and long full fine-tuning
+    at the reference demo count (else the first three)."""
+    from eval.experiments.lora_vs_full import EXPERT
+
+    n = reference_demos(cfg)
+    present = list(groups)
+    shown = [g for g in (EXPERT, f"lora_short.d{n}.s0", f"full_long.d{n}.s0") if g in present]
+    return shown or present[:3]
+
+
+def trace(traj: dg.Trajectory, success: bool | None = None) -> dict[str, Any]:
+    """The first joint (the acting arm's shoulder pitch) over time, as the report's overlays draw it."""
+    out: dict[str, Any] = {"t": (traj.t - traj.t[0]).round(2).tolist(), "q": traj.q[:, 0].round(4).tolist()}
+    return out if success is None else {**out, "success": success}
+
+
+def versions() -> str:
+    """What ran the experiment (the report may be written elsewhere, from the JSON files)."""
+    import platform
+    from importlib import metadata
+
+    out = [f"python {platform.python_version()}"]
+    for pkg in ("torch", "peft", "mujoco", "tandem-agent"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out.append(f"{pkg} {metadata.version(pkg)}")
+    import torch
+
+    if torch.cuda.is_available():
+        out.append(torch.cuda.get_device_name(0))
+    return ", ".join(out)
+
+
 def analyse(cfg: ExperimentConfig, paths) -> dict[str, Any]:
     """diagnostics.json: per group (each cell, the expert) the diagnostics, training summary and the
     comparisons; plus the demonstrations' own spread."""
@@ -99,6 +142,8 @@ def analyse(cfg: ExperimentConfig, paths) -> dict[str, Any]:
 
     cells = {c.id: c for c in cfg.cells()}
     groups: dict[str, Any] = {}
+    shown = shown_groups(cfg, [EXPERT, *cells])
+    overlays: dict[str, list[dict[str, Any]]] = {}
     for gid in [EXPERT, *cells]:
         grows = by_group.get(gid, [])
         ref_rows, probe_rows, ref, probes = split(grows, h.task, runs, h.object, h.hand, joints)
@@ -107,6 +152,8 @@ def analyse(cfg: ExperimentConfig, paths) -> dict[str, Any]:
         entry = group_diagnostics(
             ref_rows, probe_rows, ref, probes, used, cfg.diagnostics.unique_threshold_rad
         )
+        if gid in shown:
+            overlays[gid] = [trace(r.traj, r.success) for r in ref[:OVERLAY_ROLLOUTS]]
         if cell is not None:
             summary_path = paths.cell(cell) / backends.SUMMARY
             summary = backends.read_json(summary_path) if summary_path.exists() else {}
@@ -142,7 +189,13 @@ def analyse(cfg: ExperimentConfig, paths) -> dict[str, Any]:
                 "count": len(demos),
                 "spread": asdict(dg.pairwise_spread(demos, cfg.diagnostics.unique_threshold_rad)),
             },
+            # What the trajectory overlays draw, so the report needs no datasets or rollouts to be written.
+            "overlays": {
+                "demos": [trace(d) for d in demos[: reference_demos(cfg)]],
+                "groups": overlays,
+            },
             "definitions": dg.DEFINITIONS,
+            "versions": versions(),
         }
     )
 

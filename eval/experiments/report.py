@@ -9,17 +9,14 @@ time, GPU memory, parameters); plots; the definitions of every diagnostic.
 from __future__ import annotations
 
 import base64
-import contextlib
 import html
-import platform
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from eval.experiments import analysis, backends
 from eval.experiments.config import ExperimentConfig
-from eval.report import _html_table, _md_table, _png, load_rows
+from eval.report import _html_table, _md_table, _png
 
 SECTIONS = (
     "Setup",
@@ -47,28 +44,15 @@ def _rate(s: dict[str, Any]) -> str:
     return f"{s['k']}/{s['n']} ({_pct(s['rate'])}, CI {_pct(s['lo'])}–{_pct(s['hi'])})"
 
 
-def _versions() -> str:
-    out = [f"python {platform.python_version()}"]
-    for pkg in ("torch", "peft", "mujoco", "tandem-agent"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            out.append(f"{pkg} {metadata.version(pkg)}")
-    return ", ".join(out)
-
-
 def _keys(cfg: ExperimentConfig) -> list[str]:
     return list(cfg.methods)
-
-
-def _reference_demos(cfg: ExperimentConfig) -> int:
-    """The story's 14 demonstrations when the config has them, else the middle demo count."""
-    return 14 if 14 in cfg.demos else sorted(cfg.demos)[len(cfg.demos) // 2]
 
 
 # -- tables -------------------------------------------------------------------------------------------
 def story_table(cfg: ExperimentConfig, diag: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     cols = ["Training steps", "Training time", "Unique trajectories", "Task success"]
     body = [[name, *[row.get(c, "—") for c in cols]] for name, row in cfg.story.items()]
-    n = _reference_demos(cfg)
+    n = analysis.reference_demos(cfg)
     groups = diag["groups"]
     for key in _keys(cfg):
         cells = [g for g in groups.values() if g.get("key") == key and g.get("demos") == n]
@@ -281,7 +265,7 @@ def stage_table(paths) -> tuple[list[str], list[list[str]]]:
 
 
 # -- plots --------------------------------------------------------------------------------------------
-def plots(cfg: ExperimentConfig, diag: dict[str, Any], paths) -> dict[str, tuple[str, bytes]]:
+def plots(cfg: ExperimentConfig, diag: dict[str, Any]) -> dict[str, tuple[str, bytes]]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -307,7 +291,8 @@ def plots(cfg: ExperimentConfig, diag: dict[str, Any], paths) -> dict[str, tuple
             ax.bar(
                 x, p, width=width, color=colors[j % 10], alpha=0.85, label=f"{n} demos" if i == 0 else None
             )
-            ax.errorbar(x, p, yerr=[[p - lo], [hi - p]], color="black", capsize=3)
+            # Wilson's bounds overshoot p by a rounding error at times (lo ~ 1e-17 at k = 0): clip them.
+            ax.errorbar(x, p, yerr=[[max(0.0, p - lo)], [max(0.0, hi - p)]], color="black", capsize=3)
     if "expert" in groups:
         ax.axhline(groups["expert"]["success"]["rate"], color="gray", ls="--", lw=1, label="scripted expert")
     ax.set_xticks([i + width * (len(cfg.demos) - 1) / 2 for i in range(len(keys))], keys, rotation=15)
@@ -318,7 +303,7 @@ def plots(cfg: ExperimentConfig, diag: dict[str, Any], paths) -> dict[str, tuple
     out["success"] = ("Success by method and demo count", _png(fig))
 
     # Loss curves (training solid, validation dashed), one colour per method, at the reference demo count.
-    n_ref = _reference_demos(cfg)
+    n_ref = analysis.reference_demos(cfg)
     fig, ax = plt.subplots(figsize=(7, 3.8))
     drawn = False
     for i, key in enumerate(keys):
@@ -340,8 +325,7 @@ def plots(cfg: ExperimentConfig, diag: dict[str, Any], paths) -> dict[str, tuple
     out["loss"] = ("Loss curves", _png(fig))
 
     # Start sensitivity: grasp x against object x.
-    shown = [g for g in ("expert", f"lora_short.d{n_ref}.s0", f"full_long.d{n_ref}.s0") if g in groups]
-    shown = shown or list(groups)[:3]
+    shown = analysis.shown_groups(cfg, groups)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
     for i, gid in enumerate(shown):
         pts = groups[gid]["scatter"]
@@ -362,27 +346,17 @@ def plots(cfg: ExperimentConfig, diag: dict[str, Any], paths) -> dict[str, tuple
     out["start"] = ("Start sensitivity scatter", _png(fig))
 
     # Trajectory overlays: shoulder pitch of the acting arm over time, rollouts of a few cells vs demos.
-    from eval.experiments.episodes import hand_joints, rollout
-
-    joints = hand_joints(cfg.held_out.hand)
-    demos = backends.demo_trajectories(paths.data("held_out"), cfg.held_out.task, n_ref, joints)
+    overlays = diag.get("overlays")
+    if overlays is None:  # diagnostics written before they carried the traces
+        return out
     fig, axes = plt.subplots(1, len(shown) + 1, figsize=(3.4 * (len(shown) + 1), 3.4), sharey=True)
     axes = np.atleast_1d(axes)
-    for d in demos:
-        axes[0].plot(d.t - d.t[0], d.q[:, 0], color="gray", lw=0.8)
-    axes[0].set_title(f"{len(demos)} training demos")
-    results = paths.eval
-    rows, _ = load_rows(results)
+    for d in overlays["demos"]:
+        axes[0].plot(d["t"], d["q"], color="gray", lw=0.8)
+    axes[0].set_title(f"{len(overlays['demos'])} training demos")
     for ax, gid in zip(axes[1:], shown, strict=False):
-        for r in [r for r in rows if r["suite"] == gid and r["case_id"] == cfg.held_out.task][:20]:
-            ro = rollout(r, results / analysis.RUNS, cfg.held_out.object, cfg.held_out.hand, joints)
-            if ro is not None:
-                ax.plot(
-                    ro.traj.t - ro.traj.t[0],
-                    ro.traj.q[:, 0],
-                    lw=0.8,
-                    color="tab:green" if ro.success else "tab:red",
-                )
+        for r in overlays["groups"].get(gid, []):
+            ax.plot(r["t"], r["q"], lw=0.8, color="tab:green" if r["success"] else "tab:red")
         ax.set_title(gid, fontsize=9)
     for ax in axes:
         ax.set_xlabel("s")
@@ -397,7 +371,7 @@ def write(cfg: ExperimentConfig, paths) -> tuple[Path, Path]:
     diag = backends.read_json(paths.diagnostics)
     out = paths.report
     out.mkdir(parents=True, exist_ok=True)
-    figs = plots(cfg, diag, paths)
+    figs = plots(cfg, diag)
     setup = [
         f"Experiment `{cfg.name}`: {cfg.description}".strip(),
         f"Pretraining tasks: {', '.join(cfg.pretrain.tasks)} ({cfg.collect.episodes_per_task} demos each, "
@@ -407,7 +381,8 @@ def write(cfg: ExperimentConfig, paths) -> tuple[Path, Path]:
         "world.",
         f"Prompt probe: instructions of {', '.join(cfg.prompt.tasks)} on the first {cfg.prompt.seeds} "
         "eval seeds.",
-        f"Versions: {_versions()}. Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        f"Ran with: {diag.get('versions', 'not recorded by these diagnostics')}. Report written "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
     ]
     tables = {
         "Time per stage": stage_table(paths),
@@ -446,6 +421,8 @@ def write(cfg: ExperimentConfig, paths) -> tuple[Path, Path]:
             for name, (caption, png) in figs.items():
                 (out / f"{name}.png").write_bytes(png)
                 md += [f"![{caption}]({name}.png)", ""]
+            if "trajectories" not in figs:
+                md += ["_No trajectory overlays: these diagnostics predate the traces they draw._", ""]
             html_parts.append(
                 '<div class="plots">'
                 + "".join(
