@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m eval.bench policy", description=__doc__.split("\n")[0])
     ap.add_argument("--checkpoint", default=None, help="a VLA checkpoint folder (default: a fresh model)")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    ap.add_argument("--threads", type=int, default=1, help="CPU threads (torch's; ONNX Runtime's in its row)")
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--train-steps", type=int, default=10)
     ap.add_argument("--batch", type=int, default=16, help="training batch for samples/s")
@@ -150,14 +150,30 @@ def main(argv: list[str] | None = None) -> int:
     compiled = "not asked (--compile)"
     if args.compile:
         net = policy.network
-        eager_sample = net.sample
+        eager_denoise = net.denoise
         try:
-            net.sample = torch.compile(eager_sample, mode="reduce-overhead")
+            net.denoise = torch.compile(eager_denoise, mode="reduce-overhead")  # type: ignore[method-assign]
             clat, _ = timed(warm=10)
             compiled = f"median {statistics.median(clat):.2f} ms, p95 {_quantile(clat, 0.95):.2f} ms"
         except Exception as e:  # a compiler failure is a figure too
             compiled = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:120]}"
-        net.sample = eager_sample
+        net.denoise = eager_denoise  # type: ignore[method-assign]
+
+    onnx = "CPU only"
+    if args.device == "cpu":
+        image = rng.integers(0, 255, (1, h, w, 3), dtype=np.uint8)
+        reference = policy.predict(image, state, [instr])
+        eager = policy
+        policy = policy.on_onnx_runtime(args.threads)
+        torch.set_num_threads(1)  # as policy:CKPT runs it: torch keeps one thread for the frame's resize
+        drift = float(np.abs(policy.predict(image, state, [instr]) - reference).max())
+        olat, ocpu = timed()
+        torch.set_num_threads(args.threads)
+        policy = eager
+        onnx = (
+            f"median {statistics.median(olat):.1f} ms, p95 {_quantile(olat, 0.95):.1f} ms; "
+            f"{statistics.median(ocpu):.1f} ms of CPU; actions within {drift:.1e} of torch's (joint units)"
+        )
 
     int8 = "not asked (--int8)"
     if args.int8 and args.device != "cpu":
@@ -219,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             "chunk CPU time, batch 1",
             f"median {statistics.median(cpu):.1f} ms, p95 {_quantile(cpu, 0.95):.1f} ms",
         ),
+        ("chunk, ONNX Runtime (policy:CKPT's CPU default)", onnx),
         ("chunk, int8 Linear layers", int8),
         ("chunk latency, torch.compile (reduce-overhead)", compiled),
         ("load average (1 min)", f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"),
@@ -241,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         seeds = range(args.seeds_start, args.seeds_start + args.closed_loop)
         options = [f"execute={args.execute}"] * bool(args.execute) + ["int8=1"] * bool(args.int8)
         policy_spec = f"policy:{args.checkpoint}" + ("?" + "&".join(options) if options else "")
-        for name, spec in (("policy", policy_spec), ("scripted expert", "scripted")):
+        runtime = "torch, int8" if args.int8 else "onnx"
+        for name, spec in ((f"policy ({runtime})", policy_spec), ("scripted expert", "scripted")):
             runs = run_block_task(spec, seeds)
             k, n = sum(r.success for r in runs), len(runs)
             lo, hi = wilson(k, n)

@@ -158,7 +158,14 @@ def _load(path: str, device: str, runtime: str = "torch"):
     policy = VLAPolicy.load(path, device=device, merge=True)
     if runtime == "int8":
         return policy.quantized_int8()
-    return policy.on_onnx_runtime() if runtime == "onnx" else policy
+    if runtime == "onnx":
+        import torch
+
+        # ONNX Runtime gets the cores; torch keeps one thread for the frame's resize. Two thread pools
+        # spinning on the same two cores cost ~10 ms a chunk (docs/vla.md, "Measured").
+        torch.set_num_threads(1)
+        return policy.on_onnx_runtime()
+    return policy
 
 
 class PolicyManipulation:

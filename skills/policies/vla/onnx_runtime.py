@@ -9,6 +9,7 @@ keep in step with the checkpoint. Actions match PyTorch's to ~1e-6 (tested); doc
 from __future__ import annotations
 
 import io
+import os
 import warnings
 
 import numpy as np
@@ -52,12 +53,17 @@ def export(model: VLAModel, embodiment: str, example: dict[str, torch.Tensor]) -
     return buf.getvalue()
 
 
-class OnnxDenoiser:
-    """``VLAModel.denoise`` on ONNX Runtime's CPU provider, with as many threads as torch is given (an eval
-    worker that pins torch to one thread pins this too)."""
+def default_threads() -> int:
+    """``OMP_NUM_THREADS`` when set (an eval worker pins it to 1), else every core."""
+    return int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
 
-    def __init__(self, model: VLAModel) -> None:
+
+class OnnxDenoiser:
+    """``VLAModel.denoise`` on ONNX Runtime's CPU provider with ``threads`` intra-op threads."""
+
+    def __init__(self, model: VLAModel, threads: int | None = None) -> None:
         self.model = model
+        self.threads = threads or default_threads()
         self.sessions: dict[str, object] = {}
 
     def __call__(self, embodiment: str, batch: dict[str, torch.Tensor], noise: torch.Tensor) -> torch.Tensor:
@@ -68,11 +74,10 @@ class OnnxDenoiser:
         (actions,) = self.sessions[embodiment].run(None, arrays)  # type: ignore[attr-defined]
         return torch.from_numpy(np.asarray(actions))
 
-    @staticmethod
-    def _session(graph: bytes):
+    def _session(self, graph: bytes):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()
+        options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])

@@ -128,14 +128,16 @@ class VLAPolicy:
             model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         return VLAPolicy(self.config, model, self.normalizer, self.bank)
 
-    def on_onnx_runtime(self) -> VLAPolicy:
-        """This policy with its denoising on ONNX Runtime (CPU): the same actions to ~1e-6, about half the
-        CPU time per chunk (docs/vla.md). A LoRA adapter must be merged first (``load(merge=True)``)."""
+    def on_onnx_runtime(self, threads: int | None = None) -> VLAPolicy:
+        """This policy with its denoising on ONNX Runtime (CPU, ``threads`` intra-op threads, default
+        ``OMP_NUM_THREADS`` else every core): the same actions to ~1e-6 at about half the CPU time per
+        chunk (docs/vla.md). A LoRA adapter must be merged first (``load(merge=True)``)."""
         if self.device.type != "cpu":
             raise ValueError("the ONNX runtime runs on the CPU: load the policy with device=cpu")
         if is_peft(self.model):
             raise ValueError("merge the LoRA adapter before exporting: VLAPolicy.load(..., merge=True)")
-        return VLAPolicy(self.config, self.model, self.normalizer, self.bank, OnnxDenoiser(self.network))
+        onnx = OnnxDenoiser(self.network, threads)
+        return VLAPolicy(self.config, self.model, self.normalizer, self.bank, onnx)
 
     # ----------------------------------------------------------------- files
     def save(self, folder: Path, dtype: torch.dtype | None = None) -> None:
