@@ -101,12 +101,12 @@ def nudge_start(env, seed: int) -> None:
     mujoco.mj_forward(env.model, env.data)
 
 
-def stations(seeds: int) -> list[dict]:
+def stations(seeds: int, locomotion: str = "walker") -> list[dict]:
     """bench -> shelf -> bench per seed: pose error at the end of each walk_to, sim time, metres walked."""
     from agent.runtime import Runtime
     from envs.lab.env import G1LabEnv
 
-    env = G1LabEnv(seed=0, locomotion="walker")
+    env = G1LabEnv(seed=0, locomotion=locomotion)
     out = []
     for seed in range(seeds):
         env.reset(seed=seed)
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     env.close()
 
     if args.seeds:
-        st = stations(args.seeds)
+        st = stations(args.seeds, args.locomotion)
         t = Table(
             "seed", "to", "result", "error cm", "error deg", "sim s", "m walked", title="walk_to on legs"
         )
