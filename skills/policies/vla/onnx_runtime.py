@@ -37,13 +37,13 @@ def export(model: VLAModel, embodiment: str, example: dict[str, torch.Tensor]) -
         raise ImportError("the ONNX runtime of the VLA needs the 'onnx' package: pip install onnx") from None
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
-        # torch 2.9+ prefers its torch.export-based exporter, which needs onnxscript and takes ~40 s on this
-        # model; the TorchScript one traces it in ~4 s and the graph runs on every onnxruntime here.
+        # torch 2.9+ prefers its torch.export-based exporter: it needs onnxscript, took ~40 s on this model
+        # and wrote a graph onnxruntime 1.32 refused (Split's num_outputs); the TorchScript one takes ~4 s.
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             _Denoise(model, embodiment).eval(),
             tuple(example[k] for k in INPUTS),
-            buf,
+            buf,  # type: ignore[arg-type]  # the TorchScript exporter writes to file objects too
             input_names=list(INPUTS),
             output_names=["actions"],
             dynamic_axes={k: {0: "batch"} for k in (*INPUTS, "actions")},
