@@ -140,7 +140,7 @@ def test_onnx_runtime_gives_torchs_actions_and_is_the_cpu_default(trained):
     assert np.abs(backend.policy.predict(*batch, instrs) - eager.predict(*batch, instrs)).max() < 1e-4
     with pytest.raises(ValueError, match="runtime=onnx runs float32 on the CPU"):
         resolve(f"policy:{out}?runtime=onnx&int8=1")
-    with pytest.raises(ValueError, match="runtime must be torch or onnx, got 'tensorrt'"):
+    with pytest.raises(ValueError, match="runtime must be auto, torch or onnx, got 'tensorrt'"):
         resolve(f"policy:{out}?runtime=tensorrt")
 
 

@@ -152,28 +152,18 @@ class UntilExecutor:
 
 
 @cache
-def _load(path: str, device: str, runtime: str = "torch"):
-    from skills.policies.vla.policy import VLAPolicy
+def _load(path: str, device: str, runtime: str):
+    from skills.policies.vla.policy import load_for_inference
 
-    policy = VLAPolicy.load(path, device=device, merge=True)
-    if runtime == "int8":
-        return policy.quantized_int8()
-    if runtime == "onnx":
-        import torch
-
-        # ONNX Runtime gets the cores; torch keeps one thread for the frame's resize. Two thread pools
-        # spinning on the same two cores cost ~10 ms a chunk (docs/vla.md, "Measured").
-        torch.set_num_threads(1)
-        return policy.on_onnx_runtime()
-    return policy
+    return load_for_inference(path, device, runtime)
 
 
 class PolicyManipulation:
     """``policy:CKPT[?execute=K][&device=D][&runtime=R][&int8=0|1][&lockstep=0|1][&say=SENTENCE]``: pick and
     place run by a Tandem VLA checkpoint in this process, on device D (``cpu``, the default; ``cuda``;
-    ``auto``) with runtime R (``onnx``, the default on the CPU: ONNX Runtime, the same actions at about half
-    the CPU time of ``torch``, the default elsewhere; ``int8=1``: torch with its Linear layers quantized
-    to int8 on the CPU), playing
+    ``auto``) with runtime R (``auto``, the default: ``onnx`` where the network lands on the CPU — ONNX
+    Runtime, the same actions at less than half the time of ``torch`` — else ``torch``; ``int8=1``: torch
+    with its Linear layers quantized to int8 on the CPU), playing
     K (default: the checkpoint's ``execute``, 8 unless set) of each chunk's actions before asking for the
     next. ``lockstep=1`` (the default) stops simulated time while the network thinks, so a slow CPU
     measures the policy and not its speed; ``lockstep=0`` holds the targets meanwhile, as hardware would
@@ -203,10 +193,10 @@ class PolicyManipulation:
             raise ValueError(f"--manipulation {spec}: device must be cpu, cuda or auto, got {device!r}")
         if int8 and device != "cpu":
             raise ValueError(f"--manipulation {spec}: int8 runs on the CPU (device=cpu)")
-        runtime = options.get("runtime", "onnx" if device == "cpu" and not int8 else "torch")
-        if runtime not in ("torch", "onnx"):
-            raise ValueError(f"--manipulation {spec}: runtime must be torch or onnx, got {runtime!r}")
-        if runtime == "onnx" and (device != "cpu" or int8):
+        runtime = options.get("runtime", "auto")
+        if runtime not in ("auto", "torch", "onnx"):
+            raise ValueError(f"--manipulation {spec}: runtime must be auto, torch or onnx, got {runtime!r}")
+        if runtime == "onnx" and (device == "cuda" or int8):
             raise ValueError(
                 f"--manipulation {spec}: runtime=onnx runs float32 on the CPU (device=cpu, int8=0)"
             )

@@ -30,9 +30,9 @@ class VLAServed:
     def __init__(
         self, checkpoint: str | Path, version: Version, embodiment: str = "g1", device: str = "auto"
     ) -> None:
-        from skills.policies.vla.policy import VLAPolicy
+        from skills.policies.vla.policy import load_for_inference
 
-        self.policy = VLAPolicy.load(checkpoint, device=device, merge=True)
+        self.policy = load_for_inference(checkpoint, device)  # on the CPU: ONNX Runtime
         cfg = self.policy.config
         self.emb = load_embodiment(embodiment)
         self.vla_embodiment = VLA_EMBODIMENT.get(self.emb.name, self.emb.robot)

@@ -182,3 +182,25 @@ class VLAPolicy:
                 model = model.merge_and_unload()
         model.to(resolve_device(device)).eval()
         return cls(config, model, normalizer, InstructionBank.load(folder / INSTRUCTIONS_FILE))
+
+
+RUNTIMES = ("auto", "torch", "onnx", "int8")
+
+
+def load_for_inference(folder: str | Path, device: str = "cpu", runtime: str = "auto") -> VLAPolicy:
+    """A checkpoint ready to act, LoRA merged. ``runtime``: ``torch``; ``onnx`` (CPU only); ``int8``
+    (torch's dynamic int8 Linear layers, CPU only); ``auto``: onnx where the policy lands on the CPU, else
+    torch."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    policy = VLAPolicy.load(folder, device=device, merge=True)
+    if runtime == "auto":
+        runtime = "onnx" if policy.device.type == "cpu" else "torch"
+    if runtime == "int8":
+        return policy.quantized_int8()
+    if runtime == "onnx":
+        # ONNX Runtime gets the cores; torch keeps one thread for the frame's resize. Two thread pools
+        # spinning on the same two cores cost ~10 ms a chunk (docs/vla.md, "Measured").
+        torch.set_num_threads(1)
+        return policy.on_onnx_runtime()
+    return policy
