@@ -70,6 +70,7 @@ def test_smoke_experiment_killed_midway_resumes_and_reports(tmp_path):
         assert g["success"]["n"] == seeds  # every held-out seed was evaluated (errors count as failures)
         assert g["prompt"]["n"] == cfg.prompt.seeds * len(cfg.prompt.tasks)
         assert g["curve"] and all(c["val_loss"] is not None for c in g["curve"])
+        assert sum(g["misses"].values()) == seeds - g["success"]["k"]  # every failure says why
     rows = Results.open_existing(out / "eval").rows()
     policy_rows = [r for r in rows if r["suite"] != "expert"]
     # one attempt per episode: a failed policy call ends it (no retry, no replan)

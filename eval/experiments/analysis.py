@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
@@ -42,6 +42,7 @@ def group_diagnostics(
 ) -> dict[str, Any]:
     """Every diagnostic of one policy (or the expert) on the held-out seeds."""
     rate = dg.success_rate([bool(r["success"]) for r in rows])
+    misses = Counter(miss(r) for r in rows if not r["success"])
     spread = dg.pairwise_spread([r.traj for r in rollouts], threshold)
     mem = dg.memorization([r.traj for r in rollouts], demos) if demos and rollouts else None
     start = dg.start_sensitivity(rollouts) if len(rollouts) >= 2 else {}
@@ -49,6 +50,7 @@ def group_diagnostics(
     return {
         "success": asdict(rate),
         "errors": sum(r["status"] != "ok" for r in rows),
+        "misses": dict(misses.most_common()),
         "trajectories": len(rollouts),
         "spread": asdict(spread),
         "memorization": None
@@ -78,6 +80,16 @@ def group_diagnostics(
             for r in rollouts
         ],
     }
+
+
+def miss(row: dict[str, Any]) -> str:
+    """Why an episode failed, as the eval runner attributed it: ``skill:reason`` for an execution failure
+    (``pick:not_grasped``), the kind otherwise, the status for a crash or a timeout."""
+    if row["status"] != "ok":
+        return row["status"]
+    failure = (row["metrics"] or {}).get("failure") or {}
+    kind = failure.get("kind") or "unattributed"
+    return f"{failure['skill']}:{kind}" if failure.get("skill") else kind
 
 
 OVERLAY_ROLLOUTS = 20  # rollouts per shown group kept for the report's trajectory overlays
@@ -194,7 +206,7 @@ def analyse(cfg: ExperimentConfig, paths) -> dict[str, Any]:
                 "demos": [trace(d) for d in demos[: reference_demos(cfg)]],
                 "groups": overlays,
             },
-            "definitions": dg.DEFINITIONS,
+            "definitions": {**dg.DEFINITIONS, "Misses": " ".join((miss.__doc__ or "").split())},
             "versions": versions(),
         }
     )

@@ -188,6 +188,7 @@ def diagnostics_table(diag: dict[str, Any]) -> tuple[list[str], list[list[str]]]
         "start slope y (R²)",
         "prompt dist. (rad)",
         "other task done",
+        "misses",
     ]
     body = []
     for gid, g in diag["groups"].items():
@@ -210,6 +211,7 @@ def diagnostics_table(diag: dict[str, Any]) -> tuple[list[str], list[list[str]]]
                 fit("y"),
                 _f(p.get("distance")),
                 f"{p['followed']}/{p['n']}" if p.get("n") else "—",
+                ", ".join(f"{why} {n}" for why, n in (g.get("misses") or {}).items()) or "—",
             ]
         )
     return head, body
