@@ -130,6 +130,7 @@ def test_onnx_runtime_gives_torchs_actions_and_is_the_cpu_default(trained):
     eager = VLAPolicy.load(out)
     backend = resolve(f"policy:{out}")
     assert backend.policy.onnx is not None
+    assert set(backend.policy.onnx.sessions) == set(eager.config.embodiments)  # traced at load, not in a call
     assert resolve(f"policy:{out}?runtime=torch").policy.onnx is None
     frames = [_frame0(ep) for ep in range(4)]
     for image, state, instr, _ in frames:
