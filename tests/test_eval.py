@@ -172,6 +172,8 @@ def test_statistics():
     lo, hi = wilson(8, 10)
     assert abs(lo - 0.4902) < 1e-3 and abs(hi - 0.9433) < 1e-3
     assert wilson(0, 0) == (0.0, 1.0)
+    # The exact bounds at the ends (computed, they land ~1e-17 inside, which a plot's error bar refused).
+    assert wilson(0, 50)[0] == 0.0 and wilson(50, 50)[1] == 1.0
     # R: fisher.test(matrix(c(8, 2, 1, 5), 2))$p.value = 0.03497
     assert abs(fisher_exact(8, 10, 1, 6) - 0.03497) < 1e-4
     assert fisher_exact(5, 10, 5, 10) == 1.0

@@ -88,8 +88,8 @@ def test_smoke_experiment_killed_midway_resumes_and_reports(tmp_path):
     assert page.count('src="data:image/png;base64,') == 4 and page.count('src="') == 4  # self-contained
 
     # The report is a function of the experiment's JSON files alone (what comes back from a GPU machine
-    # without its datasets and rollouts), also when a cell never succeeds on many seeds (Wilson's lower
-    # bound then sits a rounding error above 0; the success plot once refused it).
+    # without its datasets and rollouts), also when a cell never succeeds on many seeds (the default
+    # H200 run's report died there on a Wilson bound a rounding error off 0).
     shutil.rmtree(out / "eval")
     shutil.rmtree(out / "data")
     shutil.rmtree(out / "report")

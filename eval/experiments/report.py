@@ -293,8 +293,7 @@ def plots(cfg: ExperimentConfig, diag: dict[str, Any]) -> dict[str, tuple[str, b
             ax.bar(
                 x, p, width=width, color=colors[j % 10], alpha=0.85, label=f"{n} demos" if i == 0 else None
             )
-            # Wilson's bounds overshoot p by a rounding error at times (lo ~ 1e-17 at k = 0): clip them.
-            ax.errorbar(x, p, yerr=[[max(0.0, p - lo)], [max(0.0, hi - p)]], color="black", capsize=3)
+            ax.errorbar(x, p, yerr=[[p - lo], [hi - p]], color="black", capsize=3)
     if "expert" in groups:
         ax.axhline(groups["expert"]["success"]["rate"], color="gray", ls="--", lw=1, label="scripted expert")
     ax.set_xticks([i + width * (len(cfg.demos) - 1) / 2 for i in range(len(keys))], keys, rotation=15)
