@@ -63,6 +63,47 @@ class GainRule(_Strict):
     damping: Annotated[float, Field(ge=0)] = 0.0
 
 
+class RouteDriving(_Strict):
+    """How the walk skills drive this walker through waypoints (skills/controllers/leg_motion.py). Each
+    number answers a trait of the policy (its lag, its drift, which way it turns well), so another walker
+    brings its own; the defaults are the Playground G1 policy's, measured (docs/locomotion.md)."""
+
+    long_leg_m: Annotated[float, Field(gt=0)] = 1.0  # longer legs are walked facing along them
+    turn_start_deg: Annotated[float, Field(gt=0)] = 8.0  # a heading error above this turns in place ...
+    turn_end_deg: Annotated[float, Field(gt=0)] = 2.5  # ... until it is below this, at rest
+    turn_rate: Annotated[float, Field(gt=0)] = 0.5  # rad/s, the most a left turn asks
+    right_rate: Annotated[float, Field(gt=0)] = 0.3  # rad/s, the most a right turn asks
+    right_turn_max_deg: Annotated[float, Field(ge=0, le=180)] = 20.0  # larger right turns go left round
+    yaw_gain: Annotated[float, Field(gt=0)] = 1.5  # rad/s per rad of heading error
+    yaw_lag_s: Annotated[float, Field(ge=0)] = 0.5  # heading error taken this far ahead at the turn rate
+    walk_speed: Annotated[float, Field(gt=0)] = 0.35  # m/s forward on a long leg
+    approach_speed: Annotated[float, Field(gt=0)] = 0.15  # m/s forward on a short leg
+    back_speed: Annotated[float, Field(gt=0)] = 0.3  # m/s backward
+    side_speed: Annotated[float, Field(gt=0)] = 0.15  # m/s sideways
+    pos_gain: Annotated[float, Field(gt=0)] = 0.8  # m/s per m of position error
+    pos_lag_s: Annotated[float, Field(ge=0)] = 1.2  # position error taken this far ahead at the velocity
+    near_m: Annotated[float, Field(gt=0)] = 0.3  # within this of a waypoint: integral action, hold
+    pass_m: Annotated[float, Field(gt=0)] = 0.15  # an intermediate waypoint is passed this close
+    hold_speed: Annotated[float, Field(gt=0)] = 0.12  # m/s, the most a correction asks on the goal
+    hold_i: Annotated[float, Field(ge=0)] = 0.5  # per s, integral action near a waypoint
+    hold_i_max: Annotated[float, Field(ge=0)] = 0.3  # m s
+    max_accel: Annotated[float, Field(gt=0)] = 1.0  # m/s^2 and rad/s^2 on the command
+    stop_pos_m: Annotated[float, Field(gt=0)] = 0.025  # asked to stop within this of the goal ...
+    stop_yaw_deg: Annotated[float, Field(gt=0)] = 2.5  # ... and this ...
+    stop_speed: Annotated[float, Field(gt=0)] = 0.05  # ... with its smoothed drift under this (m/s)
+    clearance_m: Annotated[float, Field(gt=0)] = 0.7  # routes keep this far from the tables
+
+
+class StanceBalance(_Strict):
+    """Ankle-strategy balance while the legs are stiff and frozen (envs/locomotion/balance.py)."""
+
+    gain: Annotated[float, Field(ge=0)] = 1.0  # lean per unit capture-point offset; 0 turns it off
+    # Where it holds the centre of mass, ahead (+) of the soles' middle: the stand pose puts it 3.3 cm
+    # behind; held at the middle, the lean moved the pelvis 3-4 cm toward the table as it stood up.
+    setpoint_m: float = -0.02
+    modes: list[Literal["stance", "starting", "standing"]] = ["stance", "standing"]
+
+
 class LocomotionPolicyConfig(_Strict):
     """One walker: the ONNX file, how to build its observation, its command space, rate and gains."""
 
@@ -85,6 +126,8 @@ class LocomotionPolicyConfig(_Strict):
     # How far behind a station's working pose it stops: stepping, its knees and hands reach ~0.2 m ahead
     # of the pelvis, further than in stance, and would strike the table at the working pose.
     standoff_m: Annotated[float, Field(ge=0)] = 0.0
+    route: RouteDriving = RouteDriving()
+    balance: StanceBalance = StanceBalance()
 
     @property
     def obs_size(self) -> int:

@@ -24,15 +24,12 @@ POS_TOL = 0.01
 YAW_TOL = math.radians(0.5)
 CLEARANCE_M = 0.45  # how far behind a station's working pose the base travels (held objects clear tables)
 
-# On legs (a walker, skills/controllers/leg_motion.py): within this of the goal (and STOP_YAW), slow, it
-# is asked to stop; settled within ARRIVED_POS_M / ARRIVED_YAW ends the call, else it walks again.
-STOP_POS_M = 0.025
-STOP_YAW = math.radians(2.5)
-STOP_SPEED = 0.05  # m/s of the walker's smoothed drift
+# On legs (a walker, skills/controllers/leg_motion.py): near the goal and slow (the walker's ``route``
+# stop_* numbers) it is asked to stop; settled within ARRIVED_POS_M / ARRIVED_YAW ends the call, else it
+# walks again. The route keeps the walker's ``route.clearance_m`` from the tables.
 ARRIVED_POS_M = 0.045
 ARRIVED_YAW = math.radians(4.5)
 MAX_STOPS = 3
-LEG_CLEARANCE_M = 0.7  # on legs the route keeps further from the tables: the arms swing and it turns there
 LEG_GROUPS = ("left_leg", "right_leg", "waist")
 LEG_TIMEOUT_S = 60.0  # on legs a call may take this long (slow, it stops and turns in place)
 
@@ -136,9 +133,9 @@ class BaseMoveExecutor:
                 return {"base": np.zeros(3)}
         elif (
             len(self._legs.waypoints) == 1
-            and dist <= STOP_POS_M
-            and yaw_err <= STOP_YAW
-            and self._walker.speed < STOP_SPEED
+            and dist <= (r := self._walker.cfg.route).stop_pos_m
+            and yaw_err <= math.radians(r.stop_yaw_deg)
+            and self._walker.speed < r.stop_speed
             and self._walker.mode == "walking"
         ):
             self._stopping = True  # it steps on the spot until the gait clock says both feet are down
@@ -167,7 +164,7 @@ class WalkToExecutor(BaseMoveExecutor):
         super().reset(obs, world)
         goal = self.waypoints[-1]
         pose = np.array(obs.base_pose, dtype=float)
-        clearance = CLEARANCE_M if self._walker is None else LEG_CLEARANCE_M
+        clearance = CLEARANCE_M if self._walker is None else self._walker.cfg.route.clearance_m
         if math.hypot(*(goal - pose)[:2]) < 2 * CLEARANCE_M:
             self.waypoints = [goal]
             return

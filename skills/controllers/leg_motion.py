@@ -17,30 +17,12 @@ import math
 
 import numpy as np
 
-LONG_LEG_M = 1.0  # a leg longer than this is walked facing along it; a shorter one at the waypoint's heading
-TURN_START = math.radians(8.0)  # a heading error above this turns in place before walking ...
-TURN_END = math.radians(2.5)  # ... until it is below this and the turn has come to rest
-TURN_RATE = 0.5  # rad/s, the most a turn in place asks
-# Measured on open floor (6 s each, the YAML's bias on vx): a left turn tracks (0.25 -> 0.28 rad/s, 0.5 ->
-# 0.53), a right one does not (-0.25 -> -0.09, -0.5 -> -0.2 while walking forward 0.19 m/s, -0.8 fell).
-# So a right turn larger than RIGHT_TURN_MAX is made as a left turn the long way round, and right
-# corrections are asked no faster than RIGHT_RATE.
-RIGHT_TURN_MAX = math.radians(20.0)
-RIGHT_RATE = 0.3
-YAW_GAIN = 1.5  # yaw rate per rad of heading error
-YAW_LAG_S = 0.5  # s: the heading error is taken where the measured turn rate carries it this far ahead
-WALK_SPEED = 0.35  # m/s forward on a long leg (the walker measured ~0.29 m/s)
-APPROACH_SPEED = 0.15  # m/s on a short leg: it answers ~1 s late and overshot a faster approach by 0.2 m
-BACK_SPEED = 0.3  # m/s backward (it answers about half of a backward command)
-SIDE_SPEED = 0.15
-POS_GAIN = 0.8  # m/s per m of error
-POS_LAG_S = 0.8  # s: the position error is taken where the measured velocity carries it this far ahead
-NEAR_M = 0.3  # on a long leg the heading stops following the bearing this close to the waypoint
-PASS_M = 0.15  # an intermediate waypoint is passed this close
-HOLD_SPEED = 0.12  # m/s, the most a correction asks while holding on the goal
-HOLD_I = 0.5  # per s, integral action on the error near a waypoint
-HOLD_I_MAX = 0.3  # m s
-MAX_ACCEL = 1.0  # m/s^2 and rad/s^2 on the command
+# Its tuning is the walker's (``route`` in its YAML: envs/locomotion/config.py RouteDriving). For the
+# Playground policy, measured on open floor (6 s each, the YAML's bias on vx): a left turn tracks (0.25 ->
+# 0.28 rad/s, 0.5 -> 0.53), a right one does not (-0.25 -> -0.09, -0.5 -> -0.2 while walking forward
+# 0.19 m/s, -0.8 fell), so a right turn larger than ``right_turn_max_deg`` is made as a left turn the long
+# way round; it answers a forward command about a second late (``pos_lag_s``) and overshot an approach
+# faster than ``approach_speed`` by 0.2 m.
 
 
 def _wrap(a: float) -> float:
@@ -52,6 +34,7 @@ class LegDriver:
 
     def __init__(self, walker, dt: float) -> None:
         self.walker, self.dt = walker, dt
+        self.route = walker.cfg.route
         self.waypoints: list[np.ndarray] = []
         self.turning = False
         self._leg: np.ndarray | None = None
@@ -76,51 +59,52 @@ class LegDriver:
         return math.hypot(err[0], err[1]), abs(_wrap(err[2]))
 
     def command(self, pose: np.ndarray) -> np.ndarray:
-        """Robot-frame command for this tick, ramped by MAX_ACCEL."""
+        """Robot-frame command for this tick, ramped by ``max_accel``."""
+        r = self.route
         wp = self.waypoints[0]
-        if len(self.waypoints) > 1 and math.hypot(*(wp - pose)[:2]) < PASS_M:
+        if len(self.waypoints) > 1 and math.hypot(*(wp - pose)[:2]) < r.pass_m:
             self.waypoints.pop(0)
             wp = self.waypoints[0]
         last = len(self.waypoints) == 1
         if self._leg is not wp:  # a new leg: pick the heading it is walked at
             self._leg = wp
-            self._long = math.hypot(*(wp - pose)[:2]) > LONG_LEG_M
+            self._long = math.hypot(*(wp - pose)[:2]) > r.long_leg_m
             self._heading = math.atan2(wp[1] - pose[1], wp[0] - pose[0]) if self._long else wp[2]
-            self.turning = abs(_wrap(self._heading - pose[2])) > TURN_START
+            self.turning = abs(_wrap(self._heading - pose[2])) > math.radians(r.turn_start_deg)
             self._integral[:] = 0.0
         err = wp[:2] - pose[:2]
         dist = math.hypot(*err)
-        if self._long and dist > NEAR_M:
+        if self._long and dist > r.near_m:
             self._heading = math.atan2(err[1], err[0])
-        elif self._long and last and dist <= NEAR_M:
+        elif self._long and last and dist <= r.near_m:
             self._long, self._heading = False, wp[2]  # the goal's own heading for the last steps
         yaw_rate = self.walker.yaw_rate
         yaw_err = _wrap(self._heading - pose[2])
-        if self.turning and yaw_err < -RIGHT_TURN_MAX:
+        if self.turning and yaw_err < -math.radians(r.right_turn_max_deg):
             yaw_err += 2 * math.pi  # the long way round: it turns left well and right badly
-        yaw_cmd = float(np.clip(YAW_GAIN * (yaw_err - YAW_LAG_S * yaw_rate), -RIGHT_RATE, TURN_RATE))
+        yaw_cmd = float(np.clip(r.yaw_gain * (yaw_err - r.yaw_lag_s * yaw_rate), -r.right_rate, r.turn_rate))
         if self.turning:
-            if abs(yaw_err) < TURN_END and abs(yaw_rate) < 0.1:
+            if abs(yaw_err) < math.radians(r.turn_end_deg) and abs(yaw_rate) < 0.1:
                 self.turning = False
             return self._ramp(np.array([0.0, 0.0, yaw_cmd]))
-        if abs(yaw_err) > 2 * TURN_START and not (last and dist < NEAR_M):
+        if abs(yaw_err) > 2 * math.radians(r.turn_start_deg) and not (last and dist < r.near_m):
             self.turning = True  # pushed off its heading: turn back before walking on
         c, s = math.cos(pose[2]), math.sin(pose[2])
         vel = self.walker.velocity
-        ahead = err - POS_LAG_S * vel  # brake on where it is heading: it answers late
+        ahead = err - r.pos_lag_s * vel  # brake on where it is heading: it answers late
         local = np.array([c * ahead[0] + s * ahead[1], -s * ahead[0] + c * ahead[1]])
-        v = POS_GAIN * local
-        if dist < NEAR_M:  # integral action cancels the drift, which a small command does not overcome
-            self._integral = np.clip(self._integral + local * self.dt, -HOLD_I_MAX, HOLD_I_MAX)
-            v = v + HOLD_I * self._integral
-        if last and dist < NEAR_M:  # holding on the goal, stepping in place
-            v = np.clip(v, -HOLD_SPEED, HOLD_SPEED)
+        v = r.pos_gain * local
+        if dist < r.near_m:  # integral action cancels the drift, which a small command does not overcome
+            self._integral = np.clip(self._integral + local * self.dt, -r.hold_i_max, r.hold_i_max)
+            v = v + r.hold_i * self._integral
+        if last and dist < r.near_m:  # holding on the goal, stepping in place
+            v = np.clip(v, -r.hold_speed, r.hold_speed)
         else:
-            top = WALK_SPEED if self._long else APPROACH_SPEED
-            v = np.array([np.clip(v[0], -BACK_SPEED, top), np.clip(v[1], -SIDE_SPEED, SIDE_SPEED)])
+            top = r.walk_speed if self._long else r.approach_speed
+            v = np.array([np.clip(v[0], -r.back_speed, top), np.clip(v[1], -r.side_speed, r.side_speed)])
         return self._ramp(np.array([v[0], v[1], yaw_cmd]))
 
     def _ramp(self, v: np.ndarray) -> np.ndarray:
-        step = MAX_ACCEL * self.dt
+        step = self.route.max_accel * self.dt
         self._cmd = self._cmd + np.clip(v - self._cmd, -step, step)
         return self._cmd.copy()

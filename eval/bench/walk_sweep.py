@@ -1,0 +1,130 @@
+"""Tune how skills drive a walker: bench -> shelf -> bench for each variant of its YAML, on many seeds.
+
+    python -m eval.bench walk_sweep eval/bench/sweeps/walker_route.yaml [--seeds 8] [--jobs 16]
+
+The sweep file names the walker description it varies and its variants, each a set of fields to
+override (``route`` is merged key by key; docs/locomotion.md lists the fields) and optionally the
+``scene`` to walk in (a name or a YAML path; default g1_lab):
+
+    walker: envs/locomotion/policies/playground_g1_joystick.yaml
+    variants:
+      shipped: {}
+      slower: {route: {approach_speed: 0.1}}
+      knee_room: {scene: my_lab.yaml, standoff_m: 0.05}
+
+Every (variant, seed) runs ``eval.bench.walk.station_walks`` in its own process; the table says per
+variant how many walks reached the working pose, how the others ended, and the median error and time.
+``--json`` keeps every walk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from envs.locomotion import DEFAULT_WALKER, load_policy_config
+from envs.scene_schema import load_scene
+from envs.validation import format_validation_error, read_yaml_mapping
+from eval.bench.walk import run_jobs
+
+
+class Sweep(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    walker: Path = DEFAULT_WALKER
+    variants: dict[str, dict]
+
+
+def load_sweep(path: Path) -> Sweep:
+    raw = read_yaml_mapping(path, ValueError, "walker sweep")
+    try:
+        return Sweep.model_validate(raw)
+    except ValidationError as e:
+        raise ValueError(f"{path}: invalid walker sweep\n{format_validation_error(e)}") from None
+
+
+def write_variants(sweep: Sweep, folder: Path) -> dict[str, tuple[Path, str]]:
+    """Each variant as (a walker YAML written in ``folder``, its scene), validated: a bad field fails
+    before any walk."""
+    base = yaml.safe_load(sweep.walker.read_text())
+    out = {}
+    for name, override in sweep.variants.items():
+        raw = {**base, **{k: v for k, v in override.items() if k not in ("route", "scene")}}
+        raw["route"] = {**base.get("route", {}), **override.get("route", {})}
+        path = folder / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(raw, sort_keys=False))
+        load_policy_config(path)
+        scene = str(override.get("scene", "g1_lab"))
+        load_scene(scene)
+        out[name] = (path, scene)
+    return out
+
+
+def summarize(rows: list[dict]) -> dict:
+    ok = [r for r in rows if r["ok"]]
+    return {
+        "walks": len(rows),
+        "reached": len(ok),
+        "ended": dict(Counter(r["status"] for r in rows if not r["ok"])),
+        "falls": sum(r["fell"] for r in rows),
+        "metres": sum(r["metres"] for r in rows),
+        "median_cm": statistics.median(r["pos_cm"] for r in ok) if ok else None,
+        "median_s": statistics.median(r["sim_s"] for r in ok) if ok else None,
+        "bench_moved_mm": max(r.get("bench_moved_mm", 0.0) for r in rows),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m eval.bench walk_sweep", description=__doc__.splitlines()[0])
+    p.add_argument("sweep", type=Path, help="sweep YAML (walker + variants)")
+    p.add_argument("--seeds", type=int, default=8, help="seeds per variant (each but 0 starts nudged)")
+    p.add_argument("--jobs", type=int, default=2, help="worker processes")
+    p.add_argument("--json", type=Path, default=None, help="write every walk here")
+    args = p.parse_args(argv)
+
+    sweep = load_sweep(args.sweep)
+    with tempfile.TemporaryDirectory(prefix="walk_sweep_") as tmp:
+        variants = write_variants(sweep, Path(tmp))
+        work = [
+            (f"walker:{path}", seed, scene) for path, scene in variants.values() for seed in range(args.seeds)
+        ]
+        results = run_jobs(work, args.jobs)
+    rows: dict[str, list[dict]] = {name: [] for name in variants}
+    for (loco, _, _), walks in zip(work, results, strict=True):
+        rows[Path(loco.removeprefix("walker:")).stem].extend(walks)
+
+    table = Table(
+        "variant",
+        "reached",
+        "how the others ended",
+        "falls / 100 m",
+        "median cm",
+        "median s",
+        title=f"walk_to bench -> shelf -> bench, {args.seeds} seeds per variant",
+    )
+    summary = {name: summarize(r) for name, r in rows.items()}
+    for name, s in summary.items():
+        table.add_row(
+            name,
+            f"{s['reached']}/{s['walks']}",
+            ", ".join(f"{k} {v}" for k, v in s["ended"].items()) or "-",
+            f"{100 * s['falls'] / max(s['metres'], 1e-9):.1f}",
+            "-" if s["median_cm"] is None else f"{s['median_cm']:.1f}",
+            "-" if s["median_s"] is None else f"{s['median_s']:.1f}",
+        )
+    Console(width=160).print(table)
+    if args.json:
+        args.json.write_text(json.dumps({"summary": summary, "walks": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
