@@ -20,6 +20,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
+from envs.locomotion.balance import AnkleBalance
 from envs.locomotion.config import LocomotionPolicyConfig, PolicyError
 from envs.locomotion.gains import GainTable
 
@@ -136,6 +137,11 @@ class Walker:
         self._linvel = data.sensor("walker_linvel")
         self._gyro = data.sensor("walker_gyro")
         self._feet = [model.body(f).id for f in feet]
+        ankles = [f"{side}_ankle_{axis}_joint" for side in ("left", "right") for axis in ("pitch", "roll")]
+        self.balance = AnkleBalance(
+            model, data, "pelvis", feet, ankles, cfg.balance.gain, cfg.balance.setpoint_m
+        )
+        self._ankle_rows = [names.index(a) for a in ankles]
         self._floor = model.geom("floor").id
         self._phase_step = 2 * math.pi * cfg.gait_hz * cfg.control_dt
         self.reset()
@@ -152,6 +158,7 @@ class Walker:
         self._from = np.zeros(len(self.cfg.joints))
         self._drift = np.zeros(2)
         self._yaw_rate = 0.0
+        self.balance.reset()
 
     # ------------------------------------------------------------------ interface
     def set_command(self, v: np.ndarray) -> None:
@@ -246,6 +253,12 @@ class Walker:
                 self._take(())
                 self._enter("stance")
                 self.command[:] = 0.0
+        self.balance.track(dt)
+        if self.mode in self.cfg.balance.modes and self.gains.profile["left_leg"] == "stance":
+            # Stiff and frozen, the ankles keep it standing (envs/locomotion/balance.py).
+            rows = self._ankle_rows  # left pitch, left roll, right pitch, right roll
+            base = self._stand[rows] if self.mode == "stance" else self.data.ctrl[self._act[rows]]
+            self.balance.apply(base[0::2], base[1::2])
 
     # ------------------------------------------------------------------ internals
     def _take(self, groups: tuple[str, ...]) -> None:
@@ -323,6 +336,7 @@ class Walker:
             "from": self._from.tolist(),
             "drift": self._drift.tolist(),
             "yaw_rate": self._yaw_rate,
+            "balance": self.balance.state(),
         }
 
     def restore(self, s: dict) -> None:
@@ -334,3 +348,5 @@ class Walker:
         self._t, self._drift = float(s["t"]), np.array(s["drift"])
         self._from = np.array(s["from"])
         self._yaw_rate = float(s.get("yaw_rate", 0.0))
+        if "balance" in s:
+            self.balance.restore(s["balance"])
