@@ -63,6 +63,14 @@ class PoseRange(_Strict):
         return _check_range(v, info.field_name)
 
 
+class KneeSpace(_Strict):
+    """Room under the table's front for a walker's knees: the base is set back ``depth`` from the robot's
+    side up to ``height``, where the top (an apron down to there) begins."""
+
+    depth: Annotated[float, Field(gt=0)]
+    height: Annotated[float, Field(gt=0)]
+
+
 class TableConfig(_Strict):
     center: tuple[float, float] = Field(description="table centre in the station frame (m)")
     size: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]] = Field(
@@ -71,6 +79,17 @@ class TableConfig(_Strict):
     height: Annotated[float, Field(gt=0.3, lt=1.5)] = 0.80
     rgba: tuple[float, float, float, float] = (0.55, 0.42, 0.30, 1.0)
     mass: Annotated[float, Field(gt=0)] = 20.0
+    knee_space: KneeSpace | None = None
+
+    @model_validator(mode="after")
+    def _knee_space_fits(self) -> TableConfig:
+        k = self.knee_space
+        if k is not None and (k.depth >= self.size[0] or k.height >= self.height):
+            raise ValueError(
+                f"knee_space (depth {k.depth}, height {k.height}) must fit under the table "
+                f"(depth {self.size[0]}, height {self.height})"
+            )
+        return self
 
 
 class Station(_Strict):

@@ -141,18 +141,82 @@ def test_a_push_fault_shoves_the_robot_and_a_fall_ends_the_episode(walker_env: G
     assert not env.data.xfrc_applied.any()  # the shove lasted its 0.1 s
 
 
+def _walker_yaml(tmp_path: Path, **fields) -> str:
+    raw = yaml.safe_load(DEFAULT_WALKER.read_text())
+    raw.update(fields)
+    path = tmp_path / "walker.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))  # key order is the policy's joint order
+    return f"walker:{path}"
+
+
+@pytest.mark.parametrize("gain, stands", [(1.0, True), (0.0, False)])
+def test_the_stance_balance_catches_a_backward_shove(tmp_path: Path, gain: float, stands: bool) -> None:
+    """Frozen in stance its centre of mass sits near the heels: a 0.25 m/s shove backward topples the
+    statue; the ankles' balance (envs/locomotion/balance.py) catches it."""
+    from agent.faults import parse_fault
+    from agent.runtime import Runtime
+
+    env = G1LabEnv(seed=0, locomotion=_walker_yaml(tmp_path, balance={"gain": gain}))
+    env.data.qpos[0:2] = [-1.5, -1.5]  # open floor
+    mujoco.mj_forward(env.model, env.data)
+    rt = Runtime(env, faults=[parse_fault("push:dx=-0.25,during=wait,after=0.5,duration=0.1")])
+    rt.call("w", "wait", {"seconds": 3.0})
+    (out,) = rt.run_until_event()
+    env.close()
+    assert (out.status == "success") == stands, (out.reason, out.evidence)
+    if not stands:
+        assert out.reason == "fell"
+
+
+def test_a_table_with_knee_space_is_two_boxes_and_both_are_table(tmp_path: Path) -> None:
+    from envs.scene_schema import SceneError, load_scene
+
+    env = G1LabEnv(seed=0)  # g1_lab: both tables have knee space
+    m = env.model
+    top, base = m.geom("bench_table"), m.geom("bench_table_base")
+    assert top.pos[2] - top.size[2] == pytest.approx(0.45) and top.pos[2] + top.size[2] == pytest.approx(0.8)
+    assert base.pos[0] - base.size[0] == pytest.approx(top.pos[0] - top.size[0] + 0.3)  # set back 0.3 m
+    assert {top.id, base.id} <= set(env._table_geoms)  # a knock on either is a knock on the table
+    env.close()
+
+    raw = yaml.safe_load(Path("envs/scenes/g1_lab.yaml").read_text())
+    raw["stations"]["bench"]["table"]["knee_space"] = {"depth": 0.7, "height": 0.45}
+    bad = tmp_path / "lab.yaml"
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(SceneError, match=r"knee_space \(depth 0.7, height 0.45\) must fit under the table"):
+        load_scene(bad)
+
+
+def test_a_sweep_merges_route_numbers_and_names_a_bad_one(tmp_path: Path) -> None:
+    from envs.locomotion import PolicyError
+    from eval.bench.walk_sweep import Sweep, write_variants
+
+    sweep = Sweep(variants={"slow": {"route": {"approach_speed": 0.1}}, "back": {"standoff_m": 0.2}})
+    paths = write_variants(sweep, tmp_path)
+    slow = load_policy_config(paths["slow"][0])
+    assert slow.route.approach_speed == 0.1
+    assert slow.route.pos_lag_s == load_policy_config(DEFAULT_WALKER).route.pos_lag_s  # the rest kept
+    assert load_policy_config(paths["back"][0]).standoff_m == 0.2 and paths["back"][1] == "g1_lab"
+    with pytest.raises(PolicyError, match=r"route\.approach_sped"):
+        write_variants(Sweep(variants={"typo": {"route": {"approach_sped": 0.1}}}), tmp_path)
+
+
 # ----------------------------------------------------------------------------- station to station
 
 
-def test_the_walker_walks_bench_to_shelf_and_back_without_falling(walker_env: G1LabEnv) -> None:
+@pytest.mark.parametrize("seed", [0, 2, 3])
+def test_the_walker_walks_bench_to_shelf_and_back_without_falling(walker_env: G1LabEnv, seed: int) -> None:
     """walk_to on legs through the runtime (monitors on): it arrives settled in stance within 5 cm and
     5 degrees of each working pose (on legs 0.15 m behind the holonomic one) and leaves the bench alone.
-    One seed: the seeds move only objects on the tables, so every seed walks the same path (a start
-    nudged a few cm off it is not yet reliable: docs/locomotion.md)."""
+    Seeds but 0 start up to 3 cm and 3 degrees off the bench's pose. Not every seed arrives: 13 of 24
+    round trips did (seed 1 times out holding 5-7 cm off the goal; docs/locomotion.md), so these are
+    seeds that did, kept as a regression check on the whole chain."""
     from agent.runtime import Runtime
+    from eval.bench.walk import nudge_start
 
     env = walker_env
-    env.reset(seed=0)
+    env.reset(seed=seed)
+    nudge_start(env, seed)
     rt = Runtime(env)
     bench = {n: np.array(o.pos) for n, o in rt.world.objects.items() if o.station == "bench"}
     for i, station in enumerate(("shelf", "bench")):

@@ -54,15 +54,30 @@ def build_lab(scene: SceneConfig, stance_kp: float = g1.STANCE_KP) -> BuiltLab:
 
     for name, st in scene.stations.items():
         t = st.table
+        yaw = st.robot_pose[2] * 3.141592653589793 / 180
+        quat = yaw_quat(yaw).tolist()
+        # One box, or with knee space a top (an apron down to its height) over a base set back from the robot.
+        under = t.knee_space.height if t.knee_space else 0.0
         cx, cy = station_to_world(st.robot_pose, *t.center)
         world.add_geom(
             name=f"{name}_table",
             type=mujoco.mjtGeom.mjGEOM_BOX,
-            size=[t.size[0] / 2, t.size[1] / 2, t.height / 2],
-            pos=[cx, cy, t.height / 2],
-            quat=yaw_quat(st.robot_pose[2] * 3.141592653589793 / 180).tolist(),
+            size=[t.size[0] / 2, t.size[1] / 2, (t.height - under) / 2],
+            pos=[cx, cy, (t.height + under) / 2],
+            quat=quat,
             rgba=list(t.rgba),
         )
+        if t.knee_space:
+            depth = t.size[0] - t.knee_space.depth
+            bx, by = station_to_world(st.robot_pose, t.center[0] + t.knee_space.depth / 2, t.center[1])
+            world.add_geom(
+                name=f"{name}_table_base",
+                type=mujoco.mjtGeom.mjGEOM_BOX,
+                size=[depth / 2, t.size[1] / 2, under / 2],
+                pos=[bx, by, under / 2],
+                quat=quat,
+                rgba=list(t.rgba),
+            )
 
     bench = scene.stations[scene.robot.start_station]
     target = (*station_to_world(bench.robot_pose, 0.35, 0.0), 0.9)

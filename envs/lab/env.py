@@ -192,7 +192,9 @@ class G1LabEnv:
         self._visual = {
             name: (m.geom(f"{name}_liquid").id, m.geom(f"{name}_foam").id) for name in scene.containers
         }
-        self._table_geoms = {m.geom(f"{s}_table").id: s for s in scene.stations}
+        # Every geom of a station's table: its top, and its base where the table has knee space.
+        parts = {f"{s}_table{part}": s for s in scene.stations for part in ("", "_base")}
+        self._table_geoms = {g: parts[m.geom(g).name] for g in range(m.ngeom) if m.geom(g).name in parts}
         self._floor_geom = m.geom("floor").id
 
         # Which body belongs to which hand, for grip detection from contacts.
