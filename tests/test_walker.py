@@ -188,7 +188,6 @@ def test_a_table_with_knee_space_is_two_boxes_and_both_are_table(tmp_path: Path)
 
 
 def test_a_sweep_merges_route_numbers_and_names_a_bad_one(tmp_path: Path) -> None:
-    from envs.locomotion import PolicyError
     from eval.bench.walk_sweep import Sweep, write_variants
 
     sweep = Sweep(variants={"slow": {"route": {"approach_speed": 0.1}}, "back": {"standoff_m": 0.2}})
@@ -197,7 +196,7 @@ def test_a_sweep_merges_route_numbers_and_names_a_bad_one(tmp_path: Path) -> Non
     assert slow.route.approach_speed == 0.1
     assert slow.route.pos_lag_s == load_policy_config(DEFAULT_WALKER).route.pos_lag_s  # the rest kept
     assert load_policy_config(paths["back"][0]).standoff_m == 0.2 and paths["back"][1] == "g1_lab"
-    with pytest.raises(PolicyError, match=r"route\.approach_sped"):
+    with pytest.raises(ValueError, match=r"variant 'typo': invalid walker .*\n.*route\.approach_sped"):
         write_variants(Sweep(variants={"typo": {"route": {"approach_sped": 0.1}}}), tmp_path)
 
 

@@ -31,8 +31,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from envs.locomotion import DEFAULT_WALKER, load_policy_config
-from envs.scene_schema import load_scene
+from envs.locomotion import DEFAULT_WALKER, PolicyError, load_policy_config
+from envs.scene_schema import SceneError, load_scene
 from envs.validation import format_validation_error, read_yaml_mapping
 from eval.bench.walk import run_jobs
 
@@ -61,10 +61,13 @@ def write_variants(sweep: Sweep, folder: Path) -> dict[str, tuple[Path, str]]:
         raw = {**base, **{k: v for k, v in override.items() if k not in ("route", "scene")}}
         raw["route"] = {**base.get("route", {}), **override.get("route", {})}
         path = folder / f"{name}.yaml"
-        path.write_text(yaml.safe_dump(raw, sort_keys=False))
-        load_policy_config(path)
+        path.write_text(yaml.safe_dump(raw, sort_keys=False))  # key order: the policy's joint order
         scene = str(override.get("scene", "g1_lab"))
-        load_scene(scene)
+        try:
+            load_policy_config(path)
+            load_scene(scene)
+        except (PolicyError, SceneError) as e:
+            raise ValueError(str(e).replace(str(path), f"variant '{name}'")) from None
         out[name] = (path, scene)
     return out
 
@@ -84,16 +87,22 @@ def summarize(rows: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m eval.bench walk_sweep", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m eval.bench walk_sweep",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("sweep", type=Path, help="sweep YAML (walker + variants)")
     p.add_argument("--seeds", type=int, default=8, help="seeds per variant (each but 0 starts nudged)")
     p.add_argument("--jobs", type=int, default=2, help="worker processes")
     p.add_argument("--json", type=Path, default=None, help="write every walk here")
     args = p.parse_args(argv)
 
-    sweep = load_sweep(args.sweep)
     with tempfile.TemporaryDirectory(prefix="walk_sweep_") as tmp:
-        variants = write_variants(sweep, Path(tmp))
+        try:
+            variants = write_variants(load_sweep(args.sweep), Path(tmp))
+        except ValueError as e:
+            p.error(f"{args.sweep}: {e}")
         work = [
             (f"walker:{path}", seed, scene) for path, scene in variants.values() for seed in range(args.seeds)
         ]
