@@ -126,6 +126,10 @@ class LocomotionPolicyConfig(_Strict):
     # How far behind a station's working pose it stops: stepping, its knees and hands reach ~0.2 m ahead
     # of the pelvis, further than in stance, and would strike the table at the working pose.
     standoff_m: Annotated[float, Field(ge=0)] = 0.0
+    # Before it takes over: bend from the lab's stand pose into its default pose (stiff) in start_s, then
+    # hold start_hold_s while the body comes to rest (else its first steps lurch forward).
+    start_s: Annotated[float, Field(gt=0)] = 0.5
+    start_hold_s: Annotated[float, Field(ge=0)] = 0.3
     route: RouteDriving = RouteDriving()
     balance: StanceBalance = StanceBalance()
 

@@ -24,8 +24,6 @@ from envs.locomotion.balance import AnkleBalance
 from envs.locomotion.config import LocomotionPolicyConfig, PolicyError
 from envs.locomotion.gains import GainTable
 
-START_S = 0.5  # bend from the stand pose into the policy's default pose (stiff) before it takes over
-START_HOLD_S = 0.3  # then hold it while the body comes to rest (else its first steps lurch forward)
 STAND_S = 2.0  # straighten from the stopped stance into the stand pose (in 1 s it toppled backward)
 FEET_IN_LINE_M = 0.04  # the feet's fore-aft offset (pelvis frame) under which a stop may freeze
 STOP_MIN_S = 0.2  # zero command at least this long before a stop may freeze the legs
@@ -230,9 +228,9 @@ class Walker:
                 )
         if self.mode == "starting":
             # From the lab's stand pose, bend into the policy's default pose (stiff), then hand over.
-            s = min(1.0, self._t / START_S)
+            s = min(1.0, self._t / self.cfg.start_s)
             self._write(self._from + s * (self.default - self._from))
-            if self._t >= START_S + START_HOLD_S:
+            if self._t >= self.cfg.start_s + self.cfg.start_hold_s:
                 self.gains.set({g: "walk" for g in self._taken}, instant=self._taken)
                 self._enter("walking")
         elif self.mode == "walking":
