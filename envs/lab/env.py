@@ -168,7 +168,16 @@ class G1LabEnv:
                     f"this env ticks at {self.control_dt} s"
                 )
             self.walker = Walker(
-                walker_cfg, policy_path, m, self.data, g1.GROUP_JOINTS, self.gains, STAND_POSE, g1.FOOT_BODIES
+                walker_cfg,
+                policy_path,
+                m,
+                self.data,
+                g1.GROUP_JOINTS,
+                self.gains,
+                STAND_POSE,
+                g1.FOOT_BODIES,
+                g1.ROOT_BODY,
+                g1.ANKLE_JOINTS,
             )
 
         self._free: dict[str, int] = {}

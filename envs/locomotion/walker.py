@@ -14,7 +14,7 @@ the arms in the policy's pose (elbows 0.6 rad): the G1's centre of mass sits clo
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import mujoco
@@ -103,7 +103,11 @@ class Walker:
         gains: GainTable,
         stand_pose: Mapping[str, float],
         feet: tuple[str, str],
+        root: str,
+        ankles: Sequence[str],
     ) -> None:
+        """``feet``: the foot bodies; ``root``: the floating body; ``ankles``: the joints (left pitch, left
+        roll, right pitch, right roll) the stance balance drives."""
         self.cfg, self.model, self.data, self.gains = cfg, model, data, gains
         self.policy = OnnxPolicy(policy_path, cfg)
         names = list(cfg.joints)
@@ -135,10 +139,7 @@ class Walker:
         self._linvel = data.sensor("walker_linvel")
         self._gyro = data.sensor("walker_gyro")
         self._feet = [model.body(f).id for f in feet]
-        ankles = [f"{side}_ankle_{axis}_joint" for side in ("left", "right") for axis in ("pitch", "roll")]
-        self.balance = AnkleBalance(
-            model, data, "pelvis", feet, ankles, cfg.balance.gain, cfg.balance.setpoint_m
-        )
+        self.balance = AnkleBalance(model, data, root, feet, ankles, cfg.balance.gain, cfg.balance.setpoint_m)
         self._ankle_rows = [names.index(a) for a in ankles]
         self._floor = model.geom("floor").id
         self._phase_step = 2 * math.pi * cfg.gait_hz * cfg.control_dt
@@ -252,7 +253,7 @@ class Walker:
                 self._enter("stance")
                 self.command[:] = 0.0
         self.balance.track(dt)
-        if self.mode in self.cfg.balance.modes and self.gains.profile["left_leg"] == "stance":
+        if self.mode in self.cfg.balance.modes and self.gains.profile[self.drives[0]] == "stance":
             # Stiff and frozen, the ankles keep it standing (envs/locomotion/balance.py).
             rows = self._ankle_rows  # left pitch, left roll, right pitch, right roll
             base = self._stand[rows] if self.mode == "stance" else self.data.ctrl[self._act[rows]]
