@@ -4,8 +4,9 @@ A frozen G1 is a statue whose centre of mass stands 3.3 cm in front of its heels
 (measured in the stand pose): a small backward velocity when the legs freeze after a walk, straightening
 into the stand pose, or an arm swinging through a pour tips it over backward. Each control tick this
 offsets both ankles' pitch and roll targets so that the capture point (the centre of mass plus its
-velocity times sqrt(h/g)) moves back over the middle of the feet on the floor. Signs measured on
-menagerie's G1: +0.05 rad of ankle pitch moves the centre of mass back, +0.05 of ankle roll moves it left.
+velocity times sqrt(h/g)) moves to a set point over the feet (a little behind the soles' middle). Signs
+measured on menagerie's G1: +0.05 rad of ankle pitch moves the centre of mass back, +0.05 of ankle roll
+moves it left.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ class AnkleBalance:
         gain: float,
         setpoint_m: float = 0.0,
     ) -> None:
-        """``ankles``: the actuator names (left pitch, left roll, right pitch, right roll); ``gain``: lean
-        (rad) per rad of capture-point offset seen from the ankles; ``setpoint_m``: where the centre of mass
-        is held, ahead of the soles' middle."""
+        """``ankles``: the ankle joints' actuators (left pitch, left roll, right pitch, right roll);
+        ``gain``: lean (rad) per rad of capture-point offset seen from the ankles; ``setpoint_m``: where
+        the centre of mass is held, ahead of the soles' middle."""
         self.model, self.data, self.gain, self.setpoint = model, data, gain, setpoint_m
         self._root = model.body(root).id
         # The soles' middles: the mean of each foot's collision geoms (the contacts flicker heel to toe).
@@ -72,12 +73,8 @@ class AnkleBalance:
         yaw = self._heading()
         fwd = math.cos(yaw) * err[0] + math.sin(yaw) * err[1] - self.setpoint
         left = -math.sin(yaw) * err[0] + math.cos(yaw) * err[1]
-        self.offset = np.array(
-            [
-                np.clip(self.gain * fwd / COM_HEIGHT_M, -MAX_PITCH, MAX_PITCH),
-                np.clip(-self.gain * left / COM_HEIGHT_M, -MAX_ROLL, MAX_ROLL),
-            ]
-        )
+        self.offset[0] = min(MAX_PITCH, max(-MAX_PITCH, self.gain * fwd / COM_HEIGHT_M))
+        self.offset[1] = min(MAX_ROLL, max(-MAX_ROLL, -self.gain * left / COM_HEIGHT_M))
         self.data.ctrl[self._pitch] = pitch_base + self.offset[0]
         self.data.ctrl[self._roll] = roll_base + self.offset[1]
 

@@ -123,8 +123,8 @@ class LocomotionPolicyConfig(_Strict):
     drives: list[str]
     gains: list[GainRule]
     frictionloss: Annotated[float, Field(ge=0)] = 0.0
-    # How far behind a station's working pose it stops: stepping, its knees and hands reach ~0.2 m ahead
-    # of the pelvis, further than in stance, and would strike the table at the working pose.
+    # How far behind a station's working pose it stops: stepping, its knees and hands reach 0.28-0.30 m
+    # ahead of the pelvis, further than in stance, and would strike the table at the working pose.
     standoff_m: Annotated[float, Field(ge=0)] = 0.0
     # Before it takes over: bend from the lab's stand pose into its default pose (stiff) in start_s, then
     # hold start_hold_s while the body comes to rest (else its first steps lurch forward).

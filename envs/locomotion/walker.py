@@ -5,10 +5,11 @@ runs the policy on them and on the policy's other groups that nobody owns (the a
 at the lab's stand pose they made the policy wander and fall). An arm someone owns (``hold`` carrying a
 bottle) keeps its owner's targets and gains; the policy sees it at the targets it asked for, still, so the
 carried arm does not put it out of its training distribution. Asked for another profile, it stops: zero
-command until both feet are down, in line and the pelvis is slow, then the joints freeze, stiffen
-(stance gains) and move into the lab's stand pose, which the arm skills are planned for and which stands
-on its own. Measured: under stiff gains the knees-bent pose tips backward, and so does the stand pose with
-the arms in the policy's pose (elbows 0.6 rad): the G1's centre of mass sits close to its heels.
+command until both feet are down, in line and the pelvis is slow, then the joints freeze, stiffen (stance
+gains) and move into the lab's stand pose, which the arm skills are planned for, held upright by an ankle
+balance (envs/locomotion/balance.py). Measured: under stiff gains the knees-bent pose tips backward, and
+so does the stand pose with the arms in the policy's pose (elbows 0.6 rad): the G1's centre of mass sits
+close to its heels.
 """
 
 from __future__ import annotations

@@ -113,7 +113,6 @@ def station_walks(job: tuple[str, int, str]) -> list[dict]:
 
     locomotion, seed, scene = job
     env = G1LabEnv(scene, seed=seed, locomotion=locomotion)
-    env.reset(seed=seed)
     nudge_start(env, seed)
     rt = Runtime(env)
     path = [0.0]
