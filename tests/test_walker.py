@@ -230,3 +230,34 @@ def test_the_walker_walks_bench_to_shelf_and_back_without_falling(walker_env: G1
     assert rt.episode_over is None
     moved = max(float(np.linalg.norm(np.array(rt.world.objects[n].pos) - p)) for n, p in bench.items())
     assert moved < 0.005, f"an object on the bench moved {1000 * moved:.1f} mm"
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_walker_carries_a_held_bottle_from_the_shelf_to_the_bench(
+    walker_env: G1LabEnv, seed: int
+) -> None:
+    """On legs: walk to the shelf, pick the peroxide, then hold it while walking back to the bench. The
+    hold brings it to the carry pose before the walker walks off; the bottle is still in the hand (the
+    contacts say so), upright and unspilled, at the bench's working pose. Seeds 0-3 all carried it."""
+    from agent.runtime import Runtime
+
+    env = walker_env
+    env.reset(seed=seed)
+    rt = Runtime(env)
+    bottle = "hydrogen_peroxide_bottle"
+    for call in (("w", "walk_to", {"station": "shelf"}), ("p", "pick", {"object": bottle, "hand": "right"})):
+        out = rt.run_calls([(*call, [])])[0]
+        assert out.status == "success", (call, out.reason, out.evidence)
+    outs = rt.run_calls(
+        [("h", "hold", {"object": bottle, "hand": "right"}, []), ("w2", "walk_to", {"station": "bench"}, [])]
+    )
+    results = {o.call_id: (o.status, o.reason) for o in outs}
+    assert results["w2"] == ("success", "at bench"), outs
+    assert results["h"][0] == "success", outs
+    assert env.holding()["right"] == bottle
+    x, y, _ = rt.world.robot.base_pose
+    gx, gy, _ = env.working_pose("bench")
+    assert math.hypot(x - gx, y - gy) <= 0.05
+    held = rt.world.objects[bottle]
+    assert held.pos[2] > 0.6 and held.tilt_deg < 15.0  # in the hand by the hip, upright
+    assert rt.world.spilled_ml == 0.0 and rt.episode_over is None

@@ -18,8 +18,6 @@ import mujoco
 import numpy as np
 
 COM_HEIGHT_M = 0.7  # the G1's centre of mass above the soles in stance
-MAX_PITCH = 0.12  # rad of ankle offset; a 0.05 step toppled it
-MAX_ROLL = 0.08
 VEL_TAU = 0.04  # s, smoothing of the centre of mass velocity
 
 
@@ -35,11 +33,14 @@ class AnkleBalance:
         ankles: Sequence[str],
         gain: float,
         setpoint_m: float = 0.0,
+        max_offset: tuple[float, float] = (0.12, 0.08),
     ) -> None:
         """``ankles``: the ankle joints' actuators (left pitch, left roll, right pitch, right roll);
         ``gain``: lean (rad) per rad of capture-point offset seen from the ankles; ``setpoint_m``: where
-        the centre of mass is held, ahead of the soles' middle."""
+        the centre of mass is held, ahead of the soles' middle; ``max_offset``: the most (pitch, roll) it
+        writes (rad)."""
         self.model, self.data, self.gain, self.setpoint = model, data, gain, setpoint_m
+        self.max_pitch, self.max_roll = max_offset
         self._root = model.body(root).id
         # The soles' middles: the mean of each foot's collision geoms (the contacts flicker heel to toe).
         foot_ids = {model.body(f).id for f in feet}
@@ -73,8 +74,8 @@ class AnkleBalance:
         yaw = self._heading()
         fwd = math.cos(yaw) * err[0] + math.sin(yaw) * err[1] - self.setpoint
         left = -math.sin(yaw) * err[0] + math.cos(yaw) * err[1]
-        self.offset[0] = min(MAX_PITCH, max(-MAX_PITCH, self.gain * fwd / COM_HEIGHT_M))
-        self.offset[1] = min(MAX_ROLL, max(-MAX_ROLL, -self.gain * left / COM_HEIGHT_M))
+        self.offset[0] = min(self.max_pitch, max(-self.max_pitch, self.gain * fwd / COM_HEIGHT_M))
+        self.offset[1] = min(self.max_roll, max(-self.max_roll, -self.gain * left / COM_HEIGHT_M))
         self.data.ctrl[self._pitch] = pitch_base + self.offset[0]
         self.data.ctrl[self._roll] = roll_base + self.offset[1]
 

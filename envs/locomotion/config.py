@@ -101,6 +101,9 @@ class StanceBalance(_Strict):
     # Where it holds the centre of mass, ahead (+) of the soles' middle: the stand pose puts it 3.3 cm
     # behind; held at the middle, the lean moved the pelvis 3-4 cm toward the table as it stood up.
     setpoint_m: float = -0.02
+    # The most ankle offset it writes (rad); a sudden 0.05 step toppled it.
+    max_pitch_rad: Annotated[float, Field(ge=0)] = 0.12
+    max_roll_rad: Annotated[float, Field(ge=0)] = 0.08
     modes: list[Literal["stance", "starting", "standing"]] = ["stance", "standing"]
 
 

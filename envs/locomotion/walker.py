@@ -3,8 +3,10 @@
 While the owner of the groups it ``drives`` (legs, waist) asks for the ``walk`` gain profile, the walker
 runs the policy on them and on the policy's other groups that nobody owns (the arms swing as trained: held
 at the lab's stand pose they made the policy wander and fall). An arm someone owns (``hold`` carrying a
-bottle) keeps its owner's targets and gains; the policy sees it at the targets it asked for, still, so the
-carried arm does not put it out of its training distribution. Asked for another profile, it stops: zero
+bottle) keeps its owner's targets and gains; the policy sees it at rest in its default pose, asked to stay
+there, and on legs ``hold`` carries near that pose (skills/controllers/arm.py); the walk starts once the
+owned arms are still. Seen at the targets the policy asked for, a carried arm made it walk into the
+shelf and fall (docs/locomotion.md). Asked for another profile, it stops: zero
 command until both feet are down, in line and the pelvis is slow, then the joints freeze, stiffen (stance
 gains) and move into the lab's stand pose, which the arm skills are planned for, held upright by an ankle
 balance (envs/locomotion/balance.py). Measured: under stiff gains the knees-bent pose tips backward, and
@@ -36,6 +38,8 @@ STOP_GYRO = 1.0  # rad/s (the pelvis rolls ~0.5 rad/s stepping in place)
 STOP_TILT = 0.14  # rad (8 degrees; the knees-bent pose leans ~4.5)
 SETTLED_SPEED = 0.03  # m/s and rad/s of the pelvis under which a stance is at rest
 SETTLED_GYRO = 0.1
+ARM_STILL = 0.2  # rad/s: an owned arm's joints (a hold moving into its carry pose) under which it walks off
+START_MAX_S = 5.0  # ... or after this long in the start
 SPEED_TAU = 0.3  # s, smoothing of the pelvis velocity (it sways sideways within each step)
 
 
@@ -140,7 +144,10 @@ class Walker:
         self._linvel = data.sensor("walker_linvel")
         self._gyro = data.sensor("walker_gyro")
         self._feet = [model.body(f).id for f in feet]
-        self.balance = AnkleBalance(model, data, root, feet, ankles, cfg.balance.gain, cfg.balance.setpoint_m)
+        b = cfg.balance
+        self.balance = AnkleBalance(
+            model, data, root, feet, ankles, b.gain, b.setpoint_m, (b.max_pitch_rad, b.max_roll_rad)
+        )
         self._ankle_rows = [names.index(a) for a in ankles]
         self._floor = model.geom("floor").id
         self._phase_step = 2 * math.pi * cfg.gait_hz * cfg.control_dt
@@ -232,7 +239,9 @@ class Walker:
             # From the lab's stand pose, bend into the policy's default pose (stiff), then hand over.
             s = min(1.0, self._t / self.cfg.start_s)
             self._write(self._from + s * (self.default - self._from))
-            if self._t >= self.cfg.start_s + self.cfg.start_hold_s:
+            if self._t >= self.cfg.start_s + self.cfg.start_hold_s and (
+                self._owned_still() or self._t >= START_MAX_S
+            ):
                 self.gains.set({g: "walk" for g in self._taken}, instant=self._taken)
                 self._enter("walking")
         elif self.mode == "walking":
@@ -289,10 +298,12 @@ class Walker:
         d = self.data
         q = d.qpos[self._qadr] - self.default
         qd = d.qvel[self._dadr].copy()
-        # Joints it does not run now are seen at the targets it asked for, still (see the module doc).
+        # Joints it does not run now are seen at rest in its default pose, asked to stay there (module doc).
         others = np.setdiff1d(np.arange(len(q)), self._rows_of(self._taken))
-        q[others] = self.cfg.action_scale * self.last_action[others]
+        q[others] = 0.0
         qd[others] = 0.0
+        last_action = self.last_action.copy()
+        last_action[others] = 0.0
         rot = d.site_xmat[self._site].reshape(3, 3)
         terms = {
             "imu_linvel": self._linvel.data,
@@ -301,10 +312,15 @@ class Walker:
             "command": command,
             "joint_pos": q,
             "joint_vel": qd,
-            "last_action": self.last_action,
+            "last_action": last_action,
             "gait_phase": np.concatenate([np.cos(self.phase), np.sin(self.phase)]),
         }
         return np.concatenate([terms[t] for t in self.cfg.observation]).astype(np.float32)
+
+    def _owned_still(self) -> bool:
+        """The arms it sees but does not run (owned by a hold) are still."""
+        rows = np.setdiff1d(np.arange(len(self._dadr)), self._rows_of(self._taken))
+        return bool(np.all(np.abs(self.data.qvel[self._dadr[rows]]) < ARM_STILL))
 
     def _stable(self) -> bool:
         """Slow, upright, both feet on the floor and in line: a stance that freezes without tipping."""

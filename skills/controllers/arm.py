@@ -24,6 +24,12 @@ HOME_EDGE_PITCH = 0.06  # rad the shoulder pitches back of the stand pose (home 
 HOME_EDGE_WRIST = 0.07  # rad of wrist pitch then
 HOME_SETTLE_S = 0.3  # s home holds the stand pose at its end
 HAND_S = 0.5  # seconds to open or close the fingers without the arm moving
+# Where a hold on legs carries its object while the robot walks: the hand site x forward, y outward of the
+# pelvis, z above the floor, as held (upright). It is close to the walker's own arm pose (elbow bent, hand
+# by the hip), which the walker is told the arm is in: held out front where it was picked, or tucked at
+# chest height, the Playground walker could not back away from the shelf (docs/locomotion.md).
+CARRY_LOCAL = (0.15, 0.22, 0.78)
+CARRY_S = 1.5  # s, the least the move into the carry pose takes
 
 
 class Unreachable(RuntimeError):
@@ -170,14 +176,46 @@ class ScriptedArm:
 
 
 class HoldExecutor(ScriptedArm):
-    """Keeps the arm where it is and the fingers closed on ``object``; runs until cancelled."""
+    """Keeps the arm where it is and the fingers closed on ``object``; runs until cancelled. On legs, once
+    the walker is asked to walk, it first brings the object to the carry pose (``CARRY_LOCAL``): back from
+    the table at its height, then down."""
 
     def __init__(self, env, object: str, hand: str) -> None:
         super().__init__(env, hand)
         self.object = object
+        self._walker = getattr(env, "walker", None)
+        self._carrying = False
+
+    def reset(self, obs: Observation, world: WorldState) -> None:
+        self._carrying = False
+        super().reset(obs, world)
 
     def plan(self, obs: Observation, world: WorldState) -> list[Step]:
         return [Step(0.1, hand=self.grip_hand(self.object))]
+
+    def act(self, obs: Observation, world: WorldState) -> GroupCommand:
+        if self._walker is not None and self._walker.walking and not self._carrying:
+            self._carrying = True
+            self._carry(obs)
+        return super().act(obs, world)
+
+    def _carry(self, obs: Observation) -> None:
+        """Replace the script by the move into the carry pose, from the targets held now."""
+        q = self.script.at(obs.time_s - self._t0)[0]
+        self.ik.seed(obs, self._arm_idx, self._waist_idx)
+        self.obs = obs
+        pos, rot = self.ik.site_pose("grasp", q)
+        x, y, z = CARRY_LOCAL
+        y *= -mirror(self.side)
+        back, low = self.robot_point(x, y, max(pos[2], z)), self.robot_point(x, y, z)
+        try:
+            pts = self.line("grasp", pos, back, rot, q)
+            pts += self.line("grasp", back, low, rot, pts[-1])[1:]
+        except Unreachable:  # it keeps the object where it is
+            return
+        self._t0 = obs.time_s
+        grip = self.grip_hand(self.object)
+        self.script = Script([Step(0.0, JointPath.through(pts, min_duration=CARRY_S))], q, grip)
 
     @property
     def finished(self) -> bool:
