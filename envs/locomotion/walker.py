@@ -4,9 +4,9 @@ While the owner of the groups it ``drives`` (legs, waist) asks for the ``walk`` 
 runs the policy on them and on the policy's other groups that nobody owns (the arms swing as trained: held
 at the lab's stand pose they made the policy wander and fall). An arm someone owns (``hold`` carrying a
 bottle) keeps its owner's targets and gains; the policy sees it at rest in its default pose, asked to stay
-there, and on legs ``hold`` carries near that pose (skills/controllers/arm.py); the walk starts once the
-owned arms are still. Seen at the targets the policy asked for, a carried arm made it walk into the
-shelf and fall (docs/locomotion.md). Asked for another profile, it stops: zero
+there, and on legs ``hold`` carries near that pose (skills/controllers/arm.py), keeping the walker in
+stance until the object is there (``delay_start``). Seen at the targets the policy asked for, a carried
+arm made it walk into the shelf and fall (docs/locomotion.md). Asked for another profile, it stops: zero
 command until both feet are down, in line and the pelvis is slow, then the joints freeze, stiffen (stance
 gains) and move into the lab's stand pose, which the arm skills are planned for, held upright by an ankle
 balance (envs/locomotion/balance.py). Measured: under stiff gains the knees-bent pose tips backward, and
@@ -38,8 +38,6 @@ STOP_GYRO = 1.0  # rad/s (the pelvis rolls ~0.5 rad/s stepping in place)
 STOP_TILT = 0.14  # rad (8 degrees; the knees-bent pose leans ~4.5)
 SETTLED_SPEED = 0.03  # m/s and rad/s of the pelvis under which a stance is at rest
 SETTLED_GYRO = 0.1
-ARM_STILL = 0.2  # rad/s: an owned arm's joints (a hold moving into its carry pose) under which it walks off
-START_MAX_S = 5.0  # ... or after this long in the start
 SPEED_TAU = 0.3  # s, smoothing of the pelvis velocity (it sways sideways within each step)
 
 
@@ -165,6 +163,7 @@ class Walker:
         self._from = np.zeros(len(self.cfg.joints))
         self._drift = np.zeros(2)
         self._yaw_rate = 0.0
+        self._start_at = 0.0  # sim time before which a requested walk waits in stance (delay_start)
         self.balance.reset()
 
     # ------------------------------------------------------------------ interface
@@ -183,6 +182,11 @@ class Walker:
         released = [g for g in self._taken if g in self.others and g not in self.free]
         if released:  # an owner took an arm mid-walk: it gets its gains back, the policy lets go of it
             self._taken = tuple(g for g in self._taken if g not in released)
+
+    def delay_start(self, seconds: float) -> None:
+        """An owner of another group needs ``seconds`` in stance before the legs bend (a hold moving its
+        object into the carry pose: bending first lowered the held bottles onto the table)."""
+        self._start_at = max(self._start_at, float(self.data.time) + seconds)
 
     @property
     def velocity(self) -> np.ndarray:
@@ -224,7 +228,7 @@ class Walker:
         wz = float((self.data.site_xmat[self._site].reshape(3, 3) @ self._gyro.data)[2])
         self._yaw_rate += dt / SPEED_TAU * (wz - self._yaw_rate)
         mode = self.mode
-        if mode == "stance" and self.walking:
+        if mode == "stance" and self.walking and self.data.time >= self._start_at:
             self._take(self.drives + tuple(sorted(self.free)))
             self._enter("starting")
         elif mode == "starting" and not self.walking:
@@ -239,9 +243,7 @@ class Walker:
             # From the lab's stand pose, bend into the policy's default pose (stiff), then hand over.
             s = min(1.0, self._t / self.cfg.start_s)
             self._write(self._from + s * (self.default - self._from))
-            if self._t >= self.cfg.start_s + self.cfg.start_hold_s and (
-                self._owned_still() or self._t >= START_MAX_S
-            ):
+            if self._t >= self.cfg.start_s + self.cfg.start_hold_s:
                 self.gains.set({g: "walk" for g in self._taken}, instant=self._taken)
                 self._enter("walking")
         elif self.mode == "walking":
@@ -317,11 +319,6 @@ class Walker:
         }
         return np.concatenate([terms[t] for t in self.cfg.observation]).astype(np.float32)
 
-    def _owned_still(self) -> bool:
-        """The arms it sees but does not run (owned by a hold) are still."""
-        rows = np.setdiff1d(np.arange(len(self._dadr)), self._rows_of(self._taken))
-        return bool(np.all(np.abs(self.data.qvel[self._dadr[rows]]) < ARM_STILL))
-
     def _stable(self) -> bool:
         """Slow, upright, both feet on the floor and in line: a stance that freezes without tipping."""
         d, m = self.data, self.model
@@ -352,6 +349,7 @@ class Walker:
             "from": self._from.tolist(),
             "drift": self._drift.tolist(),
             "yaw_rate": self._yaw_rate,
+            "start_at": self._start_at,
             "balance": self.balance.state(),
         }
 
@@ -364,5 +362,6 @@ class Walker:
         self._t, self._drift = float(s["t"]), np.array(s["drift"])
         self._from = np.array(s["from"])
         self._yaw_rate = float(s.get("yaw_rate", 0.0))
+        self._start_at = float(s.get("start_at", 0.0))
         if "balance" in s:
             self.balance.restore(s["balance"])

@@ -30,6 +30,7 @@ HAND_S = 0.5  # seconds to open or close the fingers without the arm moving
 # chest height, the Playground walker could not back away from the shelf (docs/locomotion.md).
 CARRY_LOCAL = (0.15, 0.22, 0.78)
 CARRY_S = 1.5  # s, the least the move into the carry pose takes
+BACK_OFF_M = 0.06  # how far a carried hand backs off the tabletop's face before it rises (its fingers' reach)
 
 
 class Unreachable(RuntimeError):
@@ -162,17 +163,32 @@ class ScriptedArm:
             qs.append(self.reach(site, p0 + (p1 - p0) * k / n, r, qs[-1]))
         return qs
 
+    def back_off_table(self, q: np.ndarray, table_z: float) -> list[Step]:
+        """A hand below the tabletop and ahead of the body (carried on legs, ``CARRY_LOCAL``) first backs
+        straight off ``BACK_OFF_M``, as held: rising from there, its fingers caught under the tabletop's
+        front face and levered the robot over backward. No step for any other hand."""
+        pos, held_rot = self.ik.site_pose("grasp", q)
+        here = self.local(pos)
+        if here[2] > table_z + 0.05 or here[0] <= VIA_LOCAL[0] + BACK_OFF_M:
+            return []
+        back = self.robot_point(here[0] - BACK_OFF_M, here[1], pos[2])
+        return [Step(0.0, JointPath.through(self.line("grasp", pos, back, held_rot, q), min_duration=0.5))]
+
     def via_beside_body(self, q: np.ndarray, table_z: float) -> list[Step]:
-        """From a hand below the tabletop (the stand pose), rise beside the body to above the table."""
+        """From a hand below the tabletop (the stand pose, or carried: it backs off the table's face
+        first), rise beside the body to above the table."""
         pos, _ = self.ik.site_pose("grasp", q)
         if self.local(pos)[2] > table_z + 0.05:
             return []
+        steps = self.back_off_table(q, table_z)
+        if steps:
+            q = steps[-1].arm.points[-1]
         rot = self.base_rot(side_grasp_rot(self.side, 0.0))
         dx, dy, dz = self.variation.via_offset
         via = self.robot_point(
             VIA_LOCAL[0] + dx, -mirror(self.side) * (VIA_LOCAL[1] + dy), table_z + 0.15 + dz
         )
-        return [Step(0.0, JointPath.through([q, self.reach("grasp", via, rot, q)], min_duration=1.0))]
+        return [*steps, Step(0.0, JointPath.through([q, self.reach("grasp", via, rot, q)], min_duration=1.0))]
 
 
 class HoldExecutor(ScriptedArm):
@@ -216,6 +232,7 @@ class HoldExecutor(ScriptedArm):
         self._t0 = obs.time_s
         grip = self.grip_hand(self.object)
         self.script = Script([Step(0.0, JointPath.through(pts, min_duration=CARRY_S))], q, grip)
+        self._walker.delay_start(self.script.duration)
 
     @property
     def finished(self) -> bool:

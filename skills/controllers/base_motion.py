@@ -31,7 +31,7 @@ ARRIVED_POS_M = 0.045
 ARRIVED_YAW = math.radians(4.5)
 MAX_STOPS = 3
 LEG_GROUPS = ("left_leg", "right_leg", "waist")
-LEG_TIMEOUT_S = 60.0  # on legs a call may take this long (slow, it stops and turns in place)
+LEG_TIMEOUT_S = 90.0  # on legs a call may take this long (it stops and turns in place; carrying, 47-58 s)
 
 
 def _wrap(a: float) -> float:
@@ -140,6 +140,8 @@ class BaseMoveExecutor:
         ):
             self._stopping = True  # it steps on the spot until the gait clock says both feet are down
             self._stops += 1
+        elif self._walker.mode == "stance":  # its start is delayed (a hold moving into the carry pose)
+            return {"base": np.zeros(3)}
         return {"base": self._legs.command(pose)}
 
     @property

@@ -13,6 +13,8 @@ per tick, from the measured bottle tilt and the received volume.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import math
 
 import numpy as np
@@ -97,6 +99,18 @@ class PourExecutor(ScriptedArm):
         # The source's actual pose in the hand-site frame (it is rigid with the hand while gripped).
         self.centre_h = site_r.T @ (np.array(src.pos) - site_p)
         self.axis_h = site_r.T @ _axis(src.quat)
+        # A source carried on legs (by the hip, under the tabletop) backs off the table's face first. The
+        # tilt is solved from the arm as it is, else from the hand risen above the table, as after a pick
+        # (solved from by the hip, the left hand's tilt ended at 4 degrees on seed 0).
+        table_z = self._table_z = self.table_height(world)
+        self._back = self.back_off_table(q, table_z)
+        self._lift_from = self._back[0].arm.points[-1] if self._back else q
+        seeds = [q]
+        if self._back:
+            p = self.ik.site_pose("grasp", self._lift_from)[0]
+            with contextlib.suppress(Unreachable):
+                rise = self.line("grasp", p, np.array([p[0], p[1], table_z + 0.15]), site_r, self._lift_from)
+                seeds.append(rise[-1])
         along = float(np.dot(-self.centre_h, self.axis_h))
         pivot_h = self.centre_h + along * self.axis_h  # the point of the bottle axis level with the site
         # Points that must clear the target: the hand's hull and both end rims of the source.
@@ -124,10 +138,10 @@ class PourExecutor(ScriptedArm):
         self.mouth = np.array(tgt.pos) + tshape.half_height * _axis(tgt.quat)
         self.mouth_r = tshape.radius
         last: Exception | None = None
-        for yaw in POUR_YAWS:
+        for seed, yaw in itertools.product(seeds, POUR_YAWS):
             rot_yaw = self.base_rot(side_grasp_rot(self.side, yaw))
             try:
-                return self._plan_at(q, site_p, site_r, rot_yaw, pivot_h)
+                return self._plan_at(seed, site_p, site_r, rot_yaw, pivot_h)
             except Unreachable as e:
                 last = e
         raise Unreachable(f"no pour pose for {self.source} over {self.target}: {last}")
@@ -191,13 +205,22 @@ class PourExecutor(ScriptedArm):
         start_q = self.tilt_qs[0]
         start_p = self.ik.site_pose("grasp", start_q)[0]
         high = start_p + np.array([0.0, 0.0, APPROACH_UP])
+        q0 = self._lift_from
+        site_p = self.ik.site_pose("grasp", q0)[0]
         up = np.array([site_p[0], site_p[1], max(site_p[2], high[2])])
         try:
-            lift = self.line("grasp", site_p, up, site_r, q)
-        except Unreachable:  # the held orientation cannot rise that far: go there in joint space
-            lift = [q]
-        over = [*lift, self.reach("grasp", high, rots[0], lift[-1], tol=TILT_TOL)]
+            lift = self.line("grasp", site_p, up, site_r, q0)
+        except Unreachable:  # the held orientation cannot rise that far: go there in joint space,
+            # beside the body first from under the tabletop (carried): straight for the high pose, the
+            # fingers swept through the table's edge
+            via = self.via_beside_body(q0, self._table_z)
+            lift = [q0, *(p for step in via for p in step.arm.points[1:])]
+        try:
+            over = [*lift, self.reach("grasp", high, rots[0], lift[-1], tol=TILT_TOL)]
+        except Unreachable:  # the solver stalls from a hand low by the hip (carried): start it at the tilt
+            over = [*lift, self.reach("grasp", high, rots[0], start_q, tol=TILT_TOL)]
         return [
+            *self._back,
             Step(0.0, JointPath.through(over, min_duration=1.0)),
             Step(0.0, JointPath.through([over[-1], start_q], min_duration=0.5)),
         ]
