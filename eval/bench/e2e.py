@@ -1,7 +1,7 @@
 """End to end: `tandem run "prepare elephant toothpaste"` over seeds, offline planner, no video.
 
     python -m eval.bench e2e [--seeds 10] [--first-seed 0] [--goal "prepare elephant toothpaste"]
-                             [--locomotion walker]
+                             [--locomotion walker] [--scene g1_lab] [--jobs 1] [--json rows.json]
 
 Per seed: success (reaction fired in the flask, from world state), sim time, wall time and their
 ratio, planning time (understand + plan + validate nodes) and the graph's own overhead per executed
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import copy
 import functools
+import json
 import statistics
 import tempfile
 import time
@@ -41,7 +42,9 @@ def _node_times(events: list[dict]) -> dict[str, float]:
     return out
 
 
-def run_seeds(goal: str, seeds: list[int], locomotion: str | None = None) -> list[dict]:
+def run_seeds(
+    goal: str, seeds: list[int], locomotion: str | None = None, scene: str = "g1_lab"
+) -> list[dict]:
     """One offline-planner run per seed in one env; a row of measurements per run."""
     import mujoco
 
@@ -50,12 +53,13 @@ def run_seeds(goal: str, seeds: list[int], locomotion: str | None = None) -> lis
     from envs.lab.env import G1LabEnv
     from eval.bench.sim import _rates
 
-    env = G1LabEnv(seed=0, locomotion=locomotion)
+    env = G1LabEnv(scene, seed=0, locomotion=locomotion)
     root = Path(tempfile.mkdtemp(prefix="tandem-e2e-"))
     rows = []
     for seed in seeds:
         t0, c0 = time.perf_counter(), time.process_time()
-        session = RunSession(RunConfig(goal=goal, seed=seed, locomotion=locomotion), root=root, env=env)
+        cfg = RunConfig(goal=goal, scene=scene, seed=seed, locomotion=locomotion)
+        session = RunSession(cfg, root=root, env=env)
         s = session.run()
         session.close()
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -83,11 +87,26 @@ def run_seeds(goal: str, seeds: list[int], locomotion: str | None = None) -> lis
                 "replans": s["replans"],
                 "fell": any(o["reason"] == "fell" for o in s["outcomes"]),
                 "why": "" if s["success"] else s["message"][:60],
+                "message": "" if s["success"] else s["message"],
             }
         )
         print(f"seed {seed}: {s['status']} sim {s['sim_time_s']:.1f} s wall {wall:.1f} s", flush=True)
     env.close()
     return rows
+
+
+def run_parallel(
+    goal: str, seeds: list[int], locomotion: str | None = None, jobs: int = 1, scene: str = "g1_lab"
+) -> list[dict]:
+    """``run_seeds`` with one seed per task on ``jobs`` forked processes (each loads its own embedding
+    model, so planning times include that once per process)."""
+    if jobs <= 1:
+        return run_seeds(goal, seeds, locomotion, scene)
+    import multiprocessing as mp
+
+    with mp.get_context("fork").Pool(jobs) as pool:
+        parts = pool.starmap(run_seeds, [(goal, [s], locomotion, scene) for s in seeds], chunksize=1)
+    return [row for rows in parts for row in rows]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -96,9 +115,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--goal", default="prepare elephant toothpaste")
     p.add_argument("--locomotion", default=None, help="holonomic or walker[:PATH] (default: the scene's)")
+    p.add_argument("--scene", default="g1_lab", help="scene name or YAML path")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes, one seed each")
+    p.add_argument("--json", type=Path, default=None, help="write every row here")
     args = p.parse_args(argv)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    rows = run_seeds(args.goal, seeds, args.locomotion)
+    rows = run_parallel(args.goal, seeds, args.locomotion, args.jobs, args.scene)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
 
     t = Table(
         "seed",

@@ -1,13 +1,15 @@
 """The learned walker: velocity tracking, station reaching, falls, sim speed, toothpaste end to end.
 
-    python -m eval.bench walk [--seconds 6] [--seeds 3] [--jobs 1] [--e2e-seeds 0] [--locomotion walker]
+    python -m eval.bench walk [--seconds 6] [--seeds 3] [--jobs 1] [--carry] [--e2e-seeds 0]
+                              [--locomotion walker]
 
 - tracking: the walker alone on open floor, one command per row (vx, vy, yaw rate) held ``--seconds``;
   the mean velocity measured from the pelvis over the last two thirds of it, and the error.
 - stations: bench -> shelf -> bench with walk_to on ``--seeds`` seeds through the runtime (monitors on;
   each seed but 0 starts a few cm and degrees off the bench's pose):
   the error to each working pose (on legs the walker's ``standoff_m`` behind the scene's) when the call
-  ends, its sim time, the metres walked, falls per 100 m.
+  ends, its sim time, the metres walked, falls per 100 m. With ``--carry`` it picks the peroxide at the
+  shelf and walks back holding it: how many arrived with it in the hand, unspilled.
 - story: the right arm through a pour on open floor, the lower body under walk gains, then stance
   gains (the fell monitor decides).
 - speed: simulated seconds per CPU second of this process while walking (one core's worth).
@@ -36,6 +38,7 @@ COMMANDS = (
 )
 OPEN_FLOOR = (-1.5, -1.5)
 LOWER = ("left_leg", "right_leg", "waist")
+CARRIED = ("hydrogen_peroxide_bottle", "right")  # what a carrying run picks at the shelf, with which hand
 
 
 def _yaw(q: np.ndarray) -> float:
@@ -104,14 +107,15 @@ def nudge_start(env, seed: int) -> None:
     mujoco.mj_forward(env.model, env.data)
 
 
-def station_walks(job: tuple[str, int, str]) -> list[dict]:
-    """bench -> shelf -> bench on one seed (``job`` = (locomotion, seed, scene)): the pose error at the end of
-    each walk_to, its outcome, sim time and metres walked; the last row says how far the bench's
-    objects moved."""
+def station_walks(job: tuple[str, int, str, bool]) -> list[dict]:
+    """bench -> shelf -> bench on one seed (``job`` = (locomotion, seed, scene, carry)): the pose error at
+    the end of each walk_to, its outcome, sim time and metres walked; the last row says how far the
+    bench's objects moved. With ``carry`` the robot picks ``CARRIED`` at the shelf and holds it on the way
+    back; the bench row says whether it arrived in the hand, unspilled."""
     from agent.runtime import Runtime
     from envs.lab.env import G1LabEnv
 
-    locomotion, seed, scene = job
+    locomotion, seed, scene, carry = job
     env = G1LabEnv(scene, seed=seed, locomotion=locomotion)
     nudge_start(env, seed)
     rt = Runtime(env)
@@ -126,9 +130,20 @@ def station_walks(job: tuple[str, int, str]) -> list[dict]:
     rt.on_tick.append(odometer)
     bench_before = {n: np.array(o.pos) for n, o in rt.world.objects.items() if o.station == "bench"}
     out = []
+    obj, hand = CARRIED
     for i, station in enumerate(("shelf", "bench")):
+        calls = [(f"w{i}", "walk_to", {"station": station}, [])]
+        if carry and station == "bench":
+            pick = rt.run_calls([("pick", "pick", {"object": obj, "hand": hand}, [])])[0]
+            if pick.status != "success":  # no walk back: the bench row says why
+                out.append(
+                    {"seed": seed, "station": station, "status": f"pick {pick.reason}", "ok": False}
+                    | {"pos_cm": math.nan, "yaw_deg": math.nan, "sim_s": 0.0, "metres": 0.0, "fell": False}
+                )
+                break
+            calls.insert(0, ("hold", "hold", {"object": obj, "hand": hand}, []))
         t0 = rt.world.time_s
-        outs = rt.run_calls([(f"w{i}", "walk_to", {"station": station}, [])])
+        outs = rt.run_calls(calls)
         x, y, yaw = rt.world.robot.base_pose
         gx, gy, gyaw = env.working_pose(station)
         o = next((o for o in outs if o.call_id == f"w{i}"), None)
@@ -146,6 +161,9 @@ def station_walks(job: tuple[str, int, str]) -> list[dict]:
                 "fell": bool(o and o.reason == "fell"),
             }
         )
+        if carry and station == "bench":
+            held = env.holding()[hand] == obj and rt.world.spilled_ml == 0.0
+            out[-1]["carried"] = out[-1]["ok"] and held
         path[0] = 0.0
         if rt.episode_over is not None:
             break
@@ -156,13 +174,16 @@ def station_walks(job: tuple[str, int, str]) -> list[dict]:
     return out
 
 
-def stations(seeds: int, locomotion: str = "walker", jobs: int = 1, scene: str = "g1_lab") -> list[dict]:
+def stations(
+    seeds: int, locomotion: str = "walker", jobs: int = 1, scene: str = "g1_lab", carry: bool = False
+) -> list[dict]:
     """``station_walks`` on seeds 0..seeds-1, on ``jobs`` processes."""
-    return [row for rows in run_jobs([(locomotion, s, scene) for s in range(seeds)], jobs) for row in rows]
+    work = [(locomotion, s, scene, carry) for s in range(seeds)]
+    return [row for rows in run_jobs(work, jobs) for row in rows]
 
 
-def run_jobs(work: list[tuple[str, int, str]], jobs: int) -> list[list[dict]]:
-    """``station_walks`` over (locomotion, seed, scene), in order, on ``jobs`` forked processes."""
+def run_jobs(work: list[tuple[str, int, str, bool]], jobs: int) -> list[list[dict]]:
+    """``station_walks`` over (locomotion, seed, scene, carry), in order, on ``jobs`` forked processes."""
     if jobs <= 1:
         return [station_walks(w) for w in work]
     import multiprocessing as mp
@@ -198,6 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seconds", type=float, default=6.0, help="per tracked command")
     p.add_argument("--seeds", type=int, default=3, help="bench -> shelf -> bench runs")
     p.add_argument("--jobs", type=int, default=1, help="worker processes for the station runs")
+    p.add_argument("--carry", action="store_true", help="carry the peroxide from the shelf to the bench")
     p.add_argument("--e2e-seeds", type=int, default=0, help="toothpaste runs per locomotion (slow)")
     p.add_argument("--locomotion", default="walker", help="walker[:PATH] to measure")
     args = p.parse_args(argv)
@@ -227,7 +249,7 @@ def main(argv: list[str] | None = None) -> None:
     env.close()
 
     if args.seeds:
-        st = stations(args.seeds, args.locomotion, args.jobs)
+        st = stations(args.seeds, args.locomotion, args.jobs, carry=args.carry)
         t = Table(
             "seed", "to", "result", "error cm", "error deg", "sim s", "m walked", title="walk_to on legs"
         )
@@ -255,13 +277,14 @@ def main(argv: list[str] | None = None) -> None:
                 if ok
                 else ""
             )
+            + (f"; carried {sum(r.get('carried', False) for r in st)}/{args.seeds}" if args.carry else "")
         )
     if args.e2e_seeds:
-        from eval.bench.e2e import run_seeds
+        from eval.bench.e2e import run_parallel
 
         seeds = list(range(args.e2e_seeds))
         for loco in ("holonomic", args.locomotion):
-            rs = run_seeds("prepare elephant toothpaste", seeds, loco)
+            rs = run_parallel("prepare elephant toothpaste", seeds, loco, args.jobs)
             fell = sum(r["fell"] for r in rs)
             console.print(f"toothpaste, {loco}: {sum(r['ok'] for r in rs)}/{len(rs)} (falls {fell})")
 

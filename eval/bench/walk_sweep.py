@@ -1,6 +1,6 @@
 """Tune how skills drive a walker: bench -> shelf -> bench for each variant of its YAML, on many seeds.
 
-    python -m eval.bench walk_sweep eval/bench/sweeps/walker_route.yaml [--seeds 8] [--jobs 16]
+    python -m eval.bench walk_sweep eval/bench/sweeps/walker_route.yaml [--seeds 8] [--jobs 16] [--carry]
 
 The sweep file names the walker description it varies and its variants, each a set of fields to
 override (``route`` is merged key by key; docs/locomotion.md lists the fields) and optionally the
@@ -14,7 +14,8 @@ override (``route`` is merged key by key; docs/locomotion.md lists the fields) a
 
 Every (variant, seed) runs ``eval.bench.walk.station_walks`` in its own process; the table says per
 variant how many walks reached the working pose, how the others ended, and the median error and time.
-``--json`` keeps every walk.
+``--carry`` picks the peroxide at the shelf and holds it on the way back (and counts the round trips
+that brought it to the bench unspilled). ``--json`` keeps every walk.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def summarize(rows: list[dict]) -> dict:
         "median_cm": statistics.median(r["pos_cm"] for r in ok) if ok else None,
         "median_s": statistics.median(r["sim_s"] for r in ok) if ok else None,
         "bench_moved_mm": max(r.get("bench_moved_mm", 0.0) for r in rows),
+        "carried": sum(r.get("carried", False) for r in rows),
     }
 
 
@@ -95,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("sweep", type=Path, help="sweep YAML (walker + variants)")
     p.add_argument("--seeds", type=int, default=8, help="seeds per variant (each but 0 starts nudged)")
     p.add_argument("--jobs", type=int, default=2, help="worker processes")
+    p.add_argument("--carry", action="store_true", help="carry the peroxide from the shelf to the bench")
     p.add_argument("--json", type=Path, default=None, help="write every walk here")
     args = p.parse_args(argv)
 
@@ -104,13 +107,16 @@ def main(argv: list[str] | None = None) -> None:
         except ValueError as e:
             p.error(f"{args.sweep}: {e}")
         work = [
-            (f"walker:{path}", seed, scene) for path, scene in variants.values() for seed in range(args.seeds)
+            (f"walker:{path}", seed, scene, args.carry)
+            for path, scene in variants.values()
+            for seed in range(args.seeds)
         ]
         results = run_jobs(work, args.jobs)
     rows: dict[str, list[dict]] = {name: [] for name in variants}
-    for (loco, _, _), walks in zip(work, results, strict=True):
+    for (loco, *_), walks in zip(work, results, strict=True):
         rows[Path(loco.removeprefix("walker:")).stem].extend(walks)
 
+    carrying = " carrying the peroxide back" if args.carry else ""
     table = Table(
         "variant",
         "reached",
@@ -118,7 +124,8 @@ def main(argv: list[str] | None = None) -> None:
         "falls / 100 m",
         "median cm",
         "median s",
-        title=f"walk_to bench -> shelf -> bench, {args.seeds} seeds per variant",
+        *(["carried"] if args.carry else []),
+        title=f"walk_to bench -> shelf -> bench{carrying}, {args.seeds} seeds per variant",
     )
     summary = {name: summarize(r) for name, r in rows.items()}
     for name, s in summary.items():
@@ -129,6 +136,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{100 * s['falls'] / max(s['metres'], 1e-9):.1f}",
             "-" if s["median_cm"] is None else f"{s['median_cm']:.1f}",
             "-" if s["median_s"] is None else f"{s['median_s']:.1f}",
+            *([f"{s['carried']}/{args.seeds}"] if args.carry else []),
         )
     Console(width=160).print(table)
     if args.json:
