@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 PLANNING_NODES = {"understand", "plan", "validate"}
+MANIPULATION = {"pick", "place", "pour", "home"}  # arm skills, for falls per 100 manipulation calls
 CEILING_STEPS = 2000  # raw mj_step calls timed after each seed
 
 
@@ -70,6 +71,7 @@ def run_seeds(
         steps = sum(1 for o in s["outcomes"])
         overhead = max(0.0, nodes.get("reflect", 0.0) + nodes.get("approve", 0.0))
         fired = any(r["container"] == "flask" for r in s["reactions"])
+        moved = [o for o in s["outcomes"] if o["skill"] in MANIPULATION]
         rows.append(
             {
                 "seed": seed,
@@ -86,6 +88,9 @@ def run_seeds(
                 "retries": s["retries"],
                 "replans": s["replans"],
                 "fell": any(o["reason"] == "fell" for o in s["outcomes"]),
+                # arm calls that moved (one planned unreachable never does), and those a fall ended
+                "manipulation_calls": sum(m["reason"] != "unreachable" for m in moved),
+                "manipulation_falls": sum(m["reason"] == "fell" for m in moved),
                 "why": "" if s["success"] else s["message"][:60],
                 "message": "" if s["success"] else s["message"],
             }
@@ -93,6 +98,13 @@ def run_seeds(
         print(f"seed {seed}: {s['status']} sim {s['sim_time_s']:.1f} s wall {wall:.1f} s", flush=True)
     env.close()
     return rows
+
+
+def manipulation_falls(rows: list[dict]) -> str:
+    """Falls per 100 manipulation calls over ``rows`` (the issue's robustness figure for legs)."""
+    calls = sum(r["manipulation_calls"] for r in rows)
+    falls = sum(r["manipulation_falls"] for r in rows)
+    return f"falls in manipulation calls: {falls} in {calls} ({100 * falls / max(calls, 1):.1f} per 100)"
 
 
 def run_parallel(
@@ -174,6 +186,7 @@ def main(argv: list[str] | None = None) -> None:
         "",
     )
     Console(width=200).print(t)
+    print(manipulation_falls(rows))
     print("planning s includes loading the embedding model on the first seed")
     print(
         f"of ceiling: simulated s per CPU s of the run over raw mj_step's (median {med['ceiling']:.1f}x real "

@@ -280,13 +280,14 @@ def main(argv: list[str] | None = None) -> None:
             + (f"; carried {sum(r.get('carried', False) for r in st)}/{args.seeds}" if args.carry else "")
         )
     if args.e2e_seeds:
-        from eval.bench.e2e import run_parallel
+        from eval.bench.e2e import manipulation_falls, run_parallel
 
         seeds = list(range(args.e2e_seeds))
         for loco in ("holonomic", args.locomotion):
             rs = run_parallel("prepare elephant toothpaste", seeds, loco, args.jobs)
             fell = sum(r["fell"] for r in rs)
-            console.print(f"toothpaste, {loco}: {sum(r['ok'] for r in rs)}/{len(rs)} (falls {fell})")
+            ok = sum(r["ok"] for r in rs)
+            console.print(f"toothpaste, {loco}: {ok}/{len(rs)} (falls {fell}); {manipulation_falls(rs)}")
 
 
 if __name__ == "__main__":
