@@ -130,6 +130,7 @@ class Walker:
         self._dadr = np.array([model.jnt_dofadr[model.joint(j).id] for j in names])
         self._act = np.array([model.actuator(j).id for j in names])
         self.default = np.array(list(cfg.joints.values()))
+        self._shown_action = np.zeros(len(names), dtype=np.float32)  # last_action as the policy sees it
         self._stand = np.array([stand_pose.get(j, 0.0) for j in names])
         gains.add_profile(
             "walk",
@@ -155,7 +156,7 @@ class Walker:
         self.mode = "stance"
         self.requested = "stance"
         self.free: set[str] = set(self.others)  # groups nobody else owns (the runtime says)
-        self._taken: tuple[str, ...] = ()  # the groups it runs the policy on now
+        self._take(())  # the groups it runs the policy on now
         self.command = np.zeros(len(self.cfg.command.low))
         self.last_action = np.zeros(len(self.cfg.joints), dtype=np.float32)
         self.phase = np.array([0.0, math.pi])
@@ -181,7 +182,7 @@ class Walker:
         self.free = set(free) & set(self.others)
         released = [g for g in self._taken if g in self.others and g not in self.free]
         if released:  # an owner took an arm mid-walk: it gets its gains back, the policy lets go of it
-            self._taken = tuple(g for g in self._taken if g not in released)
+            self._take(tuple(g for g in self._taken if g not in released))
 
     def delay_start(self, seconds: float) -> None:
         """An owner of another group needs ``seconds`` in stance before the legs bend (a hold moving its
@@ -274,6 +275,8 @@ class Walker:
     # ------------------------------------------------------------------ internals
     def _take(self, groups: tuple[str, ...]) -> None:
         self._taken = groups
+        # The policy's rows it does not run, shown at rest by the observation (worked out here, not per tick).
+        self._unrun = np.setdiff1d(np.arange(len(self.cfg.joints)), self._rows_of(groups))
 
     def _enter(self, mode: str) -> None:
         self.mode = mode
@@ -301,11 +304,10 @@ class Walker:
         q = d.qpos[self._qadr] - self.default
         qd = d.qvel[self._dadr].copy()
         # Joints it does not run now are seen at rest in its default pose, asked to stay there (module doc).
-        others = np.setdiff1d(np.arange(len(q)), self._rows_of(self._taken))
-        q[others] = 0.0
-        qd[others] = 0.0
-        last_action = self.last_action.copy()
-        last_action[others] = 0.0
+        q[self._unrun] = 0.0
+        qd[self._unrun] = 0.0
+        np.copyto(self._shown_action, self.last_action)
+        self._shown_action[self._unrun] = 0.0
         rot = d.site_xmat[self._site].reshape(3, 3)
         terms = {
             "imu_linvel": self._linvel.data,
@@ -314,7 +316,7 @@ class Walker:
             "command": command,
             "joint_pos": q,
             "joint_vel": qd,
-            "last_action": last_action,
+            "last_action": self._shown_action,
             "gait_phase": np.concatenate([np.cos(self.phase), np.sin(self.phase)]),
         }
         return np.concatenate([terms[t] for t in self.cfg.observation]).astype(np.float32)
@@ -355,7 +357,8 @@ class Walker:
 
     def restore(self, s: dict) -> None:
         self.mode, self.requested = s["mode"], s["requested"]
-        self.free, self._taken = set(s["free"]), tuple(s["taken"])
+        self.free = set(s["free"])
+        self._take(tuple(s["taken"]))
         self.command = np.array(s["command"])
         self.last_action = np.array(s["last_action"], dtype=np.float32)
         self.phase = np.array(s["phase"])

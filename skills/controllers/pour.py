@@ -105,12 +105,12 @@ class PourExecutor(ScriptedArm):
         table_z = self._table_z = self.table_height(world)
         self._back = self.back_off_table(q, table_z)
         self._lift_from = self._back[0].arm.points[-1] if self._back else q
-        seeds = [q]
+        starts = [q]
         if self._back:
             p = self.ik.site_pose("grasp", self._lift_from)[0]
             with contextlib.suppress(Unreachable):
                 rise = self.line("grasp", p, np.array([p[0], p[1], table_z + 0.15]), site_r, self._lift_from)
-                seeds.append(rise[-1])
+                starts.append(rise[-1])
         along = float(np.dot(-self.centre_h, self.axis_h))
         pivot_h = self.centre_h + along * self.axis_h  # the point of the bottle axis level with the site
         # Points that must clear the target: the hand's hull and both end rims of the source.
@@ -138,10 +138,10 @@ class PourExecutor(ScriptedArm):
         self.mouth = np.array(tgt.pos) + tshape.half_height * _axis(tgt.quat)
         self.mouth_r = tshape.radius
         last: Exception | None = None
-        for seed, yaw in itertools.product(seeds, POUR_YAWS):
+        for start, yaw in itertools.product(starts, POUR_YAWS):
             rot_yaw = self.base_rot(side_grasp_rot(self.side, yaw))
             try:
-                return self._plan_at(seed, site_p, site_r, rot_yaw, pivot_h)
+                return self._plan_at(start, site_p, site_r, rot_yaw, pivot_h)
             except Unreachable as e:
                 last = e
         raise Unreachable(f"no pour pose for {self.source} over {self.target}: {last}")
