@@ -9,7 +9,7 @@ from envs.base import Observation, WorldState
 from envs.robots.g1 import g1_constants as g1
 from envs.robots.g1.g1_model import STAND_POSE
 from envs.scene_schema import ObjectType
-from skills.controllers.grasps import mirror, pinch_finger, pinch_pose, side_grasp_rot
+from skills.controllers.grasps import mirror, pinch_finger, pinch_pose, rot_z, side_grasp_rot
 from skills.controllers.ik import ArmIK
 from skills.controllers.trajectory import JointPath, Script, Step
 from skills.controllers.variation import current_variation
@@ -224,9 +224,14 @@ class HoldExecutor(ScriptedArm):
         x, y, z = CARRY_LOCAL
         y *= -mirror(self.side)
         back, low = self.robot_point(x, y, max(pos[2], z)), self.robot_point(x, y, z)
+        # The fingers turn to straight ahead on the way, about the vertical (the object stays as upright
+        # as it is): a pour leaves them turned out 14 degrees, and so turned the left hand could not come
+        # down by the hip (seed 0).
+        heading = np.arctan2(rot[1, 0], rot[0, 0]) - obs.base_pose[2]
+        ahead = rot_z(-heading) @ rot
         try:
-            pts = self.line("grasp", pos, back, rot, q)
-            pts += self.line("grasp", back, low, rot, pts[-1])[1:]
+            pts = self.line("grasp", pos, back, rot, q, rot1=ahead)
+            pts += self.line("grasp", back, low, ahead, pts[-1])[1:]
         except Unreachable:  # it keeps the object where it is
             return
         self._t0 = obs.time_s
