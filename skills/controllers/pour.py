@@ -29,6 +29,7 @@ MAX_TILT = math.radians(125)  # hand tilt range tried past the upright start (th
 MAX_BOTTLE_TILT = math.radians(110)  # no need to tilt the bottle itself further (drains from ~90 deg)
 TILT_STEP = math.radians(4)  # between IK waypoints of the tilt
 MAX_JUMP = 0.15  # rad of any joint between tilt waypoints 4 deg apart; more is an IK branch flip
+MAX_DROP = 0.01  # m the hand may come down between tilt waypoints as the source clears the target
 TILT_TOL = 0.012  # m of IK position error accepted on a tilt waypoint (the lip is checked by FK)
 LIP_CLEARANCE = 0.025  # m between the lip and the target's mouth at the deepest tilt that pours
 APPROACH_UP = 0.04  # m above the pour pose before coming down next to the target
@@ -242,6 +243,10 @@ class PourExecutor(ScriptedArm):
         for k in range(k_flow - 1, -1, -1):
             run = max(run, float(need[k]))
             lift[k] = run
+        # Come down gradually: a 3.6 cm drop between two tilts 4 degrees apart moved a joint more than
+        # MAX_JUMP, read as an IK branch flip (the soap pour, seed 1 on legs).
+        for k in range(1, len(lift)):
+            lift[k] = max(lift[k], lift[k - 1] - MAX_DROP)
         return base + np.outer(raise_all + lift, [0.0, 0.0, 1.0])
 
     def _clearance(self, site: np.ndarray, rot: np.ndarray) -> float:
