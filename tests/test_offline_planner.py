@@ -285,6 +285,18 @@ def test_carried_objects_are_held_during_the_walk(planner, world):
     assert last.skill == "home" and place in _ancestors(plan, last.id)  # arms tucked once the hands are empty
 
 
+def test_each_hold_starts_with_the_walk_it_carries_through(planner, world):
+    """A wave ends when everything but holds is decided, and its holds end with it: a hold that waited
+    only for its own pour started beside the soap pour, ended with it, and left the peroxide's arm to the
+    walker on the walk back."""
+    plan = planner.plan(_intent(planner, TOOTHPASTE, world), world)
+    walks = [s for s in plan.steps if s.skill == "walk_to"]
+    holds = [s for s in plan.steps if s.skill == "hold"]
+    assert len(walks) == 4 and len(holds) == 5
+    for hold in holds:
+        walk = next(w for w in walks if plan.steps.index(w) > plan.steps.index(hold))
+        assert _ancestors(plan, hold.id) == _ancestors(plan, walk.id), (hold.id, walk.id)
+
 # ----------------------------------------------------------------- expansion from a changed world
 
 

@@ -2,8 +2,11 @@
 
 A call waits for the latest earlier call that claims one of its joint groups or names one of its objects,
 locations or containers, and for the latest base move. A base move (walk_to, turn_to, step_back) waits
-for every earlier call except background holds, which are meant to run beside it (carrying). Edges
-implied by others are dropped, so each ``after`` lists only direct predecessors.
+for every earlier call except background holds, which are meant to run beside it (carrying). A
+background hold waits for every earlier call too, so it starts in the same wave as the walk it carries
+through: a hold started beside an earlier call (the soap pour) ended with that call's wave, and on legs the
+walker then swung the unclaimed arm and its bottle. Edges implied by others are dropped, so each
+``after`` lists only direct predecessors.
 """
 
 from __future__ import annotations
@@ -29,13 +32,15 @@ def link(calls: list[SkillCall], names: Collection[str]) -> list[Step]:
         spec = get_skill(call.skill)
         groups = set(spec.resources(spec.parse_args(call.args)))
         keys = groups | {v for v in call.args.values() if isinstance(v, str) and v in names}
-        if groups & BASE_GROUPS:
+        is_base = bool(groups & BASE_GROUPS)
+        if is_base or spec.background:
             d = {j for j in range(i) if not background[j]}
-            last_base = i
         else:
             d = {last_user[k] for k in keys if k in last_user} | (
                 {last_base} if last_base is not None else set()
             )
+        if is_base:
+            last_base = i
         for k in keys:
             last_user[k] = i
         deps.append(d)
