@@ -2,6 +2,7 @@
 
     python -m eval.bench e2e [--seeds 10] [--first-seed 0] [--goal "prepare elephant toothpaste"]
                              [--locomotion walker] [--scene g1_lab] [--jobs 1] [--json rows.json]
+                             [--runs DIR]
 
 Per seed: success (reaction fired in the flask, from world state), sim time, wall time and their
 ratio, planning time (understand + plan + validate nodes) and the graph's own overhead per executed
@@ -44,9 +45,14 @@ def _node_times(events: list[dict]) -> dict[str, float]:
 
 
 def run_seeds(
-    goal: str, seeds: list[int], locomotion: str | None = None, scene: str = "g1_lab"
+    goal: str,
+    seeds: list[int],
+    locomotion: str | None = None,
+    scene: str = "g1_lab",
+    runs: Path | None = None,
 ) -> list[dict]:
-    """One offline-planner run per seed in one env; a row of measurements per run."""
+    """One offline-planner run per seed in one env; a row of measurements per run. Run records go to
+    ``runs`` (default: a temporary folder)."""
     import mujoco
 
     from agent.records import read_events
@@ -55,7 +61,7 @@ def run_seeds(
     from eval.bench.sim import _rates
 
     env = G1LabEnv(scene, seed=0, locomotion=locomotion)
-    root = Path(tempfile.mkdtemp(prefix="tandem-e2e-"))
+    root = runs or Path(tempfile.mkdtemp(prefix="tandem-e2e-"))
     rows = []
     for seed in seeds:
         t0, c0 = time.perf_counter(), time.process_time()
@@ -93,11 +99,19 @@ def run_seeds(
                 "manipulation_falls": sum(m["reason"] == "fell" for m in moved),
                 "why": "" if s["success"] else s["message"][:60],
                 "message": "" if s["success"] else s["message"],
+                "run_id": s["run_id"],
+                "outcomes": [_outcome_line(o) for o in s["outcomes"]],
             }
         )
         print(f"seed {seed}: {s['status']} sim {s['sim_time_s']:.1f} s wall {wall:.1f} s", flush=True)
     env.close()
     return rows
+
+
+def _outcome_line(o: dict) -> str:
+    """One call's outcome in a line: when it ended (sim s), id, status, reason and a short detail."""
+    detail = (o.get("evidence") or {}).get("detail", "")
+    return f"{o['sim_time_s']:.1f} {o['call_id']} {o['status']} {o['reason']} {detail}".rstrip()
 
 
 def manipulation_falls(rows: list[dict]) -> str:
@@ -108,16 +122,21 @@ def manipulation_falls(rows: list[dict]) -> str:
 
 
 def run_parallel(
-    goal: str, seeds: list[int], locomotion: str | None = None, jobs: int = 1, scene: str = "g1_lab"
+    goal: str,
+    seeds: list[int],
+    locomotion: str | None = None,
+    jobs: int = 1,
+    scene: str = "g1_lab",
+    runs: Path | None = None,
 ) -> list[dict]:
     """``run_seeds`` with one seed per task on ``jobs`` forked processes (each loads its own embedding
     model, so planning times include that once per process)."""
     if jobs <= 1:
-        return run_seeds(goal, seeds, locomotion, scene)
+        return run_seeds(goal, seeds, locomotion, scene, runs)
     import multiprocessing as mp
 
     with mp.get_context("fork").Pool(jobs) as pool:
-        parts = pool.starmap(run_seeds, [(goal, [s], locomotion, scene) for s in seeds], chunksize=1)
+        parts = pool.starmap(run_seeds, [(goal, [s], locomotion, scene, runs) for s in seeds], chunksize=1)
     return [row for rows in parts for row in rows]
 
 
@@ -129,10 +148,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--locomotion", default=None, help="holonomic or walker[:PATH] (default: the scene's)")
     p.add_argument("--scene", default="g1_lab", help="scene name or YAML path")
     p.add_argument("--jobs", type=int, default=1, help="worker processes, one seed each")
-    p.add_argument("--json", type=Path, default=None, help="write every row here")
+    p.add_argument("--json", type=Path, default=None, help="write every row here (with each call's outcome)")
+    p.add_argument("--runs", type=Path, default=None, help="keep the run records here (default: a temp dir)")
     args = p.parse_args(argv)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    rows = run_parallel(args.goal, seeds, args.locomotion, args.jobs, args.scene)
+    if args.runs:
+        args.runs.mkdir(parents=True, exist_ok=True)
+    rows = run_parallel(args.goal, seeds, args.locomotion, args.jobs, args.scene, args.runs)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 
