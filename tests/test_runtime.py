@@ -194,6 +194,28 @@ def test_nan_ends_the_episode_as_unstable_and_keeps_the_record(lab, tmp_path):
     assert [e["kind"] for e in events] == ["dispatch", "outcome"] and events[1]["reason"] == "unstable"
 
 
+def test_outcomes_with_numpy_evidence_can_be_checkpointed():
+    """Monitors measure with numpy; the checkpointer's msgpack refuses numpy scalars (a table force given
+    as np.float64 ended a run on legs)."""
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    from agent.outcome import Outcome
+
+    o = Outcome(
+        "s6",
+        "walk_to",
+        "failure",
+        "table_collision",
+        103.9,
+        55.7,
+        {"station": "bench"},
+        {"force_n": np.float64(799.9), "base_pose": np.array([0.1, 2.5, 0.0]), "n": [np.int64(3)]},
+    )
+    serde = JsonPlusSerializer()
+    back = serde.loads_typed(serde.dumps_typed({"outcomes": [o.to_dict()]}))["outcomes"][0]
+    assert back["evidence"] == {"force_n": 799.9, "base_pose": [0.1, 2.5, 0.0], "n": [3]}
+
+
 @pytest.mark.parametrize("text", ["explode:x=1", "drop:hand=middle", "drop:hand", "slow:ticks=1"])
 def test_bad_faults_are_refused(text):
     with pytest.raises(FaultError):

@@ -64,7 +64,7 @@ class Monitors:
         worst = 0.0
         for i in np.flatnonzero(hit & robot):
             mujoco.mj_contactForce(m, d, int(i), self._force)
-            worst = max(worst, abs(self._force[0]))
+            worst = max(worst, float(abs(self._force[0])))
         return worst
 
     def check_call(self, a: ActiveCall, world: WorldState) -> Verdict | None:
