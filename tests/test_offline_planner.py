@@ -297,6 +297,7 @@ def test_each_hold_starts_with_the_walk_it_carries_through(planner, world):
         walk = next(w for w in walks if plan.steps.index(w) > plan.steps.index(hold))
         assert _ancestors(plan, hold.id) == _ancestors(plan, walk.id), (hold.id, walk.id)
 
+
 # ----------------------------------------------------------------- expansion from a changed world
 
 
