@@ -30,6 +30,7 @@ MAX_TILT = math.radians(125)  # hand tilt range tried past the upright start (th
 MAX_BOTTLE_TILT = math.radians(110)  # no need to tilt the bottle itself further (drains from ~90 deg)
 TILT_STEP = math.radians(4)  # between IK waypoints of the tilt
 MAX_JUMP = 0.15  # rad of any joint between tilt waypoints 4 deg apart; more is an IK branch flip
+MAX_SPLITS = 3  # halvings of a tilt step that jumps, before the jump is read as a branch flip
 MAX_DROP = 0.01  # m the hand may come down between tilt waypoints as the source clears the target
 TILT_TOL = 0.012  # m of IK position error accepted on a tilt waypoint (the lip is checked by FK)
 LIP_CLEARANCE = 0.025  # m between the lip and the target's mouth at the deepest tilt that pours
@@ -39,7 +40,7 @@ FLOW_ML_S = 25.0  # aimed flow once pouring; the tilt rate follows from the cont
 LAG_S = 0.05  # reaction time allowed for when deciding to tilt back
 DRAIN_HOLD_S = 1.5  # at full tilt (pouring everything) wait this long for the rest to run out
 OVER_MARGIN = math.radians(8)  # bottle tilt planned past the goal (slip, tracking lag, feedback)
-POUR_YAWS = (0.0, 0.25, -0.2, 0.5)  # hand yaws tried for the pour pose (rad, outward)
+POUR_YAWS = (0.0, 0.25, -0.2, 0.5, -0.4, 0.75)  # hand yaws tried for the pour pose (rad, outward)
 TARGET_MOVED = 0.01  # m; a target pushed this far since the plan (e.g. knocked on arrival) is re-planned for
 MAX_REPLANS = 2
 SETTLE_S = 1.5  # longest wait for a tipping target to settle before pouring
@@ -272,34 +273,34 @@ class PourExecutor(ScriptedArm):
         qs = [q]
         errs = []
         for k, (rot, target) in enumerate(zip(rots, targets, strict=True)):
-            try:
+            if k == 0:
                 q_next = self.reach("grasp", target, rot, qs[-1], tol=TILT_TOL)
-            except Unreachable:
-                if k == 0:
-                    raise
-                break
-            if k > 0 and np.abs(q_next - qs[-1]).max() > MAX_JUMP:
-                q_next = self._through_middle(qs[-1], rots[k - 1], rot, targets[k - 1], target)
-                if q_next is None:  # an IK branch flip: the tilt ends
+            else:
+                q_next = self._continuous(qs[-1], rots[k - 1], rot, targets[k - 1], target)
+                if q_next is None:  # unreachable, or an IK branch flip: the tilt ends
                     break
             p, r = self.ik.site_pose("grasp", q_next)
             errs.append(p + self._held(r)[1] - (target + self._held(rot)[1]))
             qs.append(q_next)
         return qs, np.array(errs).reshape(-1, 3)
 
-    def _through_middle(self, q, rot0, rot1, p0, p1) -> np.ndarray | None:
-        """Tilt waypoint ``p1`` solved through the one halfway from ``p0``, or None if a half still moves a
-        joint more than MAX_JUMP. Near a wrist singularity a continuous 4-degree step moved the wrist 0.15
-        rad and ended the peroxide's tilt at 28 degrees (seed 3 on legs); a branch flip jumps in one half."""
-        mid = Slerp([0.0, 1.0], Rotation.from_matrix(np.stack([rot0, rot1])))(0.5).as_matrix()
+    def _continuous(self, q, rot0, rot1, p0, p1, splits: int = MAX_SPLITS) -> np.ndarray | None:
+        """Tilt waypoint ``p1`` reached from ``q`` (at ``p0``) without an IK branch flip, or None. A step
+        that moves a joint more than MAX_JUMP is solved again through its midpoint, down to ``splits``
+        halvings: near a wrist singularity a continuous 4-degree step swung the wrist 0.15-0.3 rad and
+        the peroxide's tilt ended at 28-32 degrees (seeds 3 and 4 on legs); a flip stays a jump."""
         try:
-            q_mid = self.reach("grasp", (p0 + p1) / 2, mid, q, tol=TILT_TOL)
-            q_end = self.reach("grasp", p1, rot1, q_mid, tol=TILT_TOL)
+            q1 = self.reach("grasp", p1, rot1, q, tol=TILT_TOL)
         except Unreachable:
             return None
-        if max(np.abs(q_mid - q).max(), np.abs(q_end - q_mid).max()) > MAX_JUMP:
+        if np.abs(q1 - q).max() <= MAX_JUMP:
+            return q1
+        if splits == 0:
             return None
-        return q_end
+        mid = Slerp([0.0, 1.0], Rotation.from_matrix(np.stack([rot0, rot1])))(0.5).as_matrix()
+        pm = (p0 + p1) / 2
+        qm = self._continuous(q, rot0, mid, p0, pm, splits - 1)
+        return None if qm is None else self._continuous(qm, mid, rot1, pm, p1, splits - 1)
 
     # ----------------------------------------------------------------- playing
     def reset(self, obs: Observation, world: WorldState) -> None:
