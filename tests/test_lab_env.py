@@ -243,6 +243,20 @@ def test_same_seed_same_world_across_env_instances(holonomic: G1LabEnv) -> None:
     assert ws_a == ws_b
 
 
+def test_a_new_env_starts_exactly_as_a_reset_one(holonomic: G1LabEnv) -> None:
+    """A new env's first episode is every later one with its seed: a 1e-19 rounding in the first weighing
+    of the containers grew to 2 mm/s as the objects settled, and on legs such a difference decides whether
+    a walk falls (`tandem run` and the e2e benchmark disagreed on the same seed)."""
+    _run(holonomic, seed=11)
+    holonomic.reset(seed=7)
+    fresh = G1LabEnv("g1_lab", seed=7)
+    try:
+        np.testing.assert_array_equal(fresh.data.qpos, holonomic.data.qpos)
+        np.testing.assert_array_equal(fresh.data.qvel, holonomic.data.qvel)
+    finally:
+        fresh.close()
+
+
 def test_different_seeds_give_different_object_poses(holonomic: G1LabEnv) -> None:
     randomized = [
         n for n, o in holonomic.scene.objects.items() if o.pose is not None and isinstance(o.pose.x, tuple)

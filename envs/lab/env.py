@@ -245,6 +245,9 @@ class G1LabEnv:
                 )
             self._vessel_kg[name] = float(m.body_mass[bid]) - liquid
             self._inertia_per_kg[name] = m.body_inertia[bid] / m.body_mass[bid]
+        # Weighed once the way every reset weighs them: the rounding of the first weighing (1e-19 in an
+        # inertia) made a fresh env's first episode differ from every later one with the same seed.
+        self._sync_masses({n: obj.container.contents for n, obj in scene.containers.items()}, force=True)  # type: ignore[union-attr]
 
     def _object_half_height(self, name: str) -> float:
         obj = self.scene.objects[name]
@@ -320,8 +323,11 @@ class G1LabEnv:
         known = self._rules.liquids
         return sum(ml * (known[k].density_g_ml if k in known else 1.0) for k, ml in contents.items()) / 1e3
 
-    def _sync_masses(self, force: bool = False) -> None:
-        """Make each container's body weigh its vessel plus its liquid.
+    def _sync_masses(
+        self, contents: Mapping[str, Mapping[str, float]] | None = None, force: bool = False
+    ) -> None:
+        """Make each container's body weigh its vessel plus its liquid (``contents``, default: the
+        chemistry's).
 
         Only a free body's own constants depend on its mass, and exactly in proportion (mass, inertia,
         inverse weights: its 6 dofs are decoupled from every other body's in the mass matrix), so they are
@@ -329,9 +335,11 @@ class G1LabEnv:
         subtree mass follows the change.
         """
         m = self.model
-        for name, c in self.chemistry.containers.items():
+        if contents is None:
+            contents = {name: c.contents for name, c in self.chemistry.containers.items()}
+        for name, liquid in contents.items():
             bid = self._body[name]
-            mass = self._vessel_kg[name] + self._liquid_kg(c.contents)
+            mass = self._vessel_kg[name] + self._liquid_kg(liquid)
             old = float(m.body_mass[bid])
             if not force and abs(mass - old) < MASS_STEP_KG:
                 continue
