@@ -46,6 +46,26 @@ def test_elephant_toothpaste(runs_dir, seed):
     assert (runs_dir / s["run_id"] / "summary.json").exists()
 
 
+@pytest.mark.parametrize("seed", [0, 8, 19])
+def test_elephant_toothpaste_on_legs(runs_dir, seed):
+    """The whole task on a free-standing G1 walked by the learned policy: to the shelf, both bottles
+    carried to the bench and poured, carried back and put away, the catalyst fetched and poured, a step
+    back, all on its feet. 10 of 20 seeds succeed (`eval.bench e2e --locomotion walker`,
+    docs/locomotion.md); these three succeed on this 2-core machine and on the GPU machine's cores (seed
+    13 succeeds there and strikes the bench at its step back here: walks are chaotic, and the two
+    machines' Python stacks differ), kept as a regression check on the whole chain."""
+    code, s = _run(["prepare elephant toothpaste", "--seed", str(seed), "--locomotion", "walker"])
+    assert code == 0, (
+        s["message"],
+        [(o["call_id"], o["reason"]) for o in s["outcomes"] if o["status"] == "failure"],
+    )
+    assert any(r["container"] == "flask" and r["reaction"] == "elephant_toothpaste" for r in s["reactions"])
+    assert s["spilled_ml"] < 10.0
+    assert not any(o["reason"] == "fell" for o in s["outcomes"])
+    walks = [o for o in s["outcomes"] if o["skill"] == "walk_to" and o["status"] == "success"]
+    assert len(walks) >= 4  # shelf, bench, shelf, bench: on legs
+
+
 @pytest.mark.parametrize(
     ("goal", "check"),
     [
