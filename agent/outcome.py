@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-import numpy as np
+from agent.records import plain
 
 # Failure reasons the monitors themselves emit, from the one vocabulary (skills/reasons.py).
 from skills.reasons import BLOCKED, DROPPED, FELL, POLICY_ERROR, SPILL, TIMEOUT, UNREACHABLE, UNSTABLE
@@ -43,16 +44,6 @@ class Outcome:
         return self.status == "success"
 
     def to_dict(self) -> dict[str, Any]:
-        return _python(asdict(self))
-
-
-def _python(value: Any) -> Any:
-    """Numpy scalars and arrays as Python numbers and lists: the checkpointer's msgpack refuses numpy (a
-    table force given as np.float64 ended a run)."""
-    if isinstance(value, dict):
-        return {k: _python(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_python(v) for v in value]
-    if isinstance(value, np.generic | np.ndarray):
-        return value.tolist()
-    return value
+        # Plain Python numbers and lists: the checkpointer's msgpack refuses numpy (a table force given as
+        # np.float64 ended a run).
+        return json.loads(json.dumps(asdict(self), default=plain))

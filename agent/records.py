@@ -24,7 +24,8 @@ def new_run_id(prefix: str = "run") -> str:
     return f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """``json.dumps`` default for numpy arrays and scalars."""
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):
@@ -40,13 +41,13 @@ class RunRecord:
         self._events = (self.dir / "events.jsonl").open("a", encoding="utf-8")
 
     def event(self, kind: str, /, **data: Any) -> None:
-        line = json.dumps({"kind": kind, "wall_time": round(time.time(), 3), **data}, default=_plain)
+        line = json.dumps({"kind": kind, "wall_time": round(time.time(), 3), **data}, default=plain)
         self._events.write(line + "\n")
         self._events.flush()
 
     def write_summary(self, summary: dict[str, Any]) -> Path:
         path = self.dir / "summary.json"
-        path.write_text(json.dumps(summary, indent=2, default=_plain))
+        path.write_text(json.dumps(summary, indent=2, default=plain))
         return path
 
     def close(self) -> None:

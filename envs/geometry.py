@@ -8,6 +8,11 @@ import mujoco
 import numpy as np
 
 
+def wrap_angle(a: float) -> float:
+    """An angle in [-pi, pi)."""
+    return (a + math.pi) % (2 * math.pi) - math.pi
+
+
 def yaw_quat(yaw: float) -> np.ndarray:
     """Quaternion (w, x, y, z) of a rotation by ``yaw`` radians about world z."""
     return np.array([math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)])

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from envs.base import Observation, WorldState
+from envs.geometry import wrap_angle
 from skills.controllers.leg_motion import LegDriver
 
 MAX_SPEED = 0.6  # m/s
@@ -32,10 +33,6 @@ ARRIVED_YAW = math.radians(4.5)
 MAX_STOPS = 3
 LEG_GROUPS = ("left_leg", "right_leg", "waist")
 LEG_TIMEOUT_S = 90.0  # on legs a call may take this long (it stops and turns in place; carrying, 47-58 s)
-
-
-def _wrap(a: float) -> float:
-    return (a + math.pi) % (2 * math.pi) - math.pi
 
 
 class BaseMoveExecutor:
@@ -77,7 +74,7 @@ class BaseMoveExecutor:
 
     def _world_velocity(self, pose: np.ndarray, dt: float) -> np.ndarray:
         err = self.goal - pose
-        err[2] = _wrap(err[2])
+        err[2] = wrap_angle(err[2])
         dist = math.hypot(err[0], err[1])
         # Speed that can still stop in time (v^2 = 2 a d), capped; the same for yaw.
         speed = min(MAX_SPEED, math.sqrt(2 * MAX_ACCEL * dist), 2.0 * dist)
@@ -98,7 +95,7 @@ class BaseMoveExecutor:
         err = self.goal - pose
         if (
             math.hypot(err[0], err[1]) < POS_TOL
-            and abs(_wrap(err[2])) < YAW_TOL
+            and abs(wrap_angle(err[2])) < YAW_TOL
             and np.abs(self._vel).max() < 0.05
         ):
             if len(self.waypoints) > 1:

@@ -17,16 +17,14 @@ import math
 
 import numpy as np
 
+from envs.geometry import wrap_angle
+
 # Its tuning is the walker's (``route`` in its YAML: envs/locomotion/config.py RouteDriving). For the
 # Playground policy, measured on open floor (6 s each, the YAML's bias on vx): a left turn tracks (0.25 ->
 # 0.28 rad/s, 0.5 -> 0.53), a right one does not (-0.25 -> -0.09, -0.5 -> -0.2 while walking forward
 # 0.19 m/s, -0.8 fell), so a right turn larger than ``right_turn_max_deg`` is made as a left turn the long
 # way round; it answers a forward command about a second late (``pos_lag_s``) and overshot an approach
 # faster than ``approach_speed`` by 0.2 m.
-
-
-def _wrap(a: float) -> float:
-    return (a + math.pi) % (2 * math.pi) - math.pi
 
 
 class LegDriver:
@@ -56,7 +54,7 @@ class LegDriver:
     def error(self, pose: np.ndarray) -> tuple[float, float]:
         """Distance (m) and heading error (rad) to the goal."""
         err = self.goal - pose
-        return math.hypot(err[0], err[1]), abs(_wrap(err[2]))
+        return math.hypot(err[0], err[1]), abs(wrap_angle(err[2]))
 
     def command(self, pose: np.ndarray) -> np.ndarray:
         """Robot-frame command for this tick, ramped by ``max_accel``."""
@@ -70,7 +68,7 @@ class LegDriver:
             self._leg = wp
             self._long = math.hypot(*(wp - pose)[:2]) > r.long_leg_m
             self._heading = math.atan2(wp[1] - pose[1], wp[0] - pose[0]) if self._long else wp[2]
-            self.turning = abs(_wrap(self._heading - pose[2])) > math.radians(r.turn_start_deg)
+            self.turning = abs(wrap_angle(self._heading - pose[2])) > math.radians(r.turn_start_deg)
             self._integral[:] = 0.0
         err = wp[:2] - pose[:2]
         dist = math.hypot(*err)
@@ -79,7 +77,7 @@ class LegDriver:
         elif self._long and last and dist <= r.near_m:
             self._long, self._heading = False, wp[2]  # the goal's own heading for the last steps
         yaw_rate = self.walker.yaw_rate
-        yaw_err = _wrap(self._heading - pose[2])
+        yaw_err = wrap_angle(self._heading - pose[2])
         if self.turning and yaw_err < -math.radians(r.right_turn_max_deg):
             yaw_err += 2 * math.pi  # the long way round: it turns left well and right badly
         yaw_cmd = float(np.clip(r.yaw_gain * (yaw_err - r.yaw_lag_s * yaw_rate), -r.right_rate, r.turn_rate))
