@@ -168,6 +168,39 @@ def test_the_stance_balance_catches_a_backward_shove(tmp_path: Path, gain: float
         assert out.reason == "fell"
 
 
+@pytest.mark.parametrize("catches", [True, False])
+def test_a_stand_up_tipping_backward_is_caught_by_a_step(tmp_path: Path, catches: bool) -> None:
+    """Standing up after a stop, a shove back puts the capture point behind the heels, where no ankle
+    lean catches it: the policy takes the legs back, steps and stops again. Without that it topples."""
+    never = {"step_behind_m": 10.0, "step_ahead_m": 10.0}
+    env = G1LabEnv(seed=0, locomotion=_walker_yaml(tmp_path, **({} if catches else {"balance": never})))
+    env.data.qpos[0:2] = [-1.5, -1.5]  # open floor
+    mujoco.mj_forward(env.model, env.data)
+    walker, legs, still = env.walker, ("left_leg", "right_leg", "waist"), {"base": np.zeros(3)}
+    env.set_gains(dict.fromkeys(legs, "walk"), frozenset(walker.others))
+    while env.data.time < 3.0:  # stepping in place
+        env.step(still)
+    env.set_gains(dict.fromkeys(legs, "stance"), frozenset(walker.others))
+    while walker.mode != "standing":
+        env.step(still)
+    for _ in range(15):
+        env.step(still)
+    pelvis = env.model.body("pelvis").id
+    env.data.xfrc_applied[pelvis, 0] = -0.3 * env.model.body_subtreemass[pelvis] / 0.1  # 0.3 m/s in 0.1 s
+    for _ in range(5):
+        env.step(still)
+    env.data.xfrc_applied[pelvis] = 0.0
+    lowest, end = 1.0, env.data.time + 8.0
+    while env.data.time < end:
+        env.step(still)
+        lowest = min(lowest, float(env.data.qpos[2]))
+    env.close()
+    assert (walker.catches > 0) == catches
+    assert (lowest > 0.6) == catches, lowest  # pelvis 0.79 m standing; on the floor it is under 0.1
+    if catches:
+        assert walker.mode == "stance" and walker.settled
+
+
 def test_a_table_with_knee_space_is_two_boxes_and_both_are_table(tmp_path: Path) -> None:
     from envs.scene_schema import SceneError, load_scene
 

@@ -68,12 +68,17 @@ class AnkleBalance:
             self._vel += min(1.0, dt / VEL_TAU) * ((com - self._last_com) / dt - self._vel)
         self._last_com = com
 
-    def apply(self, pitch_base: np.ndarray, roll_base: np.ndarray) -> None:
-        """Write the ankles' targets: ``*_base`` (left, right) plus the balancing offset."""
+    def capture_offset(self) -> tuple[float, float]:
+        """The capture point from the set point over the feet, (forward, left) in the robot's frame (m)."""
         err = self.data.subtree_com[self._root][:2] + self._time_const * self._vel - self.support()
         yaw = self._heading()
         fwd = math.cos(yaw) * err[0] + math.sin(yaw) * err[1] - self.setpoint
         left = -math.sin(yaw) * err[0] + math.cos(yaw) * err[1]
+        return fwd, left
+
+    def apply(self, pitch_base: np.ndarray, roll_base: np.ndarray) -> None:
+        """Write the ankles' targets: ``*_base`` (left, right) plus the balancing offset."""
+        fwd, left = self.capture_offset()
         self.offset[0] = min(self.max_pitch, max(-self.max_pitch, self.gain * fwd / COM_HEIGHT_M))
         self.offset[1] = min(self.max_roll, max(-self.max_roll, -self.gain * left / COM_HEIGHT_M))
         self.data.ctrl[self._pitch] = pitch_base + self.offset[0]

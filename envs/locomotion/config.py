@@ -104,6 +104,11 @@ class StanceBalance(_Strict):
     # The most ankle offset it writes (rad); a sudden 0.05 step toppled it.
     max_pitch_rad: Annotated[float, Field(ge=0)] = 0.12
     max_roll_rad: Annotated[float, Field(ge=0)] = 0.08
+    # Standing up, a capture point this far behind (ahead of) the set point is past the heels (toes), where
+    # no lean catches it: the policy takes the legs back, steps, and the stop starts over. Stops measured
+    # on open floor reached 0.05 behind; those that toppled carrying both bottles, 0.07 and beyond.
+    step_behind_m: Annotated[float, Field(gt=0)] = 0.06
+    step_ahead_m: Annotated[float, Field(gt=0)] = 0.09
     modes: list[Literal["stance", "starting", "standing"]] = ["stance", "standing"]
 
 

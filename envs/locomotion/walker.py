@@ -165,6 +165,7 @@ class Walker:
         self._drift = np.zeros(2)
         self._yaw_rate = 0.0
         self._start_at = 0.0  # sim time before which a requested walk waits in stance (delay_start)
+        self.catches = 0  # stand-ups the policy took back to step (_catch)
         self.balance.reset()
 
     # ------------------------------------------------------------------ interface
@@ -258,6 +259,8 @@ class Walker:
                 )
             else:  # the owner keeps closing its loop on the pose while the feet come to rest
                 self._step_policy(self.command)
+        elif self.mode == "standing" and self._tipping():
+            self._catch()
         elif self.mode == "standing":
             s = min(1.0, self._t / STAND_S)
             self._write(self._from + s * (self._stand - self._from))
@@ -288,6 +291,21 @@ class Walker:
             # The bend into the walking pose moved the pelvis, not the robot: counted as drift (0.4 m/s
             # back), it made the walk skills brake a step back into a lunge at the bench (seed 15).
             self._drift[:] = 0.0
+
+    def _tipping(self) -> bool:
+        """The capture point has left the feet: the ankles' lean cannot bring it back."""
+        fwd, _ = self.balance.capture_offset()
+        b = self.cfg.balance
+        return fwd < -b.step_behind_m or fwd > b.step_ahead_m
+
+    def _catch(self) -> None:
+        """Hand the legs back to the policy mid stand-up: it steps to catch the body, then stops again."""
+        self.catches += 1
+        self.gains.set({g: "walk" for g in self._taken}, instant=self._taken)
+        self._enter("stopping")
+        self.last_action[:] = 0.0
+        self.phase = np.array([0.0, math.pi])
+        self._step_policy(self.command)
 
     def _rows_of(self, groups: tuple[str, ...]) -> np.ndarray:
         return np.concatenate([self._rows[g] for g in groups]) if groups else np.zeros(0, dtype=int)
@@ -355,6 +373,7 @@ class Walker:
             "drift": self._drift.tolist(),
             "yaw_rate": self._yaw_rate,
             "start_at": self._start_at,
+            "catches": self.catches,
             "balance": self.balance.state(),
         }
 
@@ -369,5 +388,6 @@ class Walker:
         self._from = np.array(s["from"])
         self._yaw_rate = float(s.get("yaw_rate", 0.0))
         self._start_at = float(s.get("start_at", 0.0))
+        self.catches = int(s.get("catches", 0))
         if "balance" in s:
             self.balance.restore(s["balance"])
