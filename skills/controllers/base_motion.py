@@ -32,8 +32,9 @@ ARRIVED_POS_M = 0.045
 ARRIVED_YAW = math.radians(4.5)
 MAX_STOPS = 3
 LEG_GROUPS = ("left_leg", "right_leg", "waist")
-LEG_TIMEOUT_S = 120.0  # on legs a call may take this long (it stops and turns in place; carrying, 47-58 s, and
-# each step that catches a tipping stand-up adds a walk back onto the spot: 7-10 s)
+# On legs a call may take this long: it stops and turns in place (carrying, 47-58 s), and each step that
+# catches a tipping stand-up adds a walk back onto the spot (carrying both bottles, up to 98 s measured).
+LEG_TIMEOUT_S = 120.0
 
 
 class BaseMoveExecutor:
