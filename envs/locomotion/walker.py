@@ -9,9 +9,10 @@ stance until the object is there (``delay_start``). Seen at the targets the poli
 arm made it walk into the shelf and fall (docs/locomotion.md). Asked for another profile, it stops: zero
 command until both feet are down, in line and the pelvis is slow, then the joints freeze, stiffen (stance
 gains) and move into the lab's stand pose, which the arm skills are planned for, held upright by an ankle
-balance (envs/locomotion/balance.py). Measured: under stiff gains the knees-bent pose tips backward, and
-so does the stand pose with the arms in the policy's pose (elbows 0.6 rad): the G1's centre of mass sits
-close to its heels.
+balance (envs/locomotion/balance.py); a stand-up whose capture point passes the heels or toes goes
+back to the policy, which steps, and the stop starts over. Measured: under stiff gains the knees-bent
+pose tips backward, and so does the stand pose with the arms in the policy's pose (elbows 0.6 rad): the
+G1's centre of mass sits close to its heels.
 """
 
 from __future__ import annotations
