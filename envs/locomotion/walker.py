@@ -287,8 +287,7 @@ class Walker:
         self._t = 0.0
         self._from = self.data.qpos[self._qadr].copy()
         if mode == "walking":
-            self.last_action[:] = 0.0
-            self.phase = np.array([0.0, math.pi])
+            self._fresh_gait()
             # The bend into the walking pose moved the pelvis, not the robot: counted as drift (0.4 m/s
             # back), it made the walk skills brake a step back into a lunge at the bench (seed 15).
             self._drift[:] = 0.0
@@ -304,9 +303,13 @@ class Walker:
         self.catches += 1
         self.gains.set({g: "walk" for g in self._taken}, instant=self._taken)
         self._enter("stopping")
+        self._fresh_gait()
+        self._step_policy(self.command)
+
+    def _fresh_gait(self) -> None:
+        """The policy takes over a pose it did not command: no last action, the gait clock at its start."""
         self.last_action[:] = 0.0
         self.phase = np.array([0.0, math.pi])
-        self._step_policy(self.command)
 
     def _rows_of(self, groups: tuple[str, ...]) -> np.ndarray:
         return np.concatenate([self._rows[g] for g in groups]) if groups else np.zeros(0, dtype=int)
