@@ -139,7 +139,10 @@ class BaseMoveExecutor:
         ):
             self._stopping = True  # it steps on the spot until the gait clock says both feet are down
             self._stops += 1
-        elif self._walker.mode == "stance":  # its start is delayed (a hold moving into the carry pose)
+        elif self._walker.mode in ("stance", "starting"):
+            # Not walking yet (a hold moving into the carry pose delays the start, then the legs bend):
+            # a command ramped meanwhile met the first step at full speed; backing off the bench, that
+            # lurch brought the policy forward into the table (seed 17).
             return {"base": np.zeros(3)}
         return {"base": self._legs.command(pose)}
 
