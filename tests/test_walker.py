@@ -265,6 +265,33 @@ def test_the_walker_walks_bench_to_shelf_and_back_without_falling(walker_env: G1
     assert moved < 0.005, f"an object on the bench moved {1000 * moved:.1f} mm"
 
 
+def test_the_catalyst_cup_carried_on_legs_stays_upright_in_the_hand(walker_env: G1LabEnv) -> None:
+    """Picked at the shelf on legs, held, and walked toward the bench: the hold lowers it to the hip and
+    the walker walks off; the cup stays upright in the hand (median tilt under 10 degrees while walking,
+    read from the simulator) and in it. Held 3 cm below its rim, the carry squeezed it 15-25 degrees over,
+    and it later slid out as it was set down (docs/locomotion.md)."""
+    from agent.runtime import Runtime
+
+    env = walker_env
+    env.reset(seed=0)
+    rt = Runtime(env)
+    cup = {"object": "catalyst_cup", "hand": "right"}
+    outs = rt.run_calls([("w", "walk_to", {"station": "shelf"}, []), ("p", "pick", cup, ["w"])])
+    assert [(o.call_id, o.status) for o in outs] == [("w", "success"), ("p", "success")], outs
+    rt.call("h", "hold", cup)
+    rt.call("b", "walk_to", {"station": "bench"})
+    body = env.model.body("catalyst_cup").id
+    tilts, t0, t_walk = [], rt.world.time_s, None
+    while rt.world.time_s < t0 + 60.0 and (t_walk is None or rt.world.time_s < t_walk + 15.0):
+        assert not [o for o in rt.tick() if o.status == "failure"]
+        if env.walker.mode == "walking":
+            t_walk = t_walk or rt.world.time_s
+            tilts.append(math.degrees(math.acos(min(1.0, float(env.data.xmat[body][8])))))
+    assert tilts, "the walker never walked off"
+    assert rt.world.robot.holding.get("right") == "catalyst_cup"
+    assert float(np.median(tilts)) < 10.0, f"median tilt {np.median(tilts):.1f} deg while walking"
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_the_walker_carries_a_held_bottle_from_the_shelf_to_the_bench(seed: int) -> None:
     """The benchmark's carrying round trip (``eval.bench walk --carry``): walk to the shelf on legs, pick
