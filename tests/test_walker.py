@@ -265,6 +265,30 @@ def test_the_walker_walks_bench_to_shelf_and_back_without_falling(walker_env: G1
     assert moved < 0.005, f"an object on the bench moved {1000 * moved:.1f} mm"
 
 
+def test_a_walk_starts_from_a_standstill_command_once_the_legs_have_bent(walker_env: G1LabEnv) -> None:
+    """step_back from the bench: while the legs bend into the walking pose the walker is asked to stand
+    still (its bias alone), so the policy's first step does not meet a command ramped meanwhile (that
+    lurch brought it forward into the bench); then it backs away, measured at the pelvis."""
+    from agent.runtime import Runtime
+
+    env = walker_env
+    env.reset(seed=0)
+    rt = Runtime(env)
+    x0 = float(env.data.qpos[0])
+    rt.call("b", "step_back", {"distance_m": 0.4})
+    bent = []
+    while env.walker.mode != "walking":
+        assert not rt.tick()
+        if env.walker.mode == "starting":
+            bent.append(env.walker.command.copy())
+    stand_still = np.array(env.walker.cfg.command.bias)
+    assert bent and all(np.allclose(c, stand_still) for c in bent)
+    t0 = rt.world.time_s
+    while rt.world.time_s < t0 + 3.0:
+        rt.tick()
+    assert float(env.data.qpos[0]) < x0 - 0.1  # the bench is ahead along +x: it backed away
+
+
 def test_the_catalyst_cup_carried_on_legs_stays_upright_in_the_hand(walker_env: G1LabEnv) -> None:
     """Picked at the shelf on legs, held, and walked toward the bench: the hold lowers it to the hip and
     the walker walks off; the cup stays upright in the hand (median tilt under 10 degrees while walking,
