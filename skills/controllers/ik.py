@@ -198,9 +198,11 @@ class ArmIK:
                 err = best
         return self.arm, err
 
-    def closest(self, site: str, pos: np.ndarray, iters: int = 150) -> np.ndarray:
+    def closest(self, site: str, pos: np.ndarray, iters: int = 400) -> np.ndarray:
         """The world point nearest ``pos`` that ``{side}_{site}`` reaches with any hand rotation, within the
-        joint limits and the torso bound, solved from the current arm; the arm is left as it was."""
+        joint limits and the torso bound, solved from the current arm; the arm is left as it was. Out of
+        reach it slides along the boundary: after 150 steps a 1e-5 m change of ``pos`` turned "right of"
+        into "below", after 400 the answer holds."""
         task = mink.FrameTask(f"{self.side}_{site}", "site", position_cost=1.0, orientation_cost=0.0)
         local = self._pelvis_rot.T @ (np.asarray(pos, float) - self._pelvis_pos)
         task.set_target(mink.SE3.from_rotation_and_translation(mink.SO3.identity(), local))
