@@ -217,34 +217,6 @@ def test_base_drives_bench_to_shelf_without_disturbing_the_bench(holonomic: G1La
     assert ws.robot.pelvis_height == pytest.approx(g1.PELVIS_HEIGHT, abs=1e-3)
 
 
-def test_objects_at_rest_sleep_yet_still_stand_on_their_supports(holonomic: G1LabEnv) -> None:
-    """Objects at rest sleep: MuJoCo skips their contacts, most of a step's cost while the robot walks.
-    The world state still says what each stands on, and a moved object wakes, settles and is found on its
-    new table once it sleeps again."""
-    env = holonomic
-    env.reset(seed=2)
-    d = env.data
-
-    def asleep(name: str) -> bool:
-        return d.body_awake[env._body[name]] == mujoco.mjtSleepState.mjS_ASLEEP
-
-    on_tables = ["hydrogen_peroxide_bottle", "soap_bottle", "catalyst_cup", "red_block", "graduated_cylinder"]
-    assert all(asleep(n) for n in on_tables), {n: asleep(n) for n in on_tables}
-    ws = env.world_state()
-    for name in env._free:
-        obj = env.scene.objects[name]
-        assert ws.objects[name].resting_on == (obj.in_tray or obj.station), name
-
-    shelf = env.scene.stations["shelf"]
-    x, y = station_to_world(shelf.robot_pose, 0.6, -0.45)  # the back corner of the shelf, nothing near
-    env.move_object("red_block", (x, y, shelf.table.height + 0.05))
-    assert not asleep("red_block")
-    for _ in range(100):
-        env.step({})
-    assert asleep("red_block")
-    assert env.world_state().objects["red_block"].resting_on == "shelf"
-
-
 # ----------------------------------------------------------------------------- 3. determinism
 
 

@@ -37,9 +37,6 @@ def build_lab(scene: SceneConfig, stance_kp: float = g1.STANCE_KP) -> BuiltLab:
     # Elliptic cones with impratio 10 stop a gripped bottle from creeping (0.4 mm over 5 s, sim-notes).
     opt.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
     opt.impratio = 10.0
-    # Objects at rest on a table sleep: their contacts were most of a step's cost while the robot walked
-    # (24 of 28 contacts). A touch by the robot, a new pose or a velocity wakes them.
-    opt.enableflags |= mujoco.mjtEnableBit.mjENBL_SLEEP
     spec.visual.global_.offwidth = 1280
     spec.visual.global_.offheight = 960
     spec.stat.center = [0.5, 1.2, 0.8]

@@ -47,7 +47,6 @@ MAX_QVEL = 200.0  # beyond this (rad/s or m/s) the simulation has blown up
 GRIP_FORCE_N = 0.5
 MASS_STEP_KG = 0.001  # a container's simulated mass follows its liquid in steps this fine
 SETTLE_S = 0.3
-SUPPORT_GAP_M = 0.001  # a sleeping object stands on what is this close to it
 _BAD_STATE_WARNINGS = [
     int(mujoco.mjtWarning.mjWARN_BADQPOS),
     int(mujoco.mjtWarning.mjWARN_BADQVEL),
@@ -230,11 +229,6 @@ class G1LabEnv:
         self._geom_table = np.full(m.ngeom, -1, dtype=np.int32)
         for gid, st in self._table_geoms.items():
             self._geom_table[gid] = self._stations.index(st)
-        self._object_body = np.array([self._body[n] for n in self._objects])
-        self._support_asleep: dict[int, str] = {}  # object index -> what it stood on as it fell asleep
-        self._support_geoms = [  # what an object can stand on: the tables and the objects that collide
-            g for g in [*self._table_geoms, *self._geom_object] if m.geom_contype[g] or m.geom_conaffinity[g]
-        ]
         self._free_dof = {name: int(m.jnt_dofadr[m.joint(f"{name}_free").id]) for name in self._free}
         self._rules = load_rules()
         self._tables = self._table_surfaces()
@@ -301,7 +295,6 @@ class G1LabEnv:
                 self._set_object_pose(name, (tx, ty, tray_top + self._object_half_height(name)), tyaw)
         d.ctrl[self._state_ctrl] = d.qpos[self._state_qpos]
         mujoco.mj_forward(m, d)
-        self._support_asleep.clear()
         mujoco.mj_step(m, d, nstep=round(SETTLE_S / m.opt.timestep))  # let objects come to rest
         d.time = 0.0
         mujoco.mj_forward(m, d)
@@ -473,7 +466,6 @@ class G1LabEnv:
         if name not in self._body:
             raise KeyError(f"unknown object '{name}'; objects: {', '.join(sorted(self._body))}")
         self._set_object_pose(name, pos, yaw)
-        self._support_asleep.pop(self._objects.index(name), None)
         if name in self._free:
             dof = self.model.jnt_dofadr[self.model.joint(f"{name}_free").id]
             self.data.qvel[dof : dof + 6] = 0.0
@@ -572,7 +564,7 @@ class G1LabEnv:
         """(what each hand grips, what each object stands on) from this step's contacts."""
         m, d = self.model, self.data
         held: dict[str, str | None] = {side: None for side in g1.HANDS}
-        support = self._supports_asleep()
+        support: dict[str, str] = {}
         n = d.ncon
         if n == 0:
             return held, support
@@ -609,32 +601,6 @@ class G1LabEnv:
             if d.xpos[self._body[under]][2] < d.xpos[self._body[name]][2] - 0.005:
                 support.setdefault(name, under)
         return held, support
-
-    def _supports_asleep(self) -> dict[str, str]:
-        """What each sleeping object stands on. MuJoCo skips a sleeping object's contacts, and the object
-        has not moved since it fell asleep, so its support is found once, by distance, until it wakes."""
-        m, d = self.model, self.data
-        asleep = d.body_awake[self._object_body] == mujoco.mjtSleepState.mjS_ASLEEP
-        for o in [o for o in self._support_asleep if not asleep[o]]:
-            del self._support_asleep[o]
-        for o in np.flatnonzero(asleep):
-            if o in self._support_asleep:
-                continue
-            name = self._objects[o]
-            gid, z = self._object_geom[name], d.xpos[self._body[name]][2]
-            under = ""
-            for other in self._support_geoms:
-                if other == gid or mujoco.mj_geomDistance(m, d, gid, other, 0.01, None) > SUPPORT_GAP_M:
-                    continue
-                if other in self._table_geoms:
-                    under = self._table_geoms[other]
-                elif d.xpos[m.geom_bodyid[other]][2] < z - 0.005:
-                    under = self._geom_object[other]
-                else:
-                    continue
-                break
-            self._support_asleep[int(o)] = under
-        return {self._objects[o]: s for o, s in self._support_asleep.items() if s}
 
     def _speed(self, name: str) -> float:
         dof = self._free_dof.get(name)
