@@ -289,6 +289,26 @@ def test_a_walk_starts_from_a_standstill_command_once_the_legs_have_bent(walker_
     assert float(env.data.qpos[0]) < x0 - 0.1  # the bench is ahead along +x: it backed away
 
 
+def test_a_step_back_on_legs_ends_at_its_first_stop_once_far_enough_back(walker_env: G1LabEnv) -> None:
+    """A step back clears the table: settled 0.4 +- 0.03 m back it ends, whatever its sideways drift and
+    heading. From this nudged start the first stop lands 0.378 m back; held to walk_to's tolerance of a
+    pose (4.5 cm, 4.5 degrees) it walked again, and a walk from stance starts with a lunge forward."""
+    from agent.runtime import Runtime
+    from eval.bench.walk import nudge_start
+
+    env = walker_env
+    env.reset(seed=8)
+    nudge_start(env, 8)
+    rt = Runtime(env)
+    rt.call("b", "step_back", {"distance_m": 0.4})
+    walks, mode, out = 0, None, []
+    while not out:
+        out = rt.tick()
+        walks += env.walker.mode == "walking" and mode != "walking"
+        mode = env.walker.mode
+    assert (out[0].status, walks) == ("success", 1), (out[0].reason, out[0].evidence, walks)
+
+
 def test_the_catalyst_cup_carried_on_legs_stays_upright_in_the_hand(walker_env: G1LabEnv) -> None:
     """Picked at the shelf on legs, held, and walked toward the bench: the hold lowers it to the hip and
     the walker walks off; the cup stays upright in the hand (median tilt under 10 degrees while walking,

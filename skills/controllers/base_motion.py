@@ -123,7 +123,7 @@ class BaseMoveExecutor:
         dist, yaw_err = self._legs.error(pose)
         if self._stopping:
             if self._walker.settled:
-                if (dist <= ARRIVED_POS_M and yaw_err <= ARRIVED_YAW) or self._stops >= MAX_STOPS:
+                if self._arrived(pose) or self._stops >= MAX_STOPS:
                     self._done = True
                     return {"base": np.zeros(3)}
                 self._stopping = False  # settled out of tolerance: walk the rest
@@ -145,6 +145,11 @@ class BaseMoveExecutor:
             # lurch brought the policy forward into the table (seed 17).
             return {"base": np.zeros(3)}
         return {"base": self._legs.command(pose)}
+
+    def _arrived(self, pose: np.ndarray) -> bool:
+        """Settled on legs close enough to the goal to end the call."""
+        dist, yaw_err = self._legs.error(pose)
+        return dist <= ARRIVED_POS_M and yaw_err <= ARRIVED_YAW
 
     @property
     def finished(self) -> bool:
@@ -201,13 +206,22 @@ class TurnExecutor(BaseMoveExecutor):
 class StepBackExecutor(BaseMoveExecutor):
     """Back straight away from where the robot faces."""
 
-    def __init__(self, env, distance_m: float) -> None:
+    def __init__(self, env, distance_m: float, tolerance_m: float) -> None:
         super().__init__(env, goal=(0.0, 0.0, 0.0))
-        self.distance_m = distance_m
+        self.distance_m, self.tolerance_m = distance_m, tolerance_m
+        self._start = np.zeros(3)
 
     def reset(self, obs: Observation, world: WorldState) -> None:
         super().reset(obs, world)
+        self._start = np.array(obs.base_pose, dtype=float)
         x, y, yaw = obs.base_pose
         self.waypoints = [
             np.array([x - self.distance_m * math.cos(yaw), y - self.distance_m * math.sin(yaw), yaw])
         ]
+
+    def _arrived(self, pose: np.ndarray) -> bool:
+        """Settled the asked distance back, give or take ``tolerance_m``: a step back clears the table, so
+        its sideways drift and heading do not matter, and walking again from a stop lunges forward into it."""
+        x0, y0, yaw = self._start
+        back = -((pose[0] - x0) * math.cos(yaw) + (pose[1] - y0) * math.sin(yaw))
+        return abs(back - self.distance_m) <= self.tolerance_m

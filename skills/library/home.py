@@ -53,7 +53,9 @@ SPEC = SkillSpec(
     resources=lambda a: ("waist", *(g for s in sides(a.arm) for g in (f"{s}_arm", f"{s}_hand"))),
     preconditions=lambda s, a: [],
     effects=lambda s, a: None,
-    timeout_s=8.0,
+    # Planned motions run 7.6-8.2 s after a place on the shelf on legs (the lift, the swing beside the
+    # body, the descent at the arm speed limit): 8 s timed out 15 of 32 runs' first home.
+    timeout_s=12.0,
     executor=_executor,
     judge=_judge,
 )

@@ -24,7 +24,7 @@ def _effects(s: SymbolicState, a: StepBackArgs) -> None:
 def _executor(env, a: StepBackArgs):
     from skills.controllers.base_motion import StepBackExecutor
 
-    return StepBackExecutor(env, distance_m=a.distance_m)
+    return StepBackExecutor(env, distance_m=a.distance_m, tolerance_m=TOL_M)
 
 
 def _judge(c: CallContext) -> Verdict | None:
