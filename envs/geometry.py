@@ -1,8 +1,9 @@
-"""Small rotation helpers shared by the scene builder and the cameras."""
+"""Small rotation and pose helpers shared by the scene builder, the cameras and the skills."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import mujoco
 import numpy as np
@@ -45,3 +46,9 @@ def station_to_world(robot_pose: tuple[float, float, float], x: float, y: float)
     px, py, yaw_deg = robot_pose
     yaw = math.radians(yaw_deg)
     return px + math.cos(yaw) * x - math.sin(yaw) * y, py + math.sin(yaw) * x + math.cos(yaw) * y
+
+
+def moved_back(start: Sequence[float], pose: Sequence[float]) -> float:
+    """How far (m) a base pose (x, y, yaw) lies behind ``start``, along the heading it had there."""
+    x0, y0, yaw = start[0], start[1], start[2]
+    return -((pose[0] - x0) * math.cos(yaw) + (pose[1] - y0) * math.sin(yaw))

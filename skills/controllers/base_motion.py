@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from envs.base import Observation, WorldState
-from envs.geometry import wrap_angle
+from envs.geometry import moved_back, wrap_angle
 from skills.controllers.leg_motion import LegDriver
 
 MAX_SPEED = 0.6  # m/s
@@ -222,6 +222,4 @@ class StepBackExecutor(BaseMoveExecutor):
     def _arrived(self, pose: np.ndarray) -> bool:
         """Settled the asked distance back, give or take ``tolerance_m``: a step back clears the table, so
         its sideways drift and heading do not matter, and walking again from a stop lunges forward into it."""
-        x0, y0, yaw = self._start
-        back = -((pose[0] - x0) * math.cos(yaw) + (pose[1] - y0) * math.sin(yaw))
-        return abs(back - self.distance_m) <= self.tolerance_m
+        return abs(moved_back(self._start, pose) - self.distance_m) <= self.tolerance_m

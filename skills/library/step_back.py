@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated
 
 from pydantic import Field
 
+from envs.geometry import moved_back
 from skills.spec import CallContext, SkillArgs, SkillSpec, Verdict
 from skills.symbolic import SymbolicState
 
@@ -31,9 +31,7 @@ def _judge(c: CallContext) -> Verdict | None:
     a: StepBackArgs = c.args  # type: ignore[assignment]
     if not c.executor_finished:
         return None
-    x0, y0, yaw = c.start.robot.base_pose
-    x, y, _ = c.world.robot.base_pose
-    back = -((x - x0) * math.cos(yaw) + (y - y0) * math.sin(yaw))
+    back = moved_back(c.start.robot.base_pose, c.world.robot.base_pose)
     ok = abs(back - a.distance_m) <= TOL_M
     return Verdict(
         "success" if ok else "failure",
