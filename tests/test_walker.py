@@ -141,6 +141,19 @@ def test_a_push_fault_shoves_the_robot_and_a_fall_ends_the_episode(walker_env: G
     assert not env.data.xfrc_applied.any()  # the shove lasted its 0.1 s
 
 
+def test_the_benchmark_finds_where_the_policy_stands_still(walker_env: G1LabEnv) -> None:
+    """``eval.bench walk --raw`` tracks commands as the policy sees them. On menagerie's G1 with Dex3 hands
+    (1 kg more at the wrists than the rubber hands it was trained with) the Playground policy walks
+    forward and turns left at its zero command; it stands still near (-0.27, 0, -0.1) (docs/locomotion.md,
+    "Where it stands still")."""
+    from eval.bench.walk import tracking
+
+    rows, _ = tracking(walker_env, 6.0, [(0.0, 0.0, 0.0), (-0.27, 0.0, -0.1)], raw=True)
+    (zero, still) = (np.array(r["v"]) for r in rows)
+    assert zero[0] > 0.15 and zero[2] > 0.03, zero
+    assert np.abs(still).max() < 0.05, still
+
+
 def _walker_yaml(tmp_path: Path, **fields) -> str:
     raw = yaml.safe_load(DEFAULT_WALKER.read_text())
     raw.update(fields)

@@ -1,10 +1,12 @@
 """The learned walker: velocity tracking, station reaching, falls, sim speed, toothpaste end to end.
 
     python -m eval.bench walk [--seconds 6] [--seeds 3] [--jobs 1] [--carry] [--e2e-seeds 0]
-                              [--locomotion walker]
+                              [--locomotion walker] [--command VX,VY,WZ ...] [--raw]
 
 - tracking: the walker alone on open floor, one command per row (vx, vy, yaw rate) held ``--seconds``;
   the mean velocity measured from the pelvis over the last two thirds of it, and the error.
+  ``--command VX,VY,WZ`` (repeatable) measures your own commands; with ``--raw`` they are what the
+  policy sees (the YAML's ``bias`` is not added): how to find where a policy stands still.
 - stations: bench -> shelf -> bench with walk_to on ``--seeds`` seeds through the runtime (monitors on;
   each seed but 0 starts a few cm and degrees off the bench's pose):
   the error to each working pose (on legs the walker's ``standoff_m`` behind the scene's) when the call
@@ -22,6 +24,7 @@ import argparse
 import math
 import statistics
 import time
+from collections.abc import Sequence
 
 import numpy as np
 from rich.console import Console
@@ -52,12 +55,16 @@ def _to_open_floor(env) -> None:
     mujoco.mj_forward(env.model, env.data)
 
 
-def tracking(env, seconds: float) -> tuple[list[dict], float]:
+def tracking(
+    env, seconds: float, commands: Sequence[Sequence[float]] = COMMANDS, raw: bool = False
+) -> tuple[list[dict], float]:
     """Per command: measured (vx, vy, yaw rate) in the robot frame and whether it fell; and the
-    simulated seconds per CPU second over all of it."""
+    simulated seconds per CPU second over all of it. ``raw``: the commands are what the policy sees
+    (its bias is taken off before the walker adds it)."""
     rows, sim, cpu = [], 0.0, 0.0
     free = frozenset({"left_arm", "right_arm", "left_hand", "right_hand"})
-    for cmd in COMMANDS:
+    bias = np.array(env.walker.cfg.command.bias or 0.0) if raw else 0.0
+    for cmd in commands:
         env.reset(seed=0)
         _to_open_floor(env)
         env.set_gains({g: "walk" for g in LOWER}, free=free)
@@ -66,7 +73,7 @@ def tracking(env, seconds: float) -> tuple[list[dict], float]:
         marks, fell = [], False
         c0, t0 = time.process_time(), d.time
         for k in range(n):
-            env.step({"base": cmd})
+            env.step({"base": np.asarray(cmd) - bias})
             if k >= n // 3 and env.walker.mode == "walking":
                 marks.append((d.time, d.qpos[0:2].copy(), _yaw(d.qpos[3:7])))
             r = env.world_state().robot
@@ -214,6 +221,14 @@ def story(env) -> dict[str, str]:
     return res
 
 
+def _command(text: str) -> tuple[float, float, float]:
+    try:
+        vx, vy, wz = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a command is VX,VY,WZ (m/s, m/s, rad/s), got '{text}'") from None
+    return (vx, vy, wz)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m eval.bench walk", description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=6.0, help="per tracked command")
@@ -222,15 +237,27 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--carry", action="store_true", help="carry the peroxide from the shelf to the bench")
     p.add_argument("--e2e-seeds", type=int, default=0, help="toothpaste runs per locomotion (slow)")
     p.add_argument("--locomotion", default="walker", help="walker[:PATH] to measure")
+    p.add_argument(
+        "--command",
+        action="append",
+        type=_command,
+        metavar="VX,VY,WZ",
+        help="a command to track, e.g. --command=-0.3,0,0 (repeatable; default: a forward, backward, "
+        "sideways and turning set)",
+    )
+    p.add_argument("--raw", action="store_true", help="commands as the policy sees them (no YAML bias)")
     args = p.parse_args(argv)
 
     from envs.lab.env import G1LabEnv
 
     console = Console(width=160)
     env = G1LabEnv(seed=0, locomotion=args.locomotion)
-    rows, speed = tracking(env, args.seconds)
+    rows, speed = tracking(env, args.seconds, args.command or COMMANDS, args.raw)
     t = Table(
-        "command (vx, vy, yaw)", "measured", "error", title=f"velocity tracking, {args.seconds:g} s each"
+        "raw command (vx, vy, yaw)" if args.raw else "command (vx, vy, yaw)",
+        "measured",
+        "error",
+        title=f"velocity tracking, {args.seconds:g} s each",
     )
     for r in rows:
         if r["fell"]:
