@@ -29,6 +29,10 @@ HAND_S = 0.5  # seconds to open or close the fingers without the arm moving
 # by the hip), which the walker is told the arm is in: held out front where it was picked, or tucked at
 # chest height, the Playground walker could not back away from the shelf (docs/locomotion.md).
 CARRY_LOCAL = (0.15, 0.22, 0.78)
+# With both hands loaded the hands come in to this (pelvis frame x): the load ahead of the pelvis is what
+# this walker answers with forward drift (docs/locomotion.md, "Where it stands still"), and carrying both
+# bottles at 0.15 it ran forward and fell or timed out holding off the goal.
+CARRY_BOTH_X = 0.10
 CARRY_S = 1.5  # s, the least the move into the carry pose takes
 CARRY_HEADING = np.radians(20)  # how far the carried hand's fingers may point off straight ahead
 BACK_OFF_M = 0.06  # how far a carried hand backs off the tabletop's face before it rises (its fingers' reach)
@@ -213,16 +217,18 @@ class HoldExecutor(ScriptedArm):
     def act(self, obs: Observation, world: WorldState) -> GroupCommand:
         if self._walker is not None and self._walker.walking and not self._carrying:
             self._carrying = True
-            self._carry(obs)
+            self._carry(obs, both=sum(o.held_by is not None for o in world.objects.values()) > 1)
         return super().act(obs, world)
 
-    def _carry(self, obs: Observation) -> None:
-        """Replace the script by the move into the carry pose, from the targets held now."""
+    def _carry(self, obs: Observation, both: bool) -> None:
+        """Replace the script by the move into the carry pose, from the targets held now; ``both``: the
+        other hand carries too."""
         q = self.script.at(obs.time_s - self._t0)[0]
         self.ik.seed(obs, self._arm_idx, self._waist_idx)
         self.obs = obs
         pos, rot = self.ik.site_pose("grasp", q)
         x, y, z = CARRY_LOCAL
+        x = CARRY_BOTH_X if both else x
         y *= -mirror(self.side)
         back, low = self.robot_point(x, y, max(pos[2], z)), self.robot_point(x, y, z)
         # The fingers turn about the vertical on the way (the object stays as upright as it is) to within
