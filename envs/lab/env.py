@@ -823,6 +823,7 @@ class G1LabEnv:
             "unstable": self.unstable,
             "gains": self.gains.state(),
             "walker": self.walker.state() if self.walker is not None else None,
+            "masses": self._mass_state(),
         }
 
     def restore(self, snap: dict) -> None:
@@ -846,8 +847,37 @@ class G1LabEnv:
             self.gains.restore(snap["gains"])
         if self.walker is not None and snap.get("walker"):
             self.walker.restore(snap["walker"])
-        self._sync_masses(force=True)
+        if "masses" in snap:
+            self._restore_masses(snap["masses"])
+        else:  # a snapshot from before masses were kept: weigh the liquid again
+            self._sync_masses(force=True)
         mujoco.mj_forward(self.model, d)
+
+    def _mass_state(self) -> dict:
+        """The containers' mass constants as the model holds them. They follow the liquid in
+        ``MASS_STEP_KG`` steps, so weighing the liquid again on restore gave a bottle up to 1 g off the
+        run's, and a walk replayed from its snapshot fell 7 s later than the run did."""
+        m = self.model
+        bodies = {}
+        for name in self.chemistry.containers:
+            bid, dof = self._body[name], self._free_dof[name]
+            bodies[name] = {
+                "mass": float(m.body_mass[bid]),
+                "inertia": m.body_inertia[bid].tolist(),
+                "invweight0": m.body_invweight0[bid].tolist(),
+                "dof_invweight0": m.dof_invweight0[dof : dof + 6].tolist(),
+            }
+        return {"bodies": bodies, "world_subtreemass": float(m.body_subtreemass[0])}
+
+    def _restore_masses(self, state: dict) -> None:
+        m = self.model
+        for name, b in state["bodies"].items():
+            bid, dof = self._body[name], self._free_dof[name]
+            m.body_mass[bid] = m.body_subtreemass[bid] = b["mass"]
+            m.body_inertia[bid] = b["inertia"]
+            m.body_invweight0[bid] = b["invweight0"]
+            m.dof_invweight0[dof : dof + 6] = b["dof_invweight0"]
+        m.body_subtreemass[0] = state["world_subtreemass"]
 
     def close(self) -> None:
         for r in getattr(self, "_renderers", {}).values():
