@@ -260,7 +260,7 @@ def test_a_new_env_starts_exactly_as_a_reset_one(holonomic: G1LabEnv) -> None:
 def test_a_run_restored_from_its_snapshot_goes_on_as_the_run_did(holonomic: G1LabEnv) -> None:
     """A replay from a run record's snapshot is the run. A container's simulated mass follows its liquid
     in 1 g steps, so the snapshot keeps the model's masses: weighed again from the liquid, a bottle 0.5 ml
-    lighter made the replay drift (a walk replayed from its snapshot fell 7 s later than the run)."""
+    lighter made the replay drift (86 um after 25 ticks)."""
     env = holonomic
     env.reset(seed=0)
     bottle = env.chemistry.containers["hydrogen_peroxide_bottle"]

@@ -856,7 +856,7 @@ class G1LabEnv:
     def _mass_state(self) -> dict:
         """The containers' mass constants as the model holds them. They follow the liquid in
         ``MASS_STEP_KG`` steps, so weighing the liquid again on restore gave a bottle up to 1 g off the
-        run's, and a walk replayed from its snapshot fell 7 s later than the run did."""
+        run's, and the replay drifted from the run."""
         m = self.model
         bodies = {}
         for name in self.chemistry.containers:
