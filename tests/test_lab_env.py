@@ -222,13 +222,18 @@ def test_base_drives_bench_to_shelf_without_disturbing_the_bench(holonomic: G1La
 
 def _run(env: G1LabEnv, seed: int, n: int = 50) -> tuple[dict, np.ndarray]:
     env.reset(seed=seed)
+    _steps(env, n)
+    return env.world_state().to_dict(), env.data.qpos.copy()
+
+
+def _steps(env: G1LabEnv, n: int) -> None:
+    """The right elbow swings while the base drives: ``n`` control ticks."""
     right = env.embodiment.groups["right_arm"]
     r0 = env.data.ctrl[right.ctrl_index].copy()
     for k in range(n):
         r = r0.copy()
         r[3] -= 0.4 * math.sin(k / 10)
         env.step({"right_arm": r, "base": (0.05, 0.0, 0.1)})
-    return env.world_state().to_dict(), env.data.qpos.copy()
 
 
 def test_same_seed_same_world_across_env_instances(holonomic: G1LabEnv) -> None:
@@ -276,15 +281,6 @@ def test_a_run_restored_from_its_snapshot_goes_on_as_the_run_did(holonomic: G1La
         np.testing.assert_array_equal(replay.data.qpos, env.data.qpos)
     finally:
         replay.close()
-
-
-def _steps(env: G1LabEnv, n: int) -> None:
-    right = env.embodiment.groups["right_arm"]
-    r0 = env.data.ctrl[right.ctrl_index].copy()
-    for k in range(n):
-        r = r0.copy()
-        r[3] -= 0.4 * math.sin(k / 10)
-        env.step({"right_arm": r, "base": (0.05, 0.0, 0.1)})
 
 
 def test_different_seeds_give_different_object_poses(holonomic: G1LabEnv) -> None:
