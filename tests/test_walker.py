@@ -141,6 +141,32 @@ def test_a_push_fault_shoves_the_robot_and_a_fall_ends_the_episode(walker_env: G
     assert not env.data.xfrc_applied.any()  # the shove lasted its 0.1 s
 
 
+def _walk(env: G1LabEnv, ticks: int) -> None:
+    for k in range(ticks):
+        env.step({"base": (0.25, 0.0, 0.2 * math.sin(k / 25))})
+
+
+def test_a_walk_restored_from_its_snapshot_goes_on_as_the_walk_did(walker_env: G1LabEnv) -> None:
+    """A resumed run on legs is the run. The walker reads the IMU and the poses MuJoCo computed before a
+    tick's last physics step; restored by ``mj_forward`` it read them 1 step later, 7e-9 off after one tick,
+    and a replayed walk fell where the run did not (or the other way round)."""
+    env = walker_env
+    env.reset(seed=0)
+    env.data.qpos[0:2] = [-1.5, -1.5]  # open floor
+    mujoco.mj_forward(env.model, env.data)
+    env.set_gains({g: "walk" for g in LOWER})
+    _walk(env, 150)
+    assert env.walker.mode == "walking"
+    snap = env.snapshot()
+    _walk(env, 100)
+    run = env.data.qpos.copy()
+    assert math.dist(run[:2], snap["qpos"][:2]) > 0.1, "it did not walk"
+    env.reset(seed=0)
+    env.restore(snap)
+    _walk(env, 100)
+    np.testing.assert_array_equal(env.data.qpos, run)
+
+
 def test_the_benchmark_finds_where_the_policy_stands_still(walker_env: G1LabEnv) -> None:
     """``eval.bench walk --raw`` tracks commands as the policy sees them. On menagerie's G1 with Dex3 hands
     (1 kg more at the wrists than the rubber hands it was trained with) the Playground policy walks

@@ -41,6 +41,8 @@ STATION_TOL_M = 0.05  # base within this of a station's working pose counts as "
 STATION_TOL_RAD = math.radians(5)
 BASE_POS_GAIN = 2.0  # base velocity command + this x position error keeps the base on its planned path
 MAX_QVEL = 200.0  # beyond this (rad/s or m/s) the simulation has blown up
+# What a snapshot keeps of the simulator before a tick's last physics step (see ``restore``).
+_STEP_STATE = mujoco.mjtState.mjSTATE_INTEGRATION
 # A hand holds an object only when its thumb and an opposing finger each press on it with at least this
 # normal force (N): a brush of the palm or a fingertip resting against it is not a grip. Measured grips:
 # 2-8 N per side (top pinch of the block, side grasps of the bottles).
@@ -124,6 +126,7 @@ class G1LabEnv:
         m = self.model
         self.n_substeps = max(1, round(self._requested_dt / m.opt.timestep))
         self.control_dt = self.n_substeps * m.opt.timestep
+        self._before_last_step = np.zeros(mujoco.mj_stateSize(m, _STEP_STATE))
 
         groups: dict[str, JointGroup] = {}
         offset = 0
@@ -450,7 +453,10 @@ class G1LabEnv:
             self.unstable = f"simulation unstable at t={t_before:.3f}s: NaN in the state"
             return self.observation()
         warnings_before = int(d.warning.number[_BAD_STATE_WARNINGS].sum())
-        mujoco.mj_step(self.model, d, nstep=self.n_substeps)
+        if self.n_substeps > 1:
+            mujoco.mj_step(self.model, d, nstep=self.n_substeps - 1)
+        mujoco.mj_getState(self.model, d, self._before_last_step, _STEP_STATE)
+        mujoco.mj_step(self.model, d)
         # MuJoCo resets the data by itself when the state blows up: a new warning means it happened.
         blew_up = int(d.warning.number[_BAD_STATE_WARNINGS].sum()) > warnings_before
         if blew_up or np.abs(d.qvel).max() > MAX_QVEL:
@@ -824,6 +830,7 @@ class G1LabEnv:
             "gains": self.gains.state(),
             "walker": self.walker.state() if self.walker is not None else None,
             "masses": self._mass_state(),
+            "before_last_step": self._before_last_step.tolist(),
         }
 
     def restore(self, snap: dict) -> None:
@@ -834,8 +841,6 @@ class G1LabEnv:
             raise ValueError(f"snapshot is of scene '{snap['scene']}', this env runs '{self.scene.name}'")
         d = self.data
         d.time = snap["time"]
-        for k in ("qpos", "qvel", "act", "ctrl", "mocap_pos", "mocap_quat", "qacc_warmstart"):
-            getattr(d, k)[:] = np.asarray(snap[k]).reshape(getattr(d, k).shape)
         self._base_target = np.array(snap["base_target"])
         self._base_vel = np.array(snap["base_vel"])
         self.chemistry.containers = {n: ContainerLiquid(**c) for n, c in snap["containers"].items()}
@@ -851,7 +856,37 @@ class G1LabEnv:
             self._restore_masses(snap["masses"])
         else:  # a snapshot from before masses were kept: weigh the liquid again
             self._sync_masses(force=True)
-        mujoco.mj_forward(self.model, d)
+        if not self._redo_last_step(snap):
+            for k in ("qpos", "qvel", "act", "ctrl", "mocap_pos", "mocap_quat", "qacc_warmstart"):
+                getattr(d, k)[:] = np.asarray(snap[k]).reshape(getattr(d, k).shape)
+            mujoco.mj_forward(self.model, d)
+
+    def _redo_last_step(self, snap: dict) -> bool:
+        """Reach the snapshot's state by its tick's last physics step. After ``mj_step`` the poses and
+        sensors the controllers read are the ones of the step before (MuJoCo computes them before it
+        integrates); ``mj_forward`` on the saved state gives today's instead, and on legs that 1e-9 grew
+        into a walk that fell in the run and not in its replay. False when the
+        step does not land exactly on the snapshot (the state was edited after the tick: a reset, an
+        object moved), with ``data`` as it was."""
+        before = snap.get("before_last_step")
+        m, d = self.model, self.data
+        if before is None or len(before) != len(self._before_last_step):
+            return False
+        now = np.zeros_like(self._before_last_step)
+        mujoco.mj_getState(m, d, now, _STEP_STATE)
+        mujoco.mj_setState(m, d, np.asarray(before), _STEP_STATE)
+        mujoco.mj_step(m, d)
+        landed = d.time == snap["time"] and all(
+            np.array_equal(getattr(d, k), np.asarray(snap[k]).reshape(getattr(d, k).shape))
+            for k in ("qpos", "qvel", "act", "qacc_warmstart")
+        )
+        if not landed:
+            mujoco.mj_setState(m, d, now, _STEP_STATE)
+            return False
+        for k in ("ctrl", "mocap_pos", "mocap_quat"):
+            getattr(d, k)[:] = np.asarray(snap[k]).reshape(getattr(d, k).shape)
+        self._before_last_step[:] = before
+        return True
 
     def _mass_state(self) -> dict:
         """The containers' mass constants as the model holds them. They follow the liquid in
