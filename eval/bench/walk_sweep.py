@@ -57,6 +57,7 @@ def write_variants(sweep: Sweep, folder: Path) -> dict[str, tuple[Path, str]]:
     """Each variant as (a walker YAML written in ``folder``, its scene), validated: a bad field fails
     before any walk."""
     base = yaml.safe_load(sweep.walker.read_text())
+    folder.mkdir(parents=True, exist_ok=True)
     out = {}
     for name, override in sweep.variants.items():
         raw = {**base, **{k: v for k, v in override.items() if k not in ("route", "scene")}}
