@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from agent.cli.main import app
 from agent.records import read_events
+from eval.bench.replay import main as replay_main
 
 
 @pytest.fixture
@@ -65,6 +66,27 @@ def test_elephant_toothpaste_on_legs(runs_dir, seed):
     assert not any(o["reason"] == "fell" for o in s["outcomes"])
     walks = [o for o in s["outcomes"] if o["skill"] == "walk_to" and o["status"] == "success"]
     assert len(walks) >= 4  # shelf, bench, shelf, bench: on legs
+    # Its run record replays exactly: the last step back, from the checkpoint before it.
+    replayed = runs_dir / "replayed.json"
+    replay_main([str(runs_dir / s["run_id"]), "--skill", "step_back", "--jobs", "1", "--json", str(replayed)])
+    (wave,) = json.loads(replayed.read_text())
+    assert wave["as run"]["outcomes"] == wave["recorded"]
+    assert wave["as run"]["robot"] == s["final_world"]["robot"]
+
+
+def test_replay_names_what_is_wrong_with_its_input(runs_dir, capsys):
+    (runs_dir / "empty").mkdir()
+    cases = [
+        ([str(runs_dir / "nope")], "no such folder"),
+        ([str(runs_dir / "empty")], "no run records"),
+        ([str(runs_dir), "--locomotion", "walker:missing.yaml"], "missing.yaml: no such walker policy file"),
+        ([str(runs_dir), "--locomotion", "holonomic"], "has no walker to compare"),
+    ]
+    for args, message in cases:
+        with pytest.raises(SystemExit) as exc:
+            replay_main([*args, "--skill", "step_back"])
+        assert exc.value.code == 2
+        assert message in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
