@@ -330,8 +330,10 @@ def test_a_walk_starts_from_a_standstill_command_once_the_legs_have_bent(walker_
 
 def test_a_step_back_on_legs_ends_at_its_first_stop_once_far_enough_back(walker_env: G1LabEnv) -> None:
     """A step back clears the table: settled 0.4 +- 0.03 m back it ends, whatever its sideways drift and
-    heading. From this nudged start the first stop lands 0.378 m back; held to walk_to's tolerance of a
-    pose (4.5 cm, 4.5 degrees) it walked again, and a walk from stance starts with a lunge forward."""
+    heading. Held to walk_to's tolerance of a pose (4.5 cm, 4.5 degrees) it walked again, and a walk from
+    stance starts with a lunge forward. It aims ``stand_up_forward_m`` further back, because standing up
+    from the stop moves the pelvis forward: aimed at 0.4 this first stop settled 0.378 m back, at the
+    tolerance's edge (on 2 of 40 replayed step backs past it: a second walk that struck the bench)."""
     from agent.runtime import Runtime
     from eval.bench.walk import nudge_start
 
@@ -346,6 +348,7 @@ def test_a_step_back_on_legs_ends_at_its_first_stop_once_far_enough_back(walker_
         walks += env.walker.mode == "walking" and mode != "walking"
         mode = env.walker.mode
     assert (out[0].status, walks) == ("success", 1), (out[0].reason, out[0].evidence, walks)
+    assert abs(out[0].evidence["moved_back_m"] - 0.4) < 0.015
 
 
 def test_the_catalyst_cup_carried_on_legs_stays_upright_in_the_hand(walker_env: G1LabEnv) -> None:

@@ -215,9 +215,10 @@ class StepBackExecutor(BaseMoveExecutor):
         super().reset(obs, world)
         self._start = np.array(obs.base_pose, dtype=float)
         x, y, yaw = obs.base_pose
-        self.waypoints = [
-            np.array([x - self.distance_m * math.cos(yaw), y - self.distance_m * math.sin(yaw), yaw])
-        ]
+        back = self.distance_m
+        if self._walker is not None:
+            back += self._walker.cfg.route.stand_up_forward_m
+        self.waypoints = [np.array([x - back * math.cos(yaw), y - back * math.sin(yaw), yaw])]
 
     def _arrived(self, pose: np.ndarray) -> bool:
         """Settled the asked distance back, give or take ``tolerance_m``: a step back clears the table, so
