@@ -351,6 +351,34 @@ def test_a_step_back_on_legs_ends_at_its_first_stop_once_far_enough_back(walker_
     assert abs(out[0].evidence["moved_back_m"] - 0.4) < 0.015
 
 
+def test_a_run_away_forward_is_ridden_out_not_braked(walker_env: G1LabEnv) -> None:
+    """Kicked forward to 0.6 m/s while it walks, the walk skills' command follows the run and eases off
+    (never a braking command while it runs: with a cup ahead, braking ran it to 1 m/s and a fall, seeds 8
+    and 37), then walks on toward the goal."""
+    from skills.controllers.leg_motion import LegDriver
+
+    env = walker_env
+    env.reset(seed=0)
+    d = env.data
+    d.qpos[0:2] = [-2.5, -1.5]  # open floor, facing +x
+    mujoco.mj_forward(env.model, d)
+    env.set_gains({g: "walk" for g in LOWER})
+    driver = LegDriver(env.walker, env.control_dt)
+    driver.start([np.array([0.5, -1.5, 0.0])])
+    riding = []
+    for k in range(round(10.0 / env.control_dt)):
+        pose = np.array([d.qpos[0], d.qpos[1], 2 * math.atan2(d.qpos[6], d.qpos[3])])
+        command = driver.command(pose) if env.walker.mode == "walking" else np.zeros(3)
+        env.step({"base": command})
+        if k == round(4.0 / env.control_dt):
+            d.qvel[0] += 0.6
+        if driver.riding_out:
+            riding.append(command[0])
+        assert d.qpos[2] > 0.55, f"fell at {d.time:.2f} s"
+    assert len(riding) > 25 and min(riding) >= 0.0 and max(riding) > 0.3
+    assert not driver.riding_out and d.qpos[0] > -1.0  # over, and it walked on
+
+
 def test_the_catalyst_cup_carried_on_legs_stays_upright_in_the_hand(walker_env: G1LabEnv) -> None:
     """Picked at the shelf on legs, held, and walked toward the bench: the hold lowers it to the hip and
     the walker walks off; the cup stays upright in the hand (median tilt under 10 degrees while walking,

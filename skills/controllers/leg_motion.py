@@ -8,7 +8,7 @@ backward with the heading steered while it walks, and stepping in place. Each wa
 turning to face the way (or, on a short leg, to the waypoint's own heading), then walking there; at
 the goal the policy keeps stepping in place under a small closed-loop correction, and it is asked to
 stop only once the measured pose is within tolerance and the body is slow (the walker then waits for
-both feet to be down before it freezes the legs).
+both feet to be down before it freezes the legs). A run-away forward is ridden out, not braked.
 """
 
 from __future__ import annotations
@@ -40,12 +40,19 @@ class LegDriver:
         self._heading = 0.0
         self._integral = np.zeros(2)
         self._cmd = np.zeros(3)
+        self._runaway = False
 
     def start(self, waypoints: list[np.ndarray]) -> None:
         self.waypoints = list(waypoints)
         self._leg = None
         self._cmd[:] = 0.0
         self._integral[:] = 0.0
+        self._runaway = False
+
+    @property
+    def riding_out(self) -> bool:
+        """A run-away forward is being ridden out (``runaway_speed``)."""
+        return self._runaway
 
     @property
     def goal(self) -> np.ndarray:
@@ -81,14 +88,16 @@ class LegDriver:
         if self.turning and yaw_err < -math.radians(r.right_turn_max_deg):
             yaw_err += 2 * math.pi  # the long way round: it turns left well and right badly
         yaw_cmd = float(np.clip(r.yaw_gain * (yaw_err - r.yaw_lag_s * yaw_rate), -r.right_rate, r.turn_rate))
+        c, s = math.cos(pose[2]), math.sin(pose[2])
+        vel = self.walker.velocity
+        if r.runaway_speed is not None and (self._runaway or c * vel[0] + s * vel[1] > r.runaway_speed):
+            return self._ride_out(c * vel[0] + s * vel[1])
         if self.turning:
             if abs(yaw_err) < math.radians(r.turn_end_deg) and abs(yaw_rate) < 0.1:
                 self.turning = False
             return self._ramp(np.array([0.0, 0.0, yaw_cmd]))
         if abs(yaw_err) > 2 * math.radians(r.turn_start_deg) and not (last and dist < r.near_m):
             self.turning = True  # pushed off its heading: turn back before walking on
-        c, s = math.cos(pose[2]), math.sin(pose[2])
-        vel = self.walker.velocity
         ahead = err - r.pos_lag_s * vel  # brake on where it is heading: it answers late
         local = np.array([c * ahead[0] + s * ahead[1], -s * ahead[0] + c * ahead[1]])
         v = r.pos_gain * local
@@ -101,6 +110,18 @@ class LegDriver:
             top = r.walk_speed if self._long else r.approach_speed
             v = np.array([np.clip(v[0], -r.back_speed, top), np.clip(v[1], -r.side_speed, r.side_speed)])
         return self._ramp(np.array([v[0], v[1], yaw_cmd]))
+
+    def _ride_out(self, forward: float) -> np.ndarray:
+        """Follow a forward run-away at ``runaway_keep`` of its speed, easing off, until it has slowed."""
+        r = self.route
+        follow = r.runaway_keep * forward
+        if not self._runaway:
+            self._runaway, self._cmd = True, np.array([follow, 0.0, 0.0])
+        self._cmd[0] = max(0.0, min(self._cmd[0] - r.runaway_decel * self.dt, follow))
+        if self._cmd[0] == 0.0 and forward < 0.5 * r.runaway_speed:
+            self._runaway = False
+        self._integral[:] = 0.0
+        return self._cmd.copy()
 
     def _ramp(self, v: np.ndarray) -> np.ndarray:
         step = self.route.max_accel * self.dt
