@@ -352,9 +352,9 @@ def test_a_step_back_on_legs_ends_at_its_first_stop_once_far_enough_back(walker_
 
 
 def test_a_run_away_forward_is_ridden_out_not_braked(walker_env: G1LabEnv) -> None:
-    """Kicked forward to 0.6 m/s while it walks, the walk skills' command follows the run and eases off
-    (never a braking command while it runs: with a cup ahead, braking ran it to 1 m/s and a fall, seeds 8
-    and 37), then walks on toward the goal."""
+    """Kicked forward to 0.6 m/s while it walks a route, the walk skills' command follows the run and
+    eases off (never a braking command while it runs: with a cup ahead, braking ran it to 1 m/s and a
+    fall, seeds 8 and 37), then walks on toward the goal. Not on the last leg, which ends at a table."""
     from skills.controllers.leg_motion import LegDriver
 
     env = walker_env
@@ -364,7 +364,7 @@ def test_a_run_away_forward_is_ridden_out_not_braked(walker_env: G1LabEnv) -> No
     mujoco.mj_forward(env.model, d)
     env.set_gains({g: "walk" for g in LOWER})
     driver = LegDriver(env.walker, env.control_dt)
-    driver.start([np.array([0.5, -1.5, 0.0])])
+    driver.start([np.array([0.0, -1.5, 0.0]), np.array([0.5, -1.5, 0.0])])  # a route: not the last leg
     riding = []
     for k in range(round(10.0 / env.control_dt)):
         pose = np.array([d.qpos[0], d.qpos[1], 2 * math.atan2(d.qpos[6], d.qpos[3])])

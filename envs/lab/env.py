@@ -864,10 +864,9 @@ class G1LabEnv:
     def _redo_last_step(self, snap: dict) -> bool:
         """Reach the snapshot's state by its tick's last physics step. After ``mj_step`` the poses and
         sensors the controllers read are the ones of the step before (MuJoCo computes them before it
-        integrates); ``mj_forward`` on the saved state gives today's instead, and on legs that 1e-9 grew
-        into a walk that fell in the run and not in its replay. False when the
-        step does not land exactly on the snapshot (the state was edited after the tick: a reset, an
-        object moved), with ``data`` as it was."""
+        integrates); ``mj_forward`` on the saved state gives newer ones, and on legs that 1e-9 grew into
+        a walk that fell in the run and not in its replay. False, with ``data`` as it was, when the step
+        does not land exactly on the snapshot (the state was edited after the tick: a reset, a move)."""
         before = snap.get("before_last_step")
         m, d = self.model, self.data
         if before is None or len(before) != len(self._before_last_step):

@@ -88,8 +88,8 @@ class RouteDriving(_Strict):
     hold_i: Annotated[float, Field(ge=0)] = 0.5  # per s, integral action near a waypoint
     hold_i_max: Annotated[float, Field(ge=0)] = 0.3  # m s
     max_accel: Annotated[float, Field(gt=0)] = 1.0  # m/s^2 and rad/s^2 on the command
-    # Running away forward faster than this (m/s; None: never), the command follows the run at
-    # ``runaway_keep`` of its speed and eases off at ``runaway_decel`` (m/s^2), position control held.
+    # Running away forward faster than this (m/s; None: never) before the last leg, the command follows the
+    # run at ``runaway_keep`` of its speed and eases off at ``runaway_decel`` (m/s^2), position control held.
     # Braking with a load ahead, a zero or backward command while it runs made the run worse until it
     # fell; it recovers when asked for the speed it already has (docs/locomotion.md, "Late round").
     runaway_speed: Annotated[float, Field(gt=0)] | None = 0.5

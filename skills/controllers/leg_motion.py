@@ -90,8 +90,10 @@ class LegDriver:
         yaw_cmd = float(np.clip(r.yaw_gain * (yaw_err - r.yaw_lag_s * yaw_rate), -r.right_rate, r.turn_rate))
         c, s = math.cos(pose[2]), math.sin(pose[2])
         vel = self.walker.velocity
-        if r.runaway_speed is not None and (self._runaway or c * vel[0] + s * vel[1] > r.runaway_speed):
-            return self._ride_out(c * vel[0] + s * vel[1])
+        forward = c * vel[0] + s * vel[1]
+        # Not on the last leg: walking up to a table, a lunge ridden out pushed it into the table.
+        if r.runaway_speed is not None and (self._runaway or (not last and forward > r.runaway_speed)):
+            return self._ride_out(forward)
         if self.turning:
             if abs(yaw_err) < math.radians(r.turn_end_deg) and abs(yaw_rate) < 0.1:
                 self.turning = False
