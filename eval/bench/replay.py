@@ -6,10 +6,10 @@
 RUNS is a folder of run records (``tandem run`` keeps them under runs/; ``eval.bench e2e --runs DIR``
 keeps one per seed). Each wave that dispatched ``--skill`` is run again from the checkpoint before it
 (the simulator snapshot, the plan and the steps already done), as the run ran it, under the run's own
-locomotion and under each ``--locomotion`` given. The run's own column must reproduce every recorded
-outcome (a restored snapshot steps exactly as the run did); the others then differ only by what the
-variant changed, on the same starting states: the walks are chaotic, so a paired comparison shows what
-rates over a few dozen fresh seeds cannot.
+locomotion and under each ``--locomotion`` given. With the code that made the run, the run's own column
+reproduces every recorded outcome (a restored snapshot steps exactly as the run did); the others differ
+only by what the variant changed, on the same starting states: the walks are chaotic, so a paired
+comparison shows what rates over a few dozen fresh seeds cannot.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from agent.records import read_events
 from agent.session import CHECKPOINTS, META, RunConfig
 from envs.locomotion import PolicyError, load_policy_config, parse_locomotion
 from planner.schema import Plan
@@ -87,8 +88,7 @@ def recorded(run: Path, start: dict) -> dict[str, list[str]]:
     t = start["snapshot"]["time"] if start["snapshot"] else 0.0
     ids = {s["id"] for s in ready_steps(start)}
     out = {}
-    for line in (run / "events.jsonl").read_text().splitlines():
-        e = json.loads(line)
+    for e in read_events(run):
         if e.get("kind") == "outcome" and e["call_id"] in ids and abs(e["started_s"] - t) < 1e-3:
             out[e["call_id"]] = [e["status"], e["reason"]]
     return out
