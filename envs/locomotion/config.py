@@ -45,13 +45,18 @@ class CommandSpace(_Strict):
     low: tuple[float, ...]
     high: tuple[float, ...]
     bias: tuple[float, ...] | None = None  # added to each command (a policy's drift at zero)
+    # Added once more per arm someone else owns (a ``hold`` carrying): the policy sees that arm at rest in
+    # its default pose while the hand, and what it holds, stay out front.
+    owned_arm_bias: tuple[float, ...] | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> CommandSpace:
         if len(self.low) != len(self.high):
             raise ValueError(f"low has {len(self.low)} entries, high {len(self.high)}: they must match")
-        if self.bias is not None and len(self.bias) != len(self.low):
-            raise ValueError(f"bias has {len(self.bias)} entries, the command {len(self.low)}")
+        for name in ("bias", "owned_arm_bias"):
+            v = getattr(self, name)
+            if v is not None and len(v) != len(self.low):
+                raise ValueError(f"{name} has {len(v)} entries, the command {len(self.low)}")
         if self.kind == "velocity" and len(self.low) != 3:
             raise ValueError(f"a velocity command is (vx, vy, yaw_rate): 3 entries, got {len(self.low)}")
         return self
@@ -99,9 +104,10 @@ class RouteDriving(_Strict):
     stop_yaw_deg: Annotated[float, Field(gt=0)] = 2.5  # ... and this ...
     stop_speed: Annotated[float, Field(gt=0)] = 0.05  # ... with its smoothed drift under this (m/s)
     clearance_m: Annotated[float, Field(gt=0)] = 0.7  # routes keep this far from the tables
-    # Standing up from a stop moves the pelvis forward; a step back aims this much further (m). Without it
-    # 40 replayed last step backs settled 0.37-0.39 m back, at the edge of 0.4 +- 0.03: 2 walked again
-    # from stance, lunged and struck the bench, 2 ended short; with 0.02 all 40 landed 0.37-0.41.
+    # Standing up from a stop moves the pelvis forward 2-4 cm; a step back aims this much further (m) and a
+    # walk to a station stops this much short of its pose. Without it 40 replayed last step backs settled
+    # 0.37-0.39 m back, at the edge of 0.4 +- 0.03: 2 walked again from stance, lunged and struck the
+    # bench, 2 ended short; with 0.02 all 40 landed 0.37-0.41.
     stand_up_forward_m: Annotated[float, Field(ge=0)] = 0.02
 
 
@@ -139,6 +145,10 @@ class LocomotionPolicyConfig(_Strict):
     command: CommandSpace
     observation: list[Literal[OBSERVATION_TERMS]]  # type: ignore[valid-type]
     joints: dict[str, float]  # policy order -> default pose (rad)
+    # Joints held this far (rad) from where the policy believes them: its targets get the offset added and
+    # its observation has it taken off. A robot heavier than the one it was trained on balances its
+    # difference this way; the observation and the action still speak of the trained default pose.
+    pose_offset: dict[str, float] = {}
     drives: list[str]
     gains: list[GainRule]
     frictionloss: Annotated[float, Field(ge=0)] = 0.0
@@ -151,6 +161,13 @@ class LocomotionPolicyConfig(_Strict):
     start_hold_s: Annotated[float, Field(ge=0)] = 0.3
     route: RouteDriving = RouteDriving()
     balance: StanceBalance = StanceBalance()
+
+    @model_validator(mode="after")
+    def _offsets_name_joints(self) -> LocomotionPolicyConfig:
+        unknown = sorted(set(self.pose_offset) - set(self.joints))
+        if unknown:
+            raise ValueError(f"pose_offset names joints the policy does not drive: {unknown}")
+        return self
 
     @property
     def obs_size(self) -> int:

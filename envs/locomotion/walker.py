@@ -130,7 +130,7 @@ class Walker:
         self._qadr = np.array([model.jnt_qposadr[model.joint(j).id] for j in names])
         self._dadr = np.array([model.jnt_dofadr[model.joint(j).id] for j in names])
         self._act = np.array([model.actuator(j).id for j in names])
-        self.default = np.array(list(cfg.joints.values()))
+        self.default = np.array([q + cfg.pose_offset.get(j, 0.0) for j, q in cfg.joints.items()])
         self._shown_action = np.zeros(len(names), dtype=np.float32)  # last_action as the policy sees it
         self._stand = np.array([stand_pose.get(j, 0.0) for j in names])
         gains.add_profile(
@@ -172,8 +172,17 @@ class Walker:
     # ------------------------------------------------------------------ interface
     def set_command(self, v: np.ndarray) -> None:
         c = self.cfg.command
-        bias = np.array(c.bias) if c.bias is not None else 0.0
-        self.command = np.clip(np.asarray(v, dtype=float) + bias, np.array(c.low), np.array(c.high))
+        self.command = np.clip(np.asarray(v, dtype=float) + self.bias, np.array(c.low), np.array(c.high))
+
+    @property
+    def bias(self) -> np.ndarray:
+        """What is added to a command now: the description's bias, and its ``owned_arm_bias`` per arm
+        someone else owns."""
+        c = self.cfg.command
+        bias = np.zeros(len(c.low)) if c.bias is None else np.array(c.bias)
+        if c.owned_arm_bias is not None:
+            bias = bias + len(set(self.others) - self.free) * np.array(c.owned_arm_bias)
+        return bias
 
     def request(self, profile: str, free: set[str]) -> None:
         """The driven groups' owner asks for a gain profile (``walk`` walks, another stops); ``free``
@@ -238,10 +247,8 @@ class Walker:
             self._enter("standing")
         elif mode == "walking" and not self.walking:
             self._enter("stopping")
-            if self.cfg.command.bias is not None:  # a command left from its owner would walk it away
-                self.command = np.clip(
-                    np.array(self.cfg.command.bias), self.cfg.command.low, self.cfg.command.high
-                )
+            # A command left from its owner would walk it away.
+            self.command = np.clip(self.bias, self.cfg.command.low, self.cfg.command.high)
         if self.mode == "starting":
             # From the lab's stand pose, bend into the policy's default pose (stiff), then hand over.
             s = min(1.0, self._t / self.cfg.start_s)
@@ -357,7 +364,7 @@ class Walker:
         offset = rot.T @ (d.xpos[self._feet[0]] - d.xpos[self._feet[1]])
         if abs(offset[0]) >= FEET_IN_LINE_M:
             return False
-        down = set()
+        down: set[int] = set()
         for c in d.contact[: d.ncon]:
             if self._floor in c.geom:
                 down.update(int(m.geom_bodyid[g]) for g in c.geom)

@@ -63,11 +63,11 @@ def tracking(
     (its bias is taken off before the walker adds it)."""
     rows, sim, cpu = [], 0.0, 0.0
     free = frozenset({"left_arm", "right_arm", "left_hand", "right_hand"})
-    bias = np.array(env.walker.cfg.command.bias or 0.0) if raw else 0.0
     for cmd in commands:
         env.reset(seed=0)
         _to_open_floor(env)
         env.set_gains({g: "walk" for g in LOWER}, free=free)
+        bias = env.walker.bias if raw else 0.0
         d = env.data
         n = round(seconds / env.control_dt)
         marks, fell = [], False

@@ -1,8 +1,9 @@
 """Driving a learned walker through waypoints: turn in place, walk straight, hold on the goal, stop.
 
-The walker (envs/locomotion) tracks loosely: it answers a command late, drifts ~0.15 m/s at a zero
-command, sidesteps at a quarter of the commanded speed, turns left far better than right (figures
-below), and walks in circles when a turn is mixed with position corrections. It does three things
+The walker (envs/locomotion) tracks loosely: it answers a command about a second late, sidesteps at
+half the commanded speed, drifts a few cm/s, and walks in circles when a turn is mixed with position
+corrections (in its trained arm pose it also drifted 0.2 m/s forward and turned right at 40% of the
+rate asked: figures below). It does three things
 well, so a route is made of them: a turn in place on a pure yaw command, a straight walk forward or
 backward with the heading steered while it walks, and stepping in place. Each waypoint is reached by
 turning to face the way (or, on a short leg, to the waypoint's own heading), then walking there; at
@@ -20,11 +21,12 @@ import numpy as np
 from envs.geometry import wrap_angle
 
 # Its tuning is the walker's (``route`` in its YAML: envs/locomotion/config.py RouteDriving). For the
-# Playground policy, measured on open floor (6 s each, the YAML's bias on vx): a left turn tracks (0.25 ->
-# 0.28 rad/s, 0.5 -> 0.53), a right one does not (-0.25 -> -0.09, -0.5 -> -0.2 while walking forward
-# 0.19 m/s, -0.8 fell), so a right turn larger than ``right_turn_max_deg`` is made as a left turn the long
-# way round; it answers a forward command about a second late (``pos_lag_s``) and overshot an approach
-# faster than ``approach_speed`` by 0.2 m.
+# Playground policy in its trained arm pose, measured on open floor (6 s each): a left turn tracked (0.5 ->
+# 0.53 rad/s), a right one did not (-0.5 -> -0.2 while walking forward 0.19 m/s, -0.8 fell), so a right
+# turn larger than ``right_turn_max_deg`` is made as a left turn the long way round. With its arms held
+# back it turns right at -0.43 rad/s, but station walks arrived less often making right turns as right
+# turns (docs/locomotion.md, "Arms held back"). It answers a forward command about a second late
+# (``pos_lag_s``) and overshot an approach faster than ``approach_speed`` by 0.2 m.
 
 
 class LegDriver:
