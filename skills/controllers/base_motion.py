@@ -2,8 +2,8 @@
 
 They drive the env's base-velocity interface (vx, vy, yaw_rate in the robot frame). In the embedded
 lab that moves a holonomic base model with the legs held in stance, or a learned walker
-(envs/locomotion). The walker tracks loosely (it drifts ~0.15 m/s at a zero command, sideways commands
-move it at a quarter of the speed), so on legs the executor closes the loop on the measured base pose,
+(envs/locomotion). The walker tracks loosely (it answers a second late, drifts a few cm/s, sidesteps at
+half the speed asked), so on legs the executor closes the loop on the measured base pose,
 turns to face long legs of the route, asks for the ``walk`` gains on the legs and waist while it moves and
 for stance gains at the goal, and finishes only once the robot stands settled within tolerance.
 """
@@ -168,21 +168,27 @@ class WalkToExecutor(BaseMoveExecutor):
     ) -> None:
         super().__init__(env, goal)
         self._stations = [np.array([x, y, math.radians(yaw)]) for x, y, yaw in stations]
+        self._station = self.waypoints[-1]
 
     def reset(self, obs: Observation, world: WorldState) -> None:
         super().reset(obs, world)
-        goal = self.waypoints[-1]
+        goal = self._station
         pose = np.array(obs.base_pose, dtype=float)
         clearance = CLEARANCE_M if self._walker is None else self._walker.cfg.route.clearance_m
-        if math.hypot(*(goal - pose)[:2]) < 2 * CLEARANCE_M:
-            self.waypoints = [goal]
-            return
         route = []
-        for st in self._stations:
-            if math.hypot(*(st - pose)[:2]) < clearance:  # at a table: back off first
-                route.append(_behind(pose, pose[2], clearance))
-        route += [_behind(goal, goal[2], clearance), goal]
-        self.waypoints = route
+        if math.hypot(*(goal - pose)[:2]) >= 2 * CLEARANCE_M:
+            for st in self._stations:
+                if math.hypot(*(st - pose)[:2]) < clearance:  # at a table: back off first
+                    route.append(_behind(pose, pose[2], clearance))
+            route.append(_behind(goal, goal[2], clearance))
+        if self._walker is not None:  # standing up moves the pelvis forward: stop that much short
+            goal = _behind(goal, goal[2], self._walker.cfg.route.stand_up_forward_m)
+        self.waypoints = [*route, goal]
+
+    def _arrived(self, pose: np.ndarray) -> bool:
+        """Settled on legs close enough to the station's pose (not the stop short of it)."""
+        err = self._station - pose
+        return math.hypot(err[0], err[1]) <= ARRIVED_POS_M and abs(wrap_angle(err[2])) <= ARRIVED_YAW
 
 
 def _behind(pose: np.ndarray, yaw: float, clearance: float = CLEARANCE_M) -> np.ndarray:
