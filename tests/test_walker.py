@@ -195,13 +195,16 @@ def test_arms_held_back_make_the_policy_stand_still_and_turn_right(
 
 
 def test_a_command_is_biased_per_arm_a_hold_owns(walker_env: G1LabEnv) -> None:
-    """An owned arm is carried out front of where the policy believes it: each adds ``owned_arm_bias``."""
+    """An owned arm is carried out front of where the policy believes it: each adds ``owned_arm_bias`` to
+    the command the policy is given."""
     walker, c = walker_env.walker, walker_env.walker.cfg.command
     arms = {"left_arm", "right_arm"}
     try:
         for owned, times in ((set(), 0), ({"right_arm"}, 1), (arms, 2)):
             walker.request("stance", arms - owned)
-            np.testing.assert_allclose(walker.bias, np.array(c.bias) + times * np.array(c.owned_arm_bias))
+            walker.set_command(np.zeros(3))
+            expected = np.array(c.bias) + times * np.array(c.owned_arm_bias)
+            np.testing.assert_allclose(walker.command, expected)
     finally:
         walker.request("stance", arms)
 

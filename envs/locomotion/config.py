@@ -104,7 +104,7 @@ class RouteDriving(_Strict):
     stop_yaw_deg: Annotated[float, Field(gt=0)] = 2.5  # ... and this ...
     stop_speed: Annotated[float, Field(gt=0)] = 0.05  # ... with its smoothed drift under this (m/s)
     clearance_m: Annotated[float, Field(gt=0)] = 0.7  # routes keep this far from the tables
-    # Standing up from a stop moves the pelvis forward 2-4 cm; a step back aims this much further (m) and a
+    # Standing up from a stop moves the pelvis forward 2-7 cm; a step back aims this much further (m) and a
     # walk to a station stops this much short of its pose. Without it 40 replayed last step backs settled
     # 0.37-0.39 m back, at the edge of 0.4 +- 0.03: 2 walked again from stance, lunged and struck the
     # bench, 2 ended short; with 0.02 all 40 landed 0.37-0.41.

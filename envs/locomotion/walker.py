@@ -157,6 +157,7 @@ class Walker:
         self.mode = "stance"
         self.requested = "stance"
         self.free: set[str] = set(self.others)  # groups nobody else owns (the runtime says)
+        self._set_bias()
         self._take(())  # the groups it runs the policy on now
         self.command = np.zeros(len(self.cfg.command.low))
         self.last_action = np.zeros(len(self.cfg.joints), dtype=np.float32)
@@ -171,18 +172,17 @@ class Walker:
 
     # ------------------------------------------------------------------ interface
     def set_command(self, v: np.ndarray) -> None:
-        c = self.cfg.command
-        self.command = np.clip(np.asarray(v, dtype=float) + self.bias, np.array(c.low), np.array(c.high))
+        self.command = np.clip(np.asarray(v, dtype=float) + self.bias, self._low, self._high)
 
-    @property
-    def bias(self) -> np.ndarray:
-        """What is added to a command now: the description's bias, and its ``owned_arm_bias`` per arm
-        someone else owns."""
+    def _set_bias(self) -> None:
+        """What is added to a command while ``free`` stays as it is: the description's bias, and its
+        ``owned_arm_bias`` per arm someone else owns."""
         c = self.cfg.command
+        self._low, self._high = np.array(c.low), np.array(c.high)
         bias = np.zeros(len(c.low)) if c.bias is None else np.array(c.bias)
         if c.owned_arm_bias is not None:
             bias = bias + len(set(self.others) - self.free) * np.array(c.owned_arm_bias)
-        return bias
+        self.bias = bias
 
     def request(self, profile: str, free: set[str]) -> None:
         """The driven groups' owner asks for a gain profile (``walk`` walks, another stops); ``free``
@@ -191,6 +191,7 @@ class Walker:
             raise ValueError(f"unknown gain profile '{profile}'; profiles: {self.gains.profiles}")
         self.requested = profile
         self.free = set(free) & set(self.others)
+        self._set_bias()
         released = [g for g in self._taken if g in self.others and g not in self.free]
         if released:  # an owner took an arm mid-walk: it gets its gains back, the policy lets go of it
             self._take(tuple(g for g in self._taken if g not in released))
@@ -248,7 +249,7 @@ class Walker:
         elif mode == "walking" and not self.walking:
             self._enter("stopping")
             # A command left from its owner would walk it away.
-            self.command = np.clip(self.bias, self.cfg.command.low, self.cfg.command.high)
+            self.command = np.clip(self.bias, self._low, self._high)
         if self.mode == "starting":
             # From the lab's stand pose, bend into the policy's default pose (stiff), then hand over.
             s = min(1.0, self._t / self.cfg.start_s)
@@ -391,6 +392,7 @@ class Walker:
     def restore(self, s: dict) -> None:
         self.mode, self.requested = s["mode"], s["requested"]
         self.free = set(s["free"])
+        self._set_bias()
         self._take(tuple(s["taken"]))
         self.command = np.array(s["command"])
         self.last_action = np.array(s["last_action"], dtype=np.float32)

@@ -53,6 +53,7 @@ class BaseMoveExecutor:
         self._stopping = False
         self._stops = 0
         self._legs = LegDriver(self._walker, self._dt) if self._walker is not None else None
+        self.arrive_at: np.ndarray | None = None  # the pose arrival is judged on, if not the route's goal
 
     @property
     def gains(self) -> dict[str, str]:
@@ -147,8 +148,8 @@ class BaseMoveExecutor:
         return {"base": self._legs.command(pose)}
 
     def _arrived(self, pose: np.ndarray) -> bool:
-        """Settled on legs close enough to the goal to end the call."""
-        dist, yaw_err = self._legs.error(pose)
+        """Settled on legs close enough to the goal (``arrive_at``, else the route's) to end the call."""
+        dist, yaw_err = self._legs.error(pose, self.arrive_at)
         return dist <= ARRIVED_POS_M and yaw_err <= ARRIVED_YAW
 
     @property
@@ -168,11 +169,11 @@ class WalkToExecutor(BaseMoveExecutor):
     ) -> None:
         super().__init__(env, goal)
         self._stations = [np.array([x, y, math.radians(yaw)]) for x, y, yaw in stations]
-        self._station = self.waypoints[-1]
+        self.arrive_at = self.waypoints[-1]  # the station's pose, not the stop short of it
 
     def reset(self, obs: Observation, world: WorldState) -> None:
         super().reset(obs, world)
-        goal = self._station
+        goal = self.arrive_at
         pose = np.array(obs.base_pose, dtype=float)
         clearance = CLEARANCE_M if self._walker is None else self._walker.cfg.route.clearance_m
         route = []
@@ -184,11 +185,6 @@ class WalkToExecutor(BaseMoveExecutor):
         if self._walker is not None:  # standing up moves the pelvis forward: stop that much short
             goal = _behind(goal, goal[2], self._walker.cfg.route.stand_up_forward_m)
         self.waypoints = [*route, goal]
-
-    def _arrived(self, pose: np.ndarray) -> bool:
-        """Settled on legs close enough to the station's pose (not the stop short of it)."""
-        err = self._station - pose
-        return math.hypot(err[0], err[1]) <= ARRIVED_POS_M and abs(wrap_angle(err[2])) <= ARRIVED_YAW
 
 
 def _behind(pose: np.ndarray, yaw: float, clearance: float = CLEARANCE_M) -> np.ndarray:

@@ -60,9 +60,9 @@ class LegDriver:
     def goal(self) -> np.ndarray:
         return self.waypoints[-1]
 
-    def error(self, pose: np.ndarray) -> tuple[float, float]:
-        """Distance (m) and heading error (rad) to the goal."""
-        err = self.goal - pose
+    def error(self, pose: np.ndarray, goal: np.ndarray | None = None) -> tuple[float, float]:
+        """Distance (m) and heading error (rad) to ``goal`` (default: the route's goal)."""
+        err = (self.goal if goal is None else goal) - pose
         return math.hypot(err[0], err[1]), abs(wrap_angle(err[2]))
 
     def command(self, pose: np.ndarray) -> np.ndarray:
