@@ -438,6 +438,27 @@ def test_the_catalyst_cup_carried_on_legs_stays_upright_in_the_hand(walker_env: 
     assert float(np.median(tilts)) < 10.0, f"median tilt {np.median(tilts):.1f} deg while walking"
 
 
+def test_a_bottle_held_high_after_a_pour_comes_down_to_the_carry_pose(walker_env: G1LabEnv) -> None:
+    """Where a pour left the left hand (seed 5's run record: 0.43 m ahead, 1.09 m high), a hold on legs
+    asked to walk still finds a way down to the hip. Straight back into the chest at that height the arm
+    could not fold: the walk started with the bottle held out front and lurched into the bench."""
+    from skills.controllers.arm import CARRY_LOCAL, CARRY_S, HoldExecutor
+
+    env = walker_env
+    env.reset(seed=0)
+    obs, world = env.observation(), env.world_state()
+    obs.state[env.embodiment.groups["left_arm"].state_index] = [-1.02, 0.03, 0.39, 0.17, 0.27, 0.81, -0.19]
+    hold = HoldExecutor(env, "soap_bottle", "left")
+    hold.reset(obs, world)
+    start, _ = hold.ik.site_pose("grasp", hold.script.at(0.0)[0])
+    assert hold.local(start)[0] > 0.4 and hold.local(start)[2] > 1.05
+    env.walker.request("walk", free=set())
+    hold.act(obs, world)
+    end, _ = hold.ik.site_pose("grasp", hold.script.at(hold.script.duration)[0])
+    np.testing.assert_allclose(hold.local(end), CARRY_LOCAL, atol=0.01)
+    assert hold.script.duration >= CARRY_S
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_the_walker_carries_a_held_bottle_from_the_shelf_to_the_bench(seed: int) -> None:
     """The benchmark's carrying round trip (``eval.bench walk --carry``): walk to the shelf on legs, pick

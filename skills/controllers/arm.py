@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
@@ -35,6 +37,12 @@ CARRY_LOCAL = (0.15, 0.22, 0.78)
 CARRY_BOTH_X = 0.10
 CARRY_S = 1.5  # s, the least the move into the carry pose takes
 CARRY_HEADING = np.radians(20)  # how far the carried hand's fingers may point off straight ahead
+# Where the carried hand may stop backing off at its height before it comes down (pelvis-frame x beyond the
+# carry pose's, m; first that reaches wins). Straight back into the chest from a pour's height, the arm
+# could not fold (IK 8 mm short, 2 of 20 seeds): the walk then started with a bottle held out front and
+# lurched into the bench. From further out the hand comes down and in on a diagonal, behind the table's
+# edge by the time the bottle passes the tabletop's height.
+CARRY_BACK_X = (0.0, 0.10, 0.15)
 BACK_OFF_M = 0.06  # how far a carried hand backs off the tabletop's face before it rises (its fingers' reach)
 
 
@@ -230,7 +238,7 @@ class HoldExecutor(ScriptedArm):
         x, y, z = CARRY_LOCAL
         x = CARRY_BOTH_X if both else x
         y *= -mirror(self.side)
-        back, low = self.robot_point(x, y, max(pos[2], z)), self.robot_point(x, y, z)
+        low = self.robot_point(x, y, z)
         # The fingers turn about the vertical on the way (the object stays as upright as it is) to within
         # CARRY_HEADING of straight ahead, else to straight ahead: a pour leaves them turned out 14
         # degrees, and so turned the left hand could not come down by the hip (seed 0); carried as picked,
@@ -238,7 +246,9 @@ class HoldExecutor(ScriptedArm):
         # seeds; turned straight ahead after every pick, the bottles' walk fell on 7 of 15.
         heading = float(np.angle(np.exp(1j * (np.arctan2(rot[1, 0], rot[0, 0]) - obs.base_pose[2]))))
         near = float(np.clip(heading, -CARRY_HEADING, CARRY_HEADING))
-        for end in (rot_z(near - heading) @ rot, rot_z(-heading) @ rot):
+        ends = (rot_z(near - heading) @ rot, rot_z(-heading) @ rot)
+        for dx, end in itertools.product(CARRY_BACK_X, ends):
+            back = self.robot_point(x + dx, y, max(pos[2], z))
             try:
                 pts = self.line("grasp", pos, back, rot, q, rot1=end)
                 pts += self.line("grasp", back, low, end, pts[-1])[1:]
