@@ -48,6 +48,14 @@ def station_to_world(robot_pose: tuple[float, float, float], x: float, y: float)
     return px + math.cos(yaw) * x - math.sin(yaw) * y, py + math.sin(yaw) * x + math.cos(yaw) * y
 
 
+def world_to_station(robot_pose: tuple[float, float, float], x: float, y: float) -> tuple[float, float]:
+    """A world point (x, y) in a station's frame: the inverse of ``station_to_world``."""
+    px, py, yaw_deg = robot_pose
+    yaw = math.radians(yaw_deg)
+    dx, dy = x - px, y - py
+    return math.cos(yaw) * dx + math.sin(yaw) * dy, -math.sin(yaw) * dx + math.cos(yaw) * dy
+
+
 def moved_back(start: Sequence[float], pose: Sequence[float]) -> float:
     """How far (m) a base pose (x, y, yaw) lies behind ``start``, along the heading it had there."""
     x0, y0, yaw = start[0], start[1], start[2]

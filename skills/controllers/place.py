@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from envs.base import Observation, WorldState
+from envs.geometry import world_to_station
 from envs.scene_schema import ObjectType
 from skills.controllers.arm import VIA_LOCAL, ScriptedArm, Unreachable
 from skills.controllers.grasps import (
@@ -56,6 +57,11 @@ PINCH_UPRIGHT_MIN = math.radians(0.5)
 STAND_UP_MIN = math.radians(2.0)  # a bottle set down leaning more than this is stood up before it is let go
 STAND_UP_S = 0.5  # s to stand it up
 SPOT_GAP = 0.035  # m between the placed object's rim and any neighbour's (room for the fingers)
+# m the placed object's rim keeps inside the table's edge. The spots are in the robot's frame, and a walker
+# stands 8 cm further back than the holonomic base: its nearest spot put the soap bottle's middle over the
+# bench's front edge, and it toppled off (seeds 0 and 1 of "bring the soap to the bench" on legs). Gliding,
+# the nearest spot leaves 2.8 cm.
+SPOT_EDGE = 0.01
 TORSO_CLEARANCE = 0.01  # m the forearm keeps from the torso while setting down and letting go
 
 
@@ -320,14 +326,26 @@ class PlaceExecutor(ScriptedArm):
             if self.location not in world.objects:
                 raise ValueError(f"unknown place location {self.location!r}")
             return [np.array(world.objects[self.location].pos[:2])]
+        station = self.env.scene.stations[self.location]
         scored = []
         for x in SPOT_XS:
             for y in SPOT_YS:
                 p = self.robot_point(x, -mirror(self.side) * y, 0.0)[:2]
+                if not self._on_table(station, p):
+                    continue
                 gap = self._gap(world, p)
                 scored.append((min(gap, 0.1) - 0.2 * math.hypot(x - SPOT_XS[0], y - SPOT_YS[0]), gap, p))
         scored.sort(key=lambda s: -s[0])
         return [p for _, gap, p in scored if gap >= SPOT_GAP]
+
+    def _on_table(self, station, p: np.ndarray) -> bool:
+        """The object's footprint at ``p`` (world xy) lies on the station's table, SPOT_EDGE inside."""
+        x, y = world_to_station(station.robot_pose, float(p[0]), float(p[1]))
+        table, margin = station.table, self.shape.radius + SPOT_EDGE
+        return (
+            abs(x - table.center[0]) <= table.size[0] / 2 - margin
+            and abs(y - table.center[1]) <= table.size[1] / 2 - margin
+        )
 
     def _gap(self, world: WorldState, p: np.ndarray) -> float:
         gap = math.inf
