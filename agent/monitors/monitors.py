@@ -28,6 +28,11 @@ class Monitors:
         self._force = np.zeros(6)
         model = getattr(env, "model", None)
         self._table_geoms = np.array(sorted(getattr(env, "_table_geoms", {})), dtype=int)
+        self._obstacle_geoms = (
+            np.flatnonzero(model.geom_bodyid == model.body("obstacle").id)
+            if model is not None and mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, "obstacle") >= 0
+            else np.zeros(0, dtype=int)
+        )
         self._robot_body = (
             np.isin(
                 np.arange(model.nbody),
@@ -46,20 +51,21 @@ class Monitors:
             return Verdict(
                 "failure", why.FELL, {"pelvis_height": r.pelvis_height, "tilt_deg": r.pelvis_tilt_deg}
             )
-        force = self._table_force()
+        force = self._push_on(self._table_geoms)
         if force > self.config.table_force_n:
             return Verdict("failure", why.TABLE_FORCE, {"force_n": round(force, 1)})
         return None
 
-    def _table_force(self) -> float:
-        if self._robot_body is None or not len(self._table_geoms):
+    def _push_on(self, targets: np.ndarray) -> float:
+        """The hardest push (normal force, N) of the robot on any of the ``targets`` geoms this step."""
+        if self._robot_body is None or not len(targets):
             return 0.0
         m, d = self.env.model, self.env.data
         n = d.ncon
         if n == 0:
             return 0.0
         geoms = d.contact.geom[:n]
-        hit = np.isin(geoms, self._table_geoms).any(axis=1)
+        hit = np.isin(geoms, targets).any(axis=1)
         robot = self._robot_body[m.geom_bodyid[geoms]].any(axis=1)
         worst = 0.0
         for i in np.flatnonzero(hit & robot):
@@ -90,10 +96,11 @@ class Monitors:
         spilled = world.spilled_ml - a.start_world.spilled_ml
         if spilled > self.config.spill_ml:
             return Verdict("failure", why.SPILL, {"spilled_ml": round(spilled, 2), "spills": world.spills_ml})
-        if "base" in a.groups and self._stalled(a, world, elapsed):
-            return Verdict(
-                "failure", why.BLOCKED, {"base_pose": world.robot.base_pose, "still_s": round(a.still_s, 2)}
-            )
+        if "base" in a.groups:
+            push = self._push_on(self._obstacle_geoms)
+            if self._stalled(a, world, elapsed) or push > self.config.obstacle_force_n:
+                evidence = {"base_pose": world.robot.base_pose, "still_s": round(a.still_s, 2)}
+                return Verdict("failure", why.BLOCKED, {**evidence, "obstacle_force_n": round(push, 1)})
         error = getattr(a.executor, "error", None)
         if error:  # the executor found no motion for the call (skills/controllers Unreachable)
             return Verdict("failure", why.UNREACHABLE, {"detail": error})
