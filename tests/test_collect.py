@@ -83,6 +83,27 @@ def test_open_loop_replay_re_succeeds(dataset):
         assert r.success, r
 
 
+def test_collected_on_legs_records_it_and_replays_on_legs(dataset, tmp_path):
+    """`--locomotion walker` records the demonstration on a free-standing G1: the episode says so, its
+    ankles balanced it (the gliding ones' legs stand still) and open-loop replay re-succeeds on legs."""
+    from agent.cli.main import app
+    from eval.datasets.reader import Dataset
+    from eval.datasets.replay import replay
+
+    out = tmp_path / "legs"
+    args = ["collect", "block_to_zone", "--episodes", "1", "--out", str(out), "--locomotion", "walker"]
+    r = CliRunner().invoke(app, [*args, *ARGS])
+    assert r.exit_code == 0, r.output
+    legs, glided = Dataset.open(out), Dataset.open(dataset)
+    assert legs.episode(0)["locomotion"] == "walker" and glided.episode(0)["locomotion"] == "holonomic"
+    ankles = [i for i, n in enumerate(legs.features["observation.state"]["names"]) if "ankle" in n]
+    assert np.ptp(legs.columns(0)["observation.state"][:, ankles], axis=0).min() > 0.01
+    assert np.ptp(glided.columns(0)["observation.state"][:, ankles], axis=0).max() < 1e-3
+    assert replay(legs, 0).success
+    bad = CliRunner().invoke(app, ["collect", "block_to_zone", "--out", str(out), "--locomotion", "legs"])
+    assert bad.exit_code == 2 and "--locomotion: locomotion must be 'holonomic' or 'walker" in bad.output
+
+
 def test_seeds_vary_the_episode(dataset):
     d = LeRobotV21(dataset)
     a, b = d.episodes[0], d.episodes[1]

@@ -88,6 +88,15 @@ def collect(
     paraphrase: Annotated[
         bool, typer.Option("--paraphrase", help="draw each episode's instruction from the task's paraphrases")
     ] = False,
+    locomotion: Annotated[
+        str | None,
+        typer.Option(
+            "--locomotion",
+            help="what moves the G1 while it records: holonomic or walker[:PATH] (default: each task's "
+            "own `locomotion`, holonomic for the shipped tasks)",
+            show_default=False,
+        ),
+    ] = None,
     list_: Annotated[bool, typer.Option("--list", help="list the tasks and exit")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="with --list: JSON; else a JSON summary")] = False,
 ) -> None:
@@ -123,7 +132,21 @@ def collect(
             raise ValueError("--out DATASET is required")
         if image_size % 2:
             raise ValueError(f"--image-size must be even (H.264 yuv420p), got {image_size}")
-        names = [load_task(t).name if not t.endswith((".yaml", ".yml")) else t for t in tasks]
+        if locomotion is not None:
+            from envs.locomotion import parse_locomotion
+
+            try:
+                parse_locomotion(locomotion)
+            except ValueError as e:
+                raise ValueError(f"--locomotion: {e}") from None
+        specs = [load_task(t, locomotion) for t in tasks]
+        scripted = [t.name for t in specs if t.expert is not None]
+        if locomotion is not None and scripted:
+            raise ValueError(f"--locomotion moves the G1; {', '.join(scripted)} run a scripted arm expert")
+        names = [
+            spec.name if not t.endswith((".yaml", ".yml")) else t
+            for spec, t in zip(specs, tasks, strict=True)
+        ]
         layout = dataset_layout(names)
         known = list(layout.cameras)
         cams = known if cameras is None else [c.strip() for c in cameras.split(",") if c.strip()]
@@ -139,6 +162,7 @@ def collect(
         vary=not no_variation,
         paraphrase=paraphrase,
         keep_failures=keep_failures,
+        locomotion=locomotion,
     )
     interactive = sys.stdout.isatty() and not as_json
 

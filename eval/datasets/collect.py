@@ -35,6 +35,7 @@ class CollectOptions:
     vary: bool = True
     paraphrase: bool = False
     keep_failures: bool = False
+    locomotion: str | None = None  # what moves the G1 (holonomic | walker[:PATH]); None: each task's own
 
 
 @dataclass
@@ -83,6 +84,7 @@ def run_job(job: dict[str, Any], opts: dict[str, Any], video_dir: str) -> dict[s
             video_dir=Path(video_dir),
             vary=opts["vary"],
             paraphrase=opts["paraphrase"],
+            locomotion=opts.get("locomotion"),
         )
     except Exception:
         return {"job": job, "error": traceback.format_exc()}

@@ -41,7 +41,7 @@ class EpisodeEnv:
         from envs.lab.env import G1LabEnv
         from envs.lab.variation import SceneJitter
 
-        env = G1LabEnv(scene=task.scene_config(), seed=0)
+        env = G1LabEnv(scene=task.scene_config(), seed=0, locomotion=task.locomotion)
         return cls(env, SceneJitter(env))
 
 
@@ -111,12 +111,14 @@ def record_episode(
     video_dir: Path,
     vary: bool = True,
     paraphrase: bool = False,
+    locomotion: str | None = None,
 ) -> EpisodeResult:
-    """Run and record one episode in this process. Never raises for an episode's own failure."""
+    """Run and record one episode in this process (on ``locomotion``, else the task's). Never raises for
+    an episode's own failure."""
     from agent.runtime import Runtime
     from skills.controllers.variation import expert_variation
 
-    task = load_task(task_name)
+    task = load_task(task_name, locomotion)
     e = env_for(task)
     p = perturbations_for(e, task, seed, vary, paraphrase)
     obs = reset(e, seed, p)
@@ -247,6 +249,7 @@ def _result(
                 "outcomes": outcomes,
                 "sim_time_s": round(sim_s, 4),
                 "perturbations": p,
+                **({} if task.expert else {"locomotion": task.locomotion}),
             },
         )
     return EpisodeResult(

@@ -45,7 +45,7 @@ def replay(ds: Dataset, index: int) -> ReplayResult:
                 f"{ds.root / fmt.EPISODES}: episode {index} has no '{key}': only episodes written by "
                 "`tandem collect` can be replayed"
             )
-    task = load_task(ep["task_name"])
+    task = load_task(ep["task_name"], ep.get("locomotion"))  # recorded on legs or gliding
     e = env_for(task)
     reset(e, ep["seed"], ep["perturbations"])
     env = e.env

@@ -97,6 +97,7 @@ def episode(
         goal=reference.instruction,
         faults=(),
         time_budget_s=time_budget_s,
+        locomotion=reference.locomotion,  # where its demonstrations were recorded
         case={
             "subgoals": [],
             "success": [[c.predicate, dict(c.params)] for c in judged_by.success],

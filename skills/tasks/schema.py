@@ -105,6 +105,10 @@ class TaskSpec(_Strict):
     paraphrases: list[str] = Field(default_factory=list)
     description: str = ""
     scene: str = "g1_lab"
+    # A demonstration stands at one station: recorded on the holonomic base unless the task (or
+    # ``tandem collect --locomotion``) says otherwise, where the manipulation policy's datasets and its
+    # experiments were measured. The scene's default (the walker in g1_lab) is for whole requests.
+    locomotion: str = "holonomic"
     expert: str | None = Field(
         None, description="a scripted whole-task expert (skills/controllers/experts.py) instead of calls"
     )
@@ -112,6 +116,14 @@ class TaskSpec(_Strict):
     success: list[SuccessCheck] = Field(min_length=1)
     variation: Variation = Field(default_factory=Variation)
     max_sim_s: Annotated[float, Field(gt=0)] = 60.0
+
+    @field_validator("locomotion")
+    @classmethod
+    def _known_locomotion(cls, v: str) -> str:
+        from envs.locomotion.config import parse_locomotion
+
+        parse_locomotion(v)
+        return v
 
     @field_validator("expert")
     @classmethod
@@ -153,7 +165,7 @@ class TaskSpec(_Strict):
     def scene_key(self) -> str:
         """Tasks with the same key share one built env."""
         extra = sorted(self.variation.distractors.objects)
-        return self.scene + (f"+{','.join(extra)}" if extra else "")
+        return f"{self.scene}@{self.locomotion}" + (f"+{','.join(extra)}" if extra else "")
 
 
 def _check_names(spec: TaskSpec, path: Path) -> None:
@@ -219,11 +231,14 @@ def task_path(name: str | Path) -> Path:
     )
 
 
-def load_task(name: str | Path) -> TaskSpec:
-    """A shipped task by name (``block_to_zone``) or a task YAML; TaskError names the file and field."""
+def load_task(name: str | Path, locomotion: str | None = None) -> TaskSpec:
+    """A shipped task by name (``block_to_zone``) or a task YAML, on ``locomotion`` if given (else its
+    own); TaskError names the file and field."""
     path = task_path(name)
     raw = read_yaml_mapping(path, TaskError, "task")
     raw.setdefault("name", path.stem)
+    if locomotion is not None:
+        raw["locomotion"] = locomotion
     try:
         spec = TaskSpec.model_validate(raw)
     except ValidationError as e:
