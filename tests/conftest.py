@@ -46,9 +46,9 @@ def _hand_back_freed_memory():
 
 @pytest.fixture
 def lab():
-    """A fresh g1_lab env, seed 0."""
+    """A fresh g1_lab env, seed 0, on the holonomic base (the skills' tests; the walker has its own)."""
     from envs.lab.env import G1LabEnv
 
-    env = G1LabEnv(seed=0)
+    env = G1LabEnv(seed=0, locomotion="holonomic")
     yield env
     env.close()

@@ -24,7 +24,8 @@ def chat(tmp_path):
     }
     child = pexpect.spawn(
         sys.executable,
-        ["-m", "agent.cli.main", "chat", "--seed", "1"],
+        # The REPL's behaviour, gliding (a third of the walker's sim time; runs on legs: test_run.py).
+        ["-m", "agent.cli.main", "chat", "--seed", "1", "--locomotion", "holonomic"],
         env=env,
         encoding="utf-8",
         timeout=120,

@@ -96,7 +96,7 @@ def known_suite(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def known_results(known_suite, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("known") / "results"
-    res = run_eval(expand([load_suite(known_suite)]), out, workers=2, progress=False)
+    res = run_eval(expand([load_suite(known_suite)], locomotion="holonomic"), out, workers=2, progress=False)
     assert res["ran"] == len(EXPECTED) and res["error"] == res["timeout"] == 0, res
     return out
 
@@ -320,7 +320,7 @@ def test_killed_eval_resumes_only_missing_episodes(known_suite, known_results, t
     before = {(r["case_id"], r["seed"]): r["finished_at"] for r in Results.open_existing(out).rows()}
     assert 2 <= len(before) < len(EXPECTED)
 
-    res = run_eval(expand([load_suite(known_suite)]), out, workers=2, progress=False)
+    res = run_eval(expand([load_suite(known_suite)], locomotion="holonomic"), out, workers=2, progress=False)
     assert res["skipped"] == len(before) and res["ran"] == len(EXPECTED) - len(before)
     rows = Results.open_existing(out).rows()
     assert all(
@@ -378,11 +378,10 @@ def test_prompt_variants_with_the_llm_planner(tmp_path, monkeypatch):
 
 
 # -- shipped suites end to end, and the report in a browser ---------------------------------------------
-# Shipped cases that fail on seed 0 today, with how. "prepare elephant toothpaste with the left hand": the
-# recipe gives the soap to the other hand, and the reach check rejects the right hand for the soap bottle on
-# the shelf's left before the robot moves (it used to fail in motion as not_grasped). A recipe that fetches
-# both bottles with the left hand in turn would fix it.
-KNOWN_FAILING = {"left_hand": "unreachable"}
+# Shipped cases that fail on seed 0 today, with how: none on legs (the default). Gliding, "prepare elephant
+# toothpaste with the left hand" fails: the recipe gives the soap to the other hand, and the reach check
+# rejects the right hand for the soap bottle on the shelf's left before the robot moves.
+KNOWN_FAILING: dict[str, str] = {}
 
 
 def test_lab_basics_and_toothpaste_with_report(tmp_path):

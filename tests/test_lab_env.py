@@ -24,18 +24,19 @@ from envs.scene_schema import SCENES_DIR, ObjectType, sample
 
 @pytest.fixture(scope="module")
 def holonomic() -> G1LabEnv:
-    """The shipped g1_lab scene (holonomic base). Physics does not depend on the visual meshes."""
-    env = G1LabEnv("g1_lab", seed=0, mesh_quality="full")
+    """The shipped g1_lab scene on the holonomic base. Physics does not depend on the visual meshes."""
+    env = G1LabEnv("g1_lab", seed=0, mesh_quality="full", locomotion="holonomic")
     yield env
     env.close()
 
 
 @pytest.fixture(scope="module")
 def floating(tmp_path_factory: pytest.TempPathFactory) -> G1LabEnv:
-    """g1_lab with ``robot.base: floating``: the G1 stands on its own feet."""
+    """g1_lab with ``robot.base: floating`` and no walker: the G1 stands on its own feet."""
     raw = yaml.safe_load((SCENES_DIR / "g1_lab.yaml").read_text())
     raw["name"] = "g1_lab_floating"
     raw["robot"]["base"] = "floating"
+    del raw["robot"]["locomotion"]
     path: Path = tmp_path_factory.mktemp("scenes") / "g1_lab_floating.yaml"
     path.write_text(yaml.safe_dump(raw))
     env = G1LabEnv(path, seed=0, mesh_quality="full")
@@ -239,7 +240,7 @@ def _steps(env: G1LabEnv, n: int) -> None:
 def test_same_seed_same_world_across_env_instances(holonomic: G1LabEnv) -> None:
     _run(holonomic, seed=11)  # leave the shared env mid-episode: reset must wipe all of it
     ws_a, q_a = _run(holonomic, seed=7)
-    other = G1LabEnv("g1_lab", seed=3, mesh_quality="full")
+    other = G1LabEnv("g1_lab", seed=3, mesh_quality="full", locomotion="holonomic")
     try:
         ws_b, q_b = _run(other, seed=7)
     finally:
@@ -254,7 +255,7 @@ def test_a_new_env_starts_exactly_as_a_reset_one(holonomic: G1LabEnv) -> None:
     a walk falls (`tandem run` and the e2e benchmark disagreed on the same seed)."""
     _run(holonomic, seed=11)
     holonomic.reset(seed=7)
-    fresh = G1LabEnv("g1_lab", seed=7)
+    fresh = G1LabEnv("g1_lab", seed=7, locomotion="holonomic")
     try:
         np.testing.assert_array_equal(fresh.data.qpos, holonomic.data.qpos)
         np.testing.assert_array_equal(fresh.data.qvel, holonomic.data.qvel)
@@ -274,7 +275,7 @@ def test_a_run_restored_from_its_snapshot_goes_on_as_the_run_did(holonomic: G1La
     _steps(env, 5)
     snap = env.snapshot()
     _steps(env, 25)
-    replay = G1LabEnv("g1_lab", seed=0, mesh_quality="full")
+    replay = G1LabEnv("g1_lab", seed=0, mesh_quality="full", locomotion="holonomic")
     try:
         replay.restore(snap)
         _steps(replay, 25)

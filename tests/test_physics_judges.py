@@ -18,7 +18,7 @@ BOTTLE = "hydrogen_peroxide_bottle"
 def env():
     from envs.lab.env import G1LabEnv
 
-    e = G1LabEnv(seed=0)
+    e = G1LabEnv(seed=0, locomotion="holonomic")
     yield e
     e.close()
 

@@ -31,37 +31,30 @@ def _run(args: list[str]) -> tuple[int, dict]:
     return res.exit_code, json.loads(res.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_elephant_toothpaste(runs_dir, seed):
-    code, s = _run(["prepare elephant toothpaste", "--seed", str(seed)])
-    assert code == 0, (
-        s["message"],
-        [(o["call_id"], o["reason"]) for o in s["outcomes"] if o["status"] == "failure"],
-    )
+def _assert_toothpaste(s: dict) -> None:
     assert any(r["container"] == "flask" and r["reaction"] == "elephant_toothpaste" for r in s["reactions"])
     assert s["spilled_ml"] < 10.0
     skills = [step["skill"] for step in s["plan"]]
     assert skills[-1] == "step_back"
     pours = [step["args"]["source"] for step in s["plan"] if step["skill"] == "pour"]
     assert pours[-1] == "catalyst_cup"  # the catalyst goes in last
-    assert (runs_dir / s["run_id"] / "summary.json").exists()
 
 
-@pytest.mark.parametrize("seed", [0, 10, 18])
-def test_elephant_toothpaste_on_legs(runs_dir, seed):
-    """The whole task on a free-standing G1 walked by the learned policy: to the shelf, both bottles
-    carried to the bench and poured, carried back and put away, the catalyst fetched and poured, a step
-    back, all on its feet. 18 of 20 seeds succeed on this machine (`eval.bench e2e --locomotion walker
-    --seeds 20`; docs/locomotion.md, "Arms-back round"; seeds 5 and 19 spill or strike the bench in the
-    first steps off it with both bottles); these three are among them, kept as a regression check on the
-    whole chain. Walks are chaotic: any change to the code re-draws which seeds succeed."""
-    code, s = _run(["prepare elephant toothpaste", "--seed", str(seed), "--locomotion", "walker"])
+@pytest.mark.parametrize("seed", [0, 5, 19])
+def test_elephant_toothpaste(runs_dir, seed):
+    """The quick start, on the embedded default: a free-standing G1 walked by the learned policy, to the
+    shelf, both bottles carried to the bench and poured, carried back and put away, the catalyst fetched
+    and poured, a step back, all on its feet. 48 of 48 seeds on the GPU machine's cores
+    (docs/locomotion.md, "Default round"). On seeds 5 and 19 a hold once found no way down from its pour
+    and the walk back to the shelf started with a bottle held out front (it struck the bench). Walks are
+    chaotic: any change to the code re-draws which seeds succeed."""
+    code, s = _run(["prepare elephant toothpaste", "--seed", str(seed)])
     assert code == 0, (
         s["message"],
         [(o["call_id"], o["reason"]) for o in s["outcomes"] if o["status"] == "failure"],
     )
-    assert any(r["container"] == "flask" and r["reaction"] == "elephant_toothpaste" for r in s["reactions"])
-    assert s["spilled_ml"] < 10.0
+    _assert_toothpaste(s)
+    assert (runs_dir / s["run_id"] / "summary.json").exists()
     assert not any(o["reason"] == "fell" for o in s["outcomes"])
     walks = [o for o in s["outcomes"] if o["skill"] == "walk_to" and o["status"] == "success"]
     assert len(walks) >= 4  # shelf, bench, shelf, bench: on legs
@@ -71,6 +64,14 @@ def test_elephant_toothpaste_on_legs(runs_dir, seed):
     (wave,) = json.loads(replayed.read_text())
     assert wave["as run"]["outcomes"] == wave["recorded"]
     assert wave["as run"]["robot"] == s["final_world"]["robot"]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_elephant_toothpaste_gliding(runs_dir, seed):
+    """The same request on the holonomic base (`--locomotion holonomic`): the legs held in stance."""
+    code, s = _run(["prepare elephant toothpaste", "--seed", str(seed), "--locomotion", "holonomic"])
+    assert code == 0, s["message"]
+    _assert_toothpaste(s)
 
 
 def test_replay_names_what_is_wrong_with_its_input(runs_dir, capsys):
@@ -115,10 +116,10 @@ def _final_world(run_dir: Path) -> dict:
 
 def test_documented_drop_knocks_the_object_out_and_the_run_recovers(runs_dir):
     # The README's example: 0.3 s into the first walk_to with the block in hand, as the robot backs
-    # away from the bench: the block lands on the bench.
+    # away from the bench: the block lands on the bench. Gliding: the repair is what is tested.
     drop = "drop:hand=right,during=walk_to,when=holding,after=0.3"
     task = "bring the red block to the shelf with the right hand"
-    code, s = _run([task, "--seed", "1", "--inject", drop])
+    code, s = _run([task, "--seed", "1", "--inject", drop, "--locomotion", "holonomic"])
     events = read_events(runs_dir / s["run_id"])
     applied = [(e["fault"], e["detail"], e["call_id"]) for e in events if e["kind"] == "fault_applied"]
     walks = [e["call_id"] for e in events if e["kind"] == "dispatch" and e["skill"] == "walk_to"]
@@ -226,6 +227,8 @@ def test_killed_run_resumes_without_redoing_finished_steps(runs_dir):
         "bring the soap to the bench",
         "--seed",
         "1",
+        "--locomotion",
+        "holonomic",  # gliding: the resume is what is tested (a walk's replay: test_elephant_toothpaste)
         "--json",
     ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -184,6 +184,7 @@ def test_cli_scene_info_json() -> None:
     assert info["containers"]["hydrogen_peroxide_bottle"]["contents_ml"] == {"hydrogen_peroxide": 250.0}
     assert len(info["joint_groups"]["right_arm"]) == 7
     assert info["joint_groups"]["base"] == ["vx", "vy", "yaw_rate"]
+    assert info["locomotion"] == "walker" and info["base_mode"] == "floating"  # g1_lab walks by default
 
 
 def test_bench_block_scene_loads_and_runs() -> None:

@@ -22,7 +22,7 @@ REST_SPEED = 0.01  # m/s
 def env():
     from envs.lab.env import G1LabEnv
 
-    e = G1LabEnv(seed=0)
+    e = G1LabEnv(seed=0, locomotion="holonomic")
     yield e
     e.close()
 

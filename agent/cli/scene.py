@@ -54,10 +54,12 @@ def _env(scene: str, seed: int | None, full_meshes: bool = False, locomotion: st
 def scene_summary(env) -> dict:
     ws = env.world_state()
     sc = env.scene
+    walks = getattr(env, "walker", None) is not None
     return {
         "scene": sc.name,
         "seed": env.seed,
         "base_mode": env.embodiment.base_mode,
+        "locomotion": str(getattr(env, "locomotion", "")),
         "control_dt": env.control_dt,
         "stations": {
             name: {
@@ -78,7 +80,8 @@ def scene_summary(env) -> dict:
         "joint_groups": {
             **{name: list(g.joints) for name, g in env.embodiment.groups.items()},
             **{alias: list(parts) for alias, parts in env.embodiment.aliases.items()},
-            "base": ["vx", "vy", "yaw_rate"] if env.embodiment.base_mode == "holonomic" else [],
+            # Commanded as a velocity by the holonomic servo or a walker; a bare floating base stands.
+            "base": ["vx", "vy", "yaw_rate"] if env.embodiment.base_mode == "holonomic" or walks else [],
         },
         "cameras": env.cameras,
     }
@@ -99,7 +102,8 @@ def info(
         print(json.dumps(summary, indent=2))
         return
     console.print(
-        f"[bold]{summary['scene']}[/] seed={seed} base={summary['base_mode']} control_dt={env.control_dt}s"
+        f"[bold]{summary['scene']}[/] seed={seed} base={summary['base_mode']} "
+        f"locomotion={summary['locomotion']} control_dt={env.control_dt}s"
     )
     t = Table("station", "robot pose (x, y, yaw°)", "table height", "description", title="stations")
     for name, st in summary["stations"].items():

@@ -36,7 +36,7 @@ def measure(seeds: list[int], sizes: list[int], fovs: list[float]) -> list[dict]
     from envs.lab.env import G1LabEnv
     from envs.rendering.renderer import fast_renderer
 
-    env = G1LabEnv(seed=0)
+    env = G1LabEnv(seed=0, locomotion="holonomic")
     m = env.model
     geom = m.geom("red_block").id
     ego = m.camera("ego_view").id

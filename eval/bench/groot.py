@@ -200,7 +200,7 @@ def _loop(dataset: Path, version: str, seconds: float, latency_ms: float) -> dic
     from skills.library.walk_to import WalkToArgs
     from skills.policies.groot.backend import GrootBackend
 
-    env = make_scene("g1_lab", seed=0)
+    env = make_scene("g1_lab", seed=0, locomotion="holonomic")
     proc, url = start_server(dataset, version, latency_ms)
     try:
         backend = GrootBackend(url)
@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> None:
         if dataset is None:
             from envs.registry import make_scene
 
-            env = make_scene("g1_lab", seed=0)
+            env = make_scene("g1_lab", seed=0, locomotion="holonomic")
             dataset = write_dataset(Path(tmp) / "synthetic", env.observation().state)
             env.close()
         parts = set(args.parts.split(","))

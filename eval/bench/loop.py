@@ -22,7 +22,7 @@ def _one(seconds: float, seed: int) -> dict[str, float]:
     from agent.runtime import Runtime
     from envs.lab.env import G1LabEnv
 
-    env = G1LabEnv(seed=seed)
+    env = G1LabEnv(seed=seed, locomotion="holonomic")
     rt = Runtime(env)
     rt.call("walk", "walk_to", {"station": "shelf"})
     rt.call("wave_l", "wave", {"arm": "left", "seconds": seconds})

@@ -35,14 +35,15 @@ class BlockRollout:
     peak_target_rad_s: float  # fastest commanded right-arm target motion
 
 
-def run_block_task(manipulation: str, seeds) -> list[BlockRollout]:
-    """The block task in the G1 lab on each seed with ``manipulation`` (``scripted``, ``policy:CKPT``...)."""
+def run_block_task(manipulation: str, seeds, locomotion: str = "holonomic") -> list[BlockRollout]:
+    """The block task in the G1 lab on each seed with ``manipulation`` (``scripted``, ``policy:CKPT``...),
+    standing on ``locomotion`` (holonomic: where the block demonstrations were recorded)."""
     from agent.runtime import Runtime
     from envs.lab.env import G1LabEnv
     from envs.predicates import object_in_zone
     from skills.policies.manipulation import resolve
 
-    env = G1LabEnv(seed=0)
+    env = G1LabEnv(seed=0, locomotion=locomotion)
     backend = resolve(manipulation)
     out = []
     for seed in seeds:
@@ -92,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         "--closed-loop", type=int, default=0, metavar="N", help="run the block task on N unseen seeds"
     )
     ap.add_argument("--seeds-start", type=int, default=30000, help="first closed-loop seed")
+    ap.add_argument(
+        "--locomotion",
+        default="holonomic",
+        help="closed loop: what the G1 stands on (holonomic: where the demonstrations were recorded)",
+    )
     ap.add_argument(
         "--execute",
         type=int,
@@ -260,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         policy_spec = f"policy:{args.checkpoint}" + ("?" + "&".join(options) if options else "")
         runtime = "torch, int8" if args.int8 else "onnx"
         for name, spec in ((f"policy ({runtime})", policy_spec), ("scripted expert", "scripted")):
-            runs = run_block_task(spec, seeds)
+            runs = run_block_task(spec, seeds, args.locomotion)
             k, n = sum(r.success for r in runs), len(runs)
             lo, hi = wilson(k, n)
             misses = ", ".join(

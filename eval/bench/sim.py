@@ -78,13 +78,13 @@ def main(argv: list[str] | None = None) -> None:
 
     console = Console()
     t0 = time.perf_counter()
-    env = G1LabEnv(seed=0)
+    env = G1LabEnv(seed=0, locomotion="holonomic")
     steps_s = physics(env, args.steps, args.repeats)
     env_us, raw_us = step_overhead(env, args.ticks, args.repeats)
     renders = {("decimated", False): render_rates(env, args.frames, args.repeats)}
     renders[("decimated", True)] = render_rates(env, args.frames, args.repeats, antialias=True)
     env.close()
-    full = G1LabEnv(seed=0, mesh_quality="full")
+    full = G1LabEnv(seed=0, mesh_quality="full", locomotion="holonomic")
     renders[("full", False)] = render_rates(full, max(3, args.frames // 3), args.repeats)
     full.close()
 

@@ -202,7 +202,7 @@ def _work(job: tuple[str, int]) -> Result:
     if _ENV is None:
         from envs.lab.env import G1LabEnv
 
-        _ENV = G1LabEnv(seed=0)
+        _ENV = G1LabEnv(seed=0, locomotion="holonomic")
     return run_chain(_ENV, *job)
 
 

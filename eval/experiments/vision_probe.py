@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     policy = VLAPolicy.load(args.checkpoint)
     cfg = policy.config
     camera = cfg.camera.rsplit(".", 1)[-1]
-    env = G1LabEnv(seed=args.seed_start)
+    env = G1LabEnv(seed=args.seed_start, locomotion="holonomic")
     frames, where = [], []
     for seed in range(args.seed_start, args.seed_start + args.seeds):
         env.reset(seed)
