@@ -249,6 +249,22 @@ def test_fine_tuning_keeps_the_checkpoint_normalization(trained, tmp_path):
     assert tuned["unitree_g1"]["state"]["mean"][0] != pytest.approx(-0.3 + 0.5)
 
 
+def test_a_checkpoint_keeps_what_its_demonstrations_were_recorded_on(trained, tmp_path):
+    """Trained on episodes recorded on legs, the checkpoint says so, and runs with it default to it; one
+    trained on episodes that do not say (the base) says nothing, and the shipped one was recorded gliding."""
+    from skills.policies.manipulation import recorded_locomotion
+
+    legs = _with_vectors(write_dataset(tmp_path / "legs", episodes=2, length=24))
+    rows = (legs / "meta" / "episodes.jsonl").read_text().splitlines()
+    lines = [json.dumps({**json.loads(r), "locomotion": "walker"}) for r in rows]
+    (legs / "meta" / "episodes.jsonl").write_text("\n".join(lines) + "\n")
+    _finetune(trained, legs, tmp_path / "tuned", method="head", steps=1)
+    assert recorded_locomotion(f"policy:{tmp_path / 'tuned'}?execute=4") == "walker"
+    assert recorded_locomotion(f"policy:{trained[0]}") is None
+    assert recorded_locomotion("policy:models/vla_block") == "holonomic"
+    assert recorded_locomotion("scripted") is None and recorded_locomotion("policy:/no/such") is None
+
+
 def test_bad_inputs_are_named(trained, tmp_path):
     from skills.policies.vla.dataset import DatasetError
     from skills.policies.vla.policy import VLAPolicy

@@ -26,6 +26,7 @@ def chat(
     from envs.locomotion import PolicyError
     from envs.robots.g1.g1_model import AssetError
     from envs.scene_schema import SceneError
+    from skills.policies.manipulation import recorded_locomotion
 
     console = Console(highlight=False)
     with user_errors(SceneError, AssetError, ValueError, FileNotFoundError, PolicyError):
@@ -35,7 +36,7 @@ def chat(
             planner=planner,
             console=console,
             manipulation=manipulation,
-            locomotion=locomotion,
+            locomotion=locomotion or recorded_locomotion(manipulation),
         )
     console.print("[bold]tandem chat[/] — a task, a correction, or /help. Ctrl-D or /quit to leave.")
     if not sys.stdin.isatty():

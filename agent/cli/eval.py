@@ -76,6 +76,7 @@ def run(
     """Run every episode of the matrix planner x prompt x model x seed x case not yet in the results."""
     from eval.runner import run_eval
     from eval.suite import SuiteError, expand, load_suite, parse_seeds
+    from skills.policies.manipulation import recorded_locomotion
     from skills.policies.manipulation import resolve as resolve_manipulation
 
     with user_errors(SuiteError, ValueError, FileNotFoundError):
@@ -93,7 +94,7 @@ def run(
             parse_seeds(seeds),
             case,
             manipulation=manipulation,
-            locomotion=locomotion,
+            locomotion=locomotion or recorded_locomotion(manipulation),
         )
     if prompt and "llm" not in (planner or [s.defaults.planner for s in loaded]):
         console.print("[yellow]note:[/] --prompt only changes the LLM planner (--planner llm)")

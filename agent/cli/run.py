@@ -87,6 +87,7 @@ def run(
     from envs.rendering.cameras import SHORT
     from envs.robots.g1.g1_model import AssetError
     from envs.scene_schema import SceneError
+    from skills.policies.manipulation import recorded_locomotion
 
     errors = (SceneError, AssetError, FaultError, FileNotFoundError, ValueError, RenderingError, PolicyError)
     with user_errors(*errors):
@@ -116,7 +117,7 @@ def run(
                     llm, llm_mode, base_url, llm_timeout, temperature, prompt, replan_prompt, fallback
                 ),
                 manipulation=manipulation,
-                locomotion=locomotion,
+                locomotion=locomotion or recorded_locomotion(manipulation),
             )
     view = None if as_json else LiveView(cfg.goal if cfg else f"resuming {resume}")
     live = Live(view, console=console, refresh_per_second=8, transient=False) if view else nullcontext()

@@ -34,7 +34,8 @@ LocomotionOpt = Annotated[
     typer.Option(
         "--locomotion",
         help="what moves the base: holonomic (base model, legs in stance) or walker[:PATH] (the learned "
-        "G1 walking policy, or another .onnx/.yaml; docs/locomotion.md); default: the scene's",
+        "G1 walking policy, or another .onnx/.yaml; docs/locomotion.md); default: where a policy:CKPT's "
+        "demonstrations were recorded, else the scene's (walker in g1_lab)",
     ),
 ]
 

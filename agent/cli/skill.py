@@ -153,6 +153,7 @@ def run_skill(
     from agent.session import draw_seed
     from envs.rendering import RenderingError
     from envs.rendering.cameras import camera_name
+    from skills.policies.manipulation import recorded_locomotion
     from skills.policies.manipulation import resolve as resolve_manipulation
     from skills.registry import all_skills, get_skill
 
@@ -166,7 +167,7 @@ def run_skill(
         backend = resolve_manipulation(manipulation)
     drawn = seed is None
     seed = draw_seed() if seed is None else seed
-    env = _env(scene, seed, locomotion=locomotion)
+    env = _env(scene, seed, locomotion=locomotion or recorded_locomotion(manipulation))
     writer = None
     if video is not None:  # one frame proves the camera and the renderer before the robot moves
         from envs.rendering import VideoWriter

@@ -13,8 +13,10 @@ recorded under), a place is the same sentence, a lone pick is "pick up the red b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from functools import cache
+from pathlib import Path
 from typing import Any, Protocol
 
 from envs.base import Observation, WorldState
@@ -63,6 +65,20 @@ def resolve(spec: str | None) -> Manipulation:
         if spec == prefix or (prefix[-1] in ":/" and spec.startswith(prefix)):
             return _SCHEMES[prefix](spec)
     raise ValueError(f"unknown manipulation backend '{spec}'; use one of: {', '.join(schemes())}")
+
+
+def recorded_locomotion(spec: str | None) -> str | None:
+    """What the G1 stood on in the demonstrations of a ``policy:CKPT`` checkpoint (its config's
+    ``locomotion``): runs with it default to that. None for other backends or a checkpoint that does not
+    say; a missing checkpoint is left for ``resolve`` to name."""
+    spec = (spec or "").strip()
+    if not spec.startswith("policy:"):
+        return None
+    config = Path(spec.split(":", 1)[1].partition("?")[0]) / "config.json"
+    try:
+        return json.loads(config.read_text()).get("locomotion")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def words(name: str) -> str:

@@ -57,6 +57,9 @@ class VLAConfig(BaseModel):
     beta_alpha: float = 1.5  # GR00T samples flow time from Beta(1.5, 1), weighting the noisy end
     beta_beta: float = 1.0
     time_buckets: int = 1000
+    # What the G1 stood on in the demonstrations it was trained on (holonomic | walker[:PATH]); its runs
+    # default to it: the block policy trained gliding moved the block on 0 of 20 seeds on legs.
+    locomotion: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> VLAConfig:

@@ -51,6 +51,7 @@ class Episode:
     instruction: str
     task_name: str
     length: int
+    locomotion: str | None = None  # what the G1 stood on while it was recorded (None: not said)
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -89,6 +90,7 @@ def read_episodes(root: Path, tasks: list[str] | None = None) -> list[Episode]:
                 instruction=str(row["tasks"][0]),
                 task_name=str(row.get("task_name", row["tasks"][0])),
                 length=int(row["length"]),
+                locomotion=row.get("locomotion"),
             )
         except (KeyError, IndexError, TypeError, ValueError) as e:
             raise DatasetError(
@@ -167,6 +169,9 @@ class DemoDataset:
         if not self.episodes:
             raise DatasetError(f"{root}: no episodes left in this selection")
         self.instructions = sorted({e.instruction for e in self.episodes})
+        recorded = {e.locomotion for e in self.episodes}
+        # What every episode was recorded on, if they agree and say so: a policy's runs default to it.
+        self.locomotion = recorded.pop() if len(recorded) == 1 else None
         states, actions, frames, instr, chunk_idx, starts = [], [], [], [], [], []
         offset = 0
         # Decoding dominates loading (PyAV and torch release the GIL): episodes load on threads, in order.

@@ -248,6 +248,7 @@ class Trainer:
         if cfg.val_episodes:
             last = slice(-cfg.val_episodes, None)
             self.val = DemoDataset(cfg.dataset, self.vcfg, tasks, cfg.max_episodes, select=last)
+        self.vcfg.locomotion = data.locomotion or self.vcfg.locomotion  # unsaid: the base checkpoint's
         if cfg.method == "scratch":
             self.policy.normalizer = Normalizer({data.embodiment: data.stats()})
         else:
