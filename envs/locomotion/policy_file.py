@@ -75,7 +75,8 @@ def _download(url: str, dest: Path) -> Path:
         tmp.unlink(missing_ok=True)
         raise PolicyError(
             f"could not download the walker policy from {url}: {e}\noffline? set {ENV_ROOT} to a folder "
-            f"holding <name>/<file> (e.g. ../shared/policies), or pass walker:PATH.onnx"
+            f"holding <name>/<file> (e.g. ../shared/policies), pass walker:PATH.onnx, or glide with "
+            "--locomotion holonomic"
         ) from None
     os.replace(tmp, dest)  # atomic: a half-written download is never found in the cache
     return dest
