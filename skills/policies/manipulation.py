@@ -67,6 +67,12 @@ def resolve(spec: str | None) -> Manipulation:
     raise ValueError(f"unknown manipulation backend '{spec}'; use one of: {', '.join(schemes())}")
 
 
+def _policy_parts(spec: str) -> tuple[str, str]:
+    """``policy:CKPT?QUERY`` -> (CKPT, QUERY)."""
+    path, _, query = spec.split(":", 1)[1].partition("?")
+    return path, query
+
+
 def recorded_locomotion(spec: str | None) -> str | None:
     """What the G1 stood on in the demonstrations of a ``policy:CKPT`` checkpoint (its config's
     ``locomotion``): runs with it default to that. None for other backends or a checkpoint that does not
@@ -74,7 +80,7 @@ def recorded_locomotion(spec: str | None) -> str | None:
     spec = (spec or "").strip()
     if not spec.startswith("policy:"):
         return None
-    config = Path(spec.split(":", 1)[1].partition("?")[0]) / "config.json"
+    config = Path(_policy_parts(spec)[0]) / "config.json"
     try:
         return json.loads(config.read_text()).get("locomotion")
     except (OSError, ValueError, AttributeError):
@@ -189,7 +195,7 @@ class PolicyManipulation:
 
     def __init__(self, spec: str) -> None:
         self.name = spec
-        path, _, query = spec.split(":", 1)[1].partition("?")
+        path, query = _policy_parts(spec)
         if not path:
             raise ValueError("--manipulation policy:CKPT needs a checkpoint folder after 'policy:'")
         options = dict(part.partition("=")[::2] for part in query.split("&") if part)
